@@ -1,0 +1,376 @@
+"""Typed, validated configuration.
+
+Every section is a frozen dataclass whose fields carry a docstring (``metadata["doc"]``) and,
+where it matters, the allowed values (``choices``) or bounds (``low``/``high``).  The defaults
+are the official LUMOS numbers (``shared/reference/lumos-official.md``); the named presets in
+``config/lumos.yaml`` (``paper``, ``cpu``, ``state``, ``debug``) override them, and the CLI
+overrides presets with ``--set section.key=value``.
+
+Configs are never mutated after construction: derived sizes are properties and changes go
+through :func:`replace`, which validates again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value, key or file is invalid; the message names it and what is allowed."""
+
+
+def doc(default: Any, help: str, *, choices: tuple | None = None,
+        low: float | None = None, high: float | None = None) -> Any:
+    """Declare a config field with its documentation and validation rules."""
+    meta = {"doc": help, "choices": choices, "low": low, "high": high}
+    if isinstance(default, (list, dict)):
+        raise TypeError("mutable config defaults are not allowed; use a tuple")
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Section:
+    """Base class: validates every field after construction."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            _check_value(f"{self._name()}.{f.name}", value, hints[f.name], f.metadata)
+        self._check()
+
+    @classmethod
+    def _name(cls) -> str:
+        return getattr(cls, "SECTION", cls.__name__)
+
+    def _check(self) -> None:
+        """Cross-field checks of a section; override where needed."""
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_value(key: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> None:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        (item_tp, _) = (typing.get_args(tp) + (None,))[:2]
+        for i, item in enumerate(value):
+            _check_value(f"{key}[{i}]", item, item_tp, {})
+    elif origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return
+        inner = [a for a in args if a is not type(None)][0]
+        _check_value(key, value, inner, meta)
+        return
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number (float), got {value!r}")
+    elif tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    elif tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    elif tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{key}: {value!r} is not allowed; allowed values: {allowed}")
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and value < low:
+        raise ConfigError(f"{key}: {value!r} is too small; must be >= {low}")
+    if high is not None and value > high:
+        raise ConfigError(f"{key}: {value!r} is too large; must be <= {high}")
+
+
+@dataclass(frozen=True)
+class DataConfig(Section):
+    """Where the play data lives and how frames are presented to the models."""
+
+    SECTION = "data"
+    dataset: str = doc("data/sim_play", "Root of a CALVIN-format dataset (training/ and validation/).")
+    image_size: int = doc(64, "Side of the square images the models see; frames are resized with "
+                              "INTER_AREA (CALVIN: static 200, gripper 84).", low=16, high=512)
+    cameras: tuple[str, ...] = doc(("rgb_static", "rgb_gripper"),
+                                   "Camera keys of the dataset used in vision mode.")
+    num_workers: int = doc(0, "Data-loading worker processes (0 = load in the training process).",
+                           low=0)
+
+
+@dataclass(frozen=True)
+class WorldModelConfig(Section):
+    """DreamerV2-style RSSM world model (paper Sec. IV-A, eq. 1-2)."""
+
+    SECTION = "world_model"
+    obs_mode: str = doc("vision", "'vision': two cameras (+ proprioception); 'state': robot_obs + "
+                                  "scene_obs vectors with MLP encoder/decoder.",
+                        choices=("vision", "state"))
+    cnn_depth: int = doc(48, "Channels of the first encoder conv layer (doubles per layer).",
+                         low=1)
+    embed: int = doc(1536, "Size of the fused camera embedding (official: 1536).", low=1)
+    use_proprio: bool = doc(True, "Append the normalised 15-d robot_obs to the image embedding.")
+    deter: int = doc(1024, "Size of the deterministic GRU state h.", low=1)
+    hidden: int = doc(1000, "Hidden width of the RSSM input/prior/posterior MLPs.", low=1)
+    stoch: int = doc(32, "Number of categorical variables in the stochastic state z.", low=1)
+    classes: int = doc(32, "Classes per categorical variable of z.", low=2)
+    mlp_units: int = doc(512, "Width of the state-mode MLP encoder/decoder.", low=1)
+    mlp_layers: int = doc(3, "Hidden layers of the state-mode MLP encoder/decoder.", low=1)
+    kl_scale: float = doc(0.3, "beta: weight of the KL term in the world-model loss.", low=0.0)
+    kl_balance: float = doc(0.8, "KL balancing: weight of KL(sg(q)||p); 1 - it weights "
+                                 "KL(q||sg(p)).", low=0.0, high=1.0)
+    free_nats: float = doc(0.0, "KL values below this are not penalised (official: 0).", low=0.0)
+    image_scale: float = doc(1.0, "Weight of the image (or state) reconstruction NLL.", low=0.0)
+
+    @property
+    def stoch_dim(self) -> int:
+        """Flattened size of z."""
+        return self.stoch * self.classes
+
+    @property
+    def feat_dim(self) -> int:
+        """Size of the latent state s = concat(h, z)."""
+        return self.deter + self.stoch_dim
+
+
+@dataclass(frozen=True)
+class WorldModelTrainConfig(Section):
+    """Optimisation of the world model."""
+
+    SECTION = "wm_train"
+    steps: int = doc(2_000_000, "Number of optimiser updates.", low=1)
+    batch_size: int = doc(50, "Sequences per batch.", low=1)
+    seq_len: int = doc(50, "Length T of each training sequence.", low=2)
+    lr: float = doc(3e-4, "AdamW learning rate.", low=0.0)
+    eps: float = doc(1e-5, "AdamW epsilon.", low=0.0)
+    weight_decay: float = doc(0.05, "AdamW weight decay.", low=0.0)
+    grad_clip: float = doc(100.0, "Clip the global norm of the unscaled gradients to this.",
+                           low=0.0)
+    amp: bool = doc(True, "Mixed precision (fp16 autocast + GradScaler) on CUDA; ignored on CPU.")
+    reset_prob: float = doc(0.01, "Probability per frame of resetting the carried state.",
+                            low=0.0, high=1.0)
+    log_every: int = doc(100, "Write scalar metrics every N updates.", low=1)
+    eval_every: int = doc(5000, "Validation loss (and open-loop report) every N updates.", low=1)
+    checkpoint_every: int = doc(10000, "Write a checkpoint every N updates.", low=1)
+    seed: int = doc(42, "Random seed.")
+
+
+@dataclass(frozen=True)
+class AgentConfig(Section):
+    """LUMOS behaviour learning in latent imagination (paper Sec. IV-B, eq. 3-6)."""
+
+    SECTION = "agent"
+    method: str = doc("lumos", "Algorithm: 'lumos' (imagination + DITTO reward), 'mcil' (latent "
+                               "plans + BC) or 'gcbc' (goal-conditioned BC).",
+                      choices=("lumos", "mcil", "gcbc"))
+    use_ditto: bool = doc(True, "DITTO intrinsic reward; false = the paper's 'no DITTO' ablation "
+                                "(MSE on expert actions instead).")
+    use_plan: bool = doc(True, "Latent plans (recognition/proposal); false = 'no latent plan'.")
+    use_alignment: bool = doc(True, "Language-latent contrastive loss; false = 'no alignment'.")
+    reward_latent: str = doc("h", "Latent the DITTO reward compares: 'h' (deterministic part, as "
+                                  "the official code) or 'hz' (s = (h, z), as the paper's eq. 3).",
+                             choices=("h", "hz"))
+    horizon: int = doc(32, "Imagination horizon H.", low=2)
+    min_window: int = doc(20, "Minimum expert window length.", low=2)
+    max_window: int = doc(32, "Maximum expert window length (windows are padded to it).", low=2)
+    gamma: float = doc(0.995, "Discount of the lambda-return.", low=0.0, high=1.0)
+    lambda_: float = doc(0.95, "lambda of the lambda-return.", low=0.0, high=1.0)
+    code_dim: int = doc(128, "Per-frame code size seen by the plan and goal networks.", low=1)
+    goal_dim: int = doc(32, "Size of the encoded goal.", low=1)
+    goal_units: int = doc(2048, "Hidden width of the goal encoders.", low=1)
+    plan_stoch: int = doc(32, "Categoricals in a latent plan.", low=1)
+    plan_classes: int = doc(32, "Classes per plan categorical.", low=2)
+    proposal_units: int = doc(2048, "Hidden width of the plan proposal MLP.", low=1)
+    proposal_layers: int = doc(4, "Hidden layers of the plan proposal MLP.", low=1)
+    recognition_layers: int = doc(2, "Transformer layers of plan recognition.", low=1)
+    recognition_heads: int = doc(8, "Attention heads of plan recognition.", low=1)
+    recognition_ff: int = doc(2048, "Feed-forward width of plan recognition.", low=1)
+    recognition_features: int = doc(4096, "Pooled sequence-feature size of plan recognition.",
+                                    low=1)
+    actor_units: int = doc(256, "Hidden width of the actor.", low=1)
+    actor_layers: int = doc(8, "Hidden layers of the actor.", low=1)
+    critic_units: int = doc(1024, "Hidden width of the critic.", low=1)
+    critic_layers: int = doc(8, "Hidden layers of the critic.", low=1)
+    kl_scale: float = doc(0.1, "alpha1: weight of the plan KL.", low=0.0)
+    kl_balance: float = doc(0.8, "KL balancing of the plan KL.", low=0.0, high=1.0)
+    alignment_scale: float = doc(3.0, "alpha2: weight of the contrastive alignment loss.",
+                                 low=0.0)
+    bc_scale: float = doc(1.0, "Weight of the action MSE when use_ditto is false (and for the "
+                               "BC baselines).", low=0.0)
+    replan_every: int = doc(30, "Re-sample the plan from the proposal every N control steps.",
+                            low=1)
+    action_mode: str = doc("sample", "Control-time action: 'sample' (official) or 'mean'.",
+                           choices=("sample", "mean"))
+
+    @property
+    def plan_dim(self) -> int:
+        """Flattened size of a latent plan."""
+        return self.plan_stoch * self.plan_classes
+
+    def _check(self) -> None:
+        if self.min_window > self.max_window:
+            raise ConfigError(f"agent.min_window ({self.min_window}) must be <= "
+                              f"agent.max_window ({self.max_window})")
+        if self.code_dim % self.recognition_heads:
+            raise ConfigError(f"agent.code_dim ({self.code_dim}) must be divisible by "
+                              f"agent.recognition_heads ({self.recognition_heads})")
+
+
+@dataclass(frozen=True)
+class AgentTrainConfig(Section):
+    """Optimisation of the behaviour model."""
+
+    SECTION = "agent_train"
+    steps: int = doc(1_000_000, "Number of batches (each makes a critic and an actor update).",
+                     low=1)
+    batch_size: int = doc(256, "Windows per modality (image-goal and language-goal) per batch.",
+                          low=1)
+    actor_lr: float = doc(2e-4, "Adam learning rate of the actor side.", low=0.0)
+    critic_lr: float = doc(3e-4, "AdamW learning rate of the critic.", low=0.0)
+    grad_clip: float = doc(100.0, "Gradient-norm clip of each optimiser.", low=0.0)
+    target_update_every: int = doc(50, "Hard copy critic -> target critic every N batches.", low=1)
+    log_every: int = doc(100, "Write scalar metrics every N batches.", low=1)
+    checkpoint_every: int = doc(10000, "Write a checkpoint every N batches.", low=1)
+    seed: int = doc(42, "Random seed.")
+
+
+@dataclass(frozen=True)
+class LumosConfig:
+    """The whole configuration: one section per component."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    wm_train: WorldModelTrainConfig = field(default_factory=WorldModelTrainConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    agent_train: AgentTrainConfig = field(default_factory=AgentTrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (tuples become lists), for YAML/JSON."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LumosConfig":
+        """Build and validate from a nested dict; unknown keys are errors."""
+        return merge(cls(), data)
+
+
+SECTIONS: dict[str, type[Section]] = typing.get_type_hints(LumosConfig)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    """Lists from YAML become tuples where the field is a tuple; nothing else is converted."""
+    if typing.get_origin(tp) is tuple and isinstance(value, list):
+        return tuple(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def merge(config: LumosConfig, overrides: Mapping[str, Any]) -> LumosConfig:
+    """Return ``config`` with nested ``overrides`` applied and validated."""
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"config overrides must be a mapping of sections, got {overrides!r}")
+    sections = {}
+    for name, values in overrides.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown config section {name!r}; allowed sections: "
+                              f"{', '.join(SECTIONS)}")
+        if values is None:
+            continue
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"config section {name!r} must be a mapping of keys, got "
+                              f"{values!r}")
+        cls = SECTIONS[name]
+        hints = typing.get_type_hints(cls)
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        changes = {}
+        for key, value in values.items():
+            if key not in allowed:
+                raise ConfigError(f"unknown config key {name}.{key}; allowed keys in {name}: "
+                                  f"{', '.join(allowed)}")
+            changes[key] = _coerce(value, hints[key])
+        sections[name] = dataclasses.replace(getattr(config, name), **changes)
+    return dataclasses.replace(config, **sections)
+
+
+def parse_override(text: str) -> dict[str, dict[str, Any]]:
+    """Parse one ``section.key=value`` CLI override (the value is read as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value, "
+                          "e.g. world_model.deter=256")
+    dotted, raw = text.split("=", 1)
+    parts = dotted.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"override key {dotted!r} must be section.key, e.g. world_model.deter; "
+                          f"sections: {', '.join(SECTIONS)}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+    return {parts[0]: {parts[1]: value}}
+
+
+def load_presets(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Read the named presets file (default: ``config/lumos.yaml``)."""
+    from lumos_core.paths import config_file
+
+    path = Path(path) if path is not None else config_file("lumos.yaml")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"preset file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"preset file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, (dict, type(None)))
+                                             for v in data.values()):
+        raise ConfigError(f"preset file {path} must map preset names to config sections")
+    return {name: (value or {}) for name, value in data.items()}
+
+
+def load_config(preset: str = "paper", overrides: tuple[str, ...] | list[str] = (),
+                presets_file: str | Path | None = None) -> LumosConfig:
+    """Defaults, then the named preset, then ``section.key=value`` overrides, validated."""
+    presets = load_presets(presets_file)
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r}; available presets: "
+                          f"{', '.join(sorted(presets))}")
+    config = merge(LumosConfig(), presets[preset])
+    for text in overrides:
+        config = merge(config, parse_override(text))
+    return config
+
+
+def describe(config: LumosConfig) -> str:
+    """YAML text of ``config`` with every field's docstring as a comment."""
+    lines = []
+    for name, cls in SECTIONS.items():
+        lines.append(f"{name}:  # {cls.__doc__.strip().splitlines()[0]}")
+        section = getattr(config, name)
+        for f in dataclasses.fields(cls):
+            value = yaml.safe_dump(_plain(getattr(section, f.name)), default_flow_style=True)
+            value = value.strip().removesuffix("...").strip()
+            lines.append(f"  {f.name}: {value}  # {f.metadata['doc']}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,110 @@
+"""Gatekeeping of free-form language instructions before they become a robot's goal.
+
+Rejects empty or whitespace-only text, text over a length limit, control characters, and
+out-of-domain instructions: those whose cosine similarity to every instruction the policy was
+trained on is below a threshold. Similarity is only used to reject, never to pick a task
+(MiniLM barely separates opposite verbs: "open/close the drawer" have similarity 0.905).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Protocol, Sequence
+
+import numpy as np
+import yaml
+
+
+class Encoder(Protocol):
+    """What the gate needs from a sentence encoder."""
+
+    model_id: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised embeddings, shape (len(texts), dim)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of checking one instruction."""
+
+    accepted: bool
+    message: str
+    instruction: str
+    closest_task: str = ""
+    similarity: float = 0.0
+    embedding: np.ndarray | None = None
+
+
+def load_instruction_file(path: str | Path) -> dict[str, list[str]]:
+    """Read a YAML mapping ``task -> [instruction, ...]``."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"instruction file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"instruction file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)
+            for k, v in data.items()):
+        raise ValueError(f"instruction file {path} must map task names to lists of "
+                         "instruction strings")
+    return data
+
+
+class InstructionGate:
+    """Validate instructions against length/character rules and the known instruction set."""
+
+    def __init__(self, encoder: Encoder, known: Mapping[str, Sequence[str]] | None = None,
+                 max_length: int = 256, min_similarity: float = 0.5) -> None:
+        if max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        if not -1.0 <= min_similarity <= 1.0:
+            raise ValueError(f"min_similarity must be in [-1, 1], got {min_similarity}")
+        self.encoder = encoder
+        self.max_length = max_length
+        self.min_similarity = min_similarity
+        pairs = [(task, text) for task, texts in (known or {}).items() for text in texts]
+        self._tasks = [task for task, _ in pairs]
+        self._texts = [text for _, text in pairs]
+        self._known = encoder.encode(self._texts) if pairs else None
+
+    @property
+    def known_tasks(self) -> list[str]:
+        """Tasks with at least one known instruction."""
+        return sorted(set(self._tasks))
+
+    def check(self, instruction: object) -> Decision:
+        """Decide whether ``instruction`` may become the goal."""
+        if not isinstance(instruction, str):
+            return Decision(False, f"instruction must be a string, got "
+                                   f"{type(instruction).__name__}", "")
+        text = instruction.strip()
+        if not text:
+            return Decision(False, "rejected: the instruction is empty or only whitespace", "")
+        if len(instruction) > self.max_length:
+            return Decision(False, f"rejected: the instruction has {len(instruction)} "
+                                   f"characters, the limit is {self.max_length}", text)
+        bad = [c for c in instruction if unicodedata.category(c) in ("Cc", "Cf")]
+        if bad:
+            codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in bad}))
+            return Decision(False, f"rejected: the instruction contains control characters "
+                                   f"({codes})", text)
+        embedding = self.encoder.encode([text])[0]
+        if self._known is None:
+            return Decision(True, f"accepted: '{text}' (no known instructions loaded: "
+                                  "out-of-domain check disabled)", text, embedding=embedding)
+        sims = self._known @ embedding
+        best = int(np.argmax(sims))
+        similarity = float(sims[best])
+        task = self._tasks[best]
+        if similarity < self.min_similarity:
+            return Decision(False, f"rejected: out of domain; the closest known task is "
+                                   f"'{task}' ('{self._texts[best]}', similarity "
+                                   f"{similarity:.3f} < threshold {self.min_similarity:.3f})",
+                            text, task, similarity)
+        return Decision(True, f"accepted: '{text}' (closest known task '{task}', similarity "
+                              f"{similarity:.3f})", text, task, similarity, embedding)

@@ -1,0 +1,9 @@
+"""Node executables of the package: name -> "module:function".
+
+The same table appears in setup.py (console_scripts) and CMakeLists.txt
+(LUMOS_NODE_EXECUTABLES); test/test_packaging.py keeps the three in sync.
+"""
+
+NODES = {
+    "language_command_server": "lumos_ros.language_command_server:main",
+}

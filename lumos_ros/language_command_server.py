@@ -1,0 +1,151 @@
+"""language_command_server: turn `ros2 service call` language commands into a latched goal.
+
+    ros2 service call /lumos/command lumos_ros/srv/LanguageCommand "{instruction: 'open the drawer'}"
+
+Validates the instruction (lumos_core.instructions.InstructionGate), embeds it with
+all-MiniLM-L6-v2 and publishes ``LanguageGoal`` on a transient-local topic, so a subscriber that
+starts later still receives the current goal. A rejected instruction leaves the goal unchanged.
+``~/clear`` (std_srvs/Trigger) cancels the goal: an inactive ``LanguageGoal`` is published.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_srvs.srv import Trigger
+
+from lumos_core.instructions import InstructionGate, load_instruction_file
+from lumos_core.language import LanguageEncoder
+from lumos_ros.msg import LanguageGoal
+from lumos_ros.qos import LATCHED
+from lumos_ros.srv import LanguageCommand
+
+
+def known_instructions(checkpoint: str, instructions_file: str) -> dict[str, list[str]]:
+    """Instructions the policy was trained on: from a checkpoint's metadata, else a YAML file."""
+    if checkpoint:
+        from lumos_core.checkpoint import read_meta
+
+        instructions = read_meta(checkpoint).get("extra", {}).get("instructions")
+        if not instructions:
+            raise ValueError(f"checkpoint {checkpoint} stores no training instructions "
+                             "(meta.json extra.instructions)")
+        return instructions
+    if instructions_file:
+        return load_instruction_file(instructions_file)
+    return {}
+
+
+class LanguageCommandServer(Node):
+    """Serves LanguageCommand and publishes the current LanguageGoal (latched)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("language_command_server", **kwargs)
+        self.declare_parameter("service", "/lumos/command", ParameterDescriptor(
+            description="LanguageCommand service name", read_only=True))
+        self.declare_parameter("goal_topic", "/lumos/goal", ParameterDescriptor(
+            description="Topic of the latched LanguageGoal", read_only=True))
+        self.declare_parameter("checkpoint", "", ParameterDescriptor(
+            description="Policy checkpoint whose training instructions define the domain",
+            read_only=True))
+        self.declare_parameter("instructions_file", "", ParameterDescriptor(
+            description="YAML task -> [instructions], used when no checkpoint is given",
+            read_only=True))
+        self.declare_parameter("max_length", 256, ParameterDescriptor(
+            description="Longest accepted instruction, in characters (>= 1)"))
+        self.declare_parameter("min_similarity", 0.5, ParameterDescriptor(
+            description="Reject instructions whose cosine similarity to every known "
+                        "instruction is below this ([-1, 1])"))
+        self.add_on_set_parameters_callback(self._validate_parameters)
+
+        known = known_instructions(self.get_parameter("checkpoint").value,
+                                   self.get_parameter("instructions_file").value)
+        self.encoder = LanguageEncoder()
+        self.gate = InstructionGate(self.encoder, known,
+                                    max_length=self.get_parameter("max_length").value,
+                                    min_similarity=self.get_parameter("min_similarity").value)
+        self.goal_id = 0
+        self.goal_pub = self.create_publisher(
+            LanguageGoal, self.get_parameter("goal_topic").value, LATCHED)
+        self.create_service(LanguageCommand, self.get_parameter("service").value,
+                            self._on_command)
+        self.create_service(Trigger, "~/clear", self._on_clear)
+        self.get_logger().info(
+            f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}")
+
+    def _validate_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            if param.name == "max_length" and (not isinstance(param.value, int)
+                                               or param.value < 1):
+                return SetParametersResult(successful=False,
+                                           reason="max_length must be an integer >= 1")
+            if param.name == "min_similarity" and (not isinstance(param.value, float)
+                                                   or not -1.0 <= param.value <= 1.0):
+                return SetParametersResult(successful=False,
+                                           reason="min_similarity must be a float in [-1, 1]")
+        for param in params:
+            if param.name == "max_length":
+                self.gate.max_length = param.value
+            elif param.name == "min_similarity":
+                self.gate.min_similarity = param.value
+        return SetParametersResult(successful=True)
+
+    def _publish(self, instruction: str, embedding, active: bool) -> None:
+        self.goal_id += 1
+        msg = LanguageGoal()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.instruction = instruction
+        msg.embedding = [] if embedding is None else embedding.tolist()
+        msg.model_id = self.encoder.model_id
+        msg.active = active
+        msg.goal_id = self.goal_id
+        self.goal_pub.publish(msg)
+
+    def _on_command(self, request, response):
+        decision = self.gate.check(request.instruction)
+        if decision.accepted:
+            self._publish(decision.instruction, decision.embedding, active=True)
+            self.get_logger().info(decision.message)
+        else:
+            self.get_logger().warning(decision.message)
+        response.accepted = decision.accepted
+        response.message = decision.message
+        response.closest_task = decision.closest_task
+        response.similarity = decision.similarity
+        response.goal_id = self.goal_id
+        return response
+
+    def _on_clear(self, request, response):
+        self._publish("", None, active=False)
+        response.success = True
+        response.message = f"goal cleared (goal_id {self.goal_id})"
+        self.get_logger().info(response.message)
+        return response
+
+
+def main(args=None) -> int:
+    """Run the node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = LanguageCommandServer()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"language_command_server: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
