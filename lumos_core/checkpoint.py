@@ -208,7 +208,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{meta_file}: not valid JSON (truncated or damaged): {exc}") from exc
+        raise CheckpointError(
+            f"{meta_file}: not valid JSON (truncated or damaged): {exc}") from exc
     if not isinstance(meta, dict) or "format_version" not in meta:
         raise CheckpointError(f"{meta_file}: no format_version field (not a lumos checkpoint?)")
     if meta["format_version"] != FORMAT_VERSION:

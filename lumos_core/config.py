@@ -104,7 +104,8 @@ class DataConfig(Section):
     """Where the play data lives and how frames are presented to the models."""
 
     SECTION = "data"
-    dataset: str = doc("data/sim_play", "Root of a CALVIN-format dataset (training/ and validation/).")
+    dataset: str = doc("data/sim_play",
+                       "Root of a CALVIN-format dataset (training/ and validation/).")
     image_size: int = doc(64, "Side of the square images the models see; frames are resized with "
                               "INTER_AREA (CALVIN: static 200, gripper 84).", low=16, high=512)
     cameras: tuple[str, ...] = doc(("rgb_static", "rgb_gripper"),
@@ -281,11 +282,17 @@ def _plain(value: Any) -> Any:
 
 
 def _coerce(value: Any, tp: Any) -> Any:
-    """Lists from YAML become tuples where the field is a tuple; nothing else is converted."""
+    """YAML lists become tuples, ints become floats and YAML 1.1's unparsed exponent
+    notation ("1e-3" is a string in YAML 1.1) becomes a float where the field is a float."""
     if typing.get_origin(tp) is tuple and isinstance(value, list):
         return tuple(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
     return value
 
 

@@ -1,6 +1,7 @@
 """language_command_server: turn `ros2 service call` language commands into a latched goal.
 
-    ros2 service call /lumos/command lumos_ros/srv/LanguageCommand "{instruction: 'open the drawer'}"
+    ros2 service call /lumos/command lumos_ros/srv/LanguageCommand \
+        "{instruction: 'open the drawer'}"
 
 Validates the instruction (lumos_core.instructions.InstructionGate), embeds it with
 all-MiniLM-L6-v2 and publishes ``LanguageGoal`` on a transient-local topic, so a subscriber that
@@ -43,7 +44,7 @@ def known_instructions(checkpoint: str, instructions_file: str) -> dict[str, lis
 class LanguageCommandServer(Node):
     """Serves LanguageCommand and publishes the current LanguageGoal (latched)."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, encoder: LanguageEncoder | None = None, **kwargs) -> None:
         super().__init__("language_command_server", **kwargs)
         self.declare_parameter("service", "/lumos/command", ParameterDescriptor(
             description="LanguageCommand service name", read_only=True))
@@ -64,7 +65,7 @@ class LanguageCommandServer(Node):
 
         known = known_instructions(self.get_parameter("checkpoint").value,
                                    self.get_parameter("instructions_file").value)
-        self.encoder = LanguageEncoder()
+        self.encoder = encoder if encoder is not None else LanguageEncoder()
         self.gate = InstructionGate(self.encoder, known,
                                     max_length=self.get_parameter("max_length").value,
                                     min_similarity=self.get_parameter("min_similarity").value)

@@ -1,0 +1,78 @@
+"""Shared fixtures. ROS fixtures refuse to run outside a loopback-only network namespace."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lumos_core.netns import interfaces, is_loopback_only
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def require_loopback_only() -> None:
+    """Fail (not skip) a ROS test that would otherwise send DDS traffic off this host."""
+    if not is_loopback_only():
+        pytest.fail("ROS tests must run in a loopback-only network namespace (interfaces here: "
+                    f"{interfaces()}); run them with `make test`")
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+@pytest.fixture
+def ros():
+    """A fresh rclpy context with a multi-threaded executor spinning in the background."""
+    require_loopback_only()
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(context=context)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+
+    class Ros:
+        def __init__(self):
+            self.context = context
+            self.executor = executor
+            self.nodes = []
+
+        def add(self, node):
+            self.nodes.append(node)
+            executor.add_node(node)
+            if not thread.is_alive():
+                thread.start()
+            return node
+
+    handle = Ros()
+    try:
+        yield handle
+    finally:
+        executor.shutdown(timeout_sec=5)
+        for node in handle.nodes:
+            node.destroy_node()
+        rclpy.shutdown(context=context)
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real all-MiniLM-L6-v2 encoder, loaded once per test session."""
+    from lumos_core.language import LanguageEncoder
+
+    enc = LanguageEncoder()
+    enc.encode(["warm up"])
+    return enc

@@ -1,0 +1,50 @@
+"""The `lumos` command: subcommands listed, clear errors, exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from lumos_core.cli import main
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("config", "checkpoint", "embed", "demo"):
+        assert command in out
+
+
+def test_config_show(capsys):
+    assert main(["config", "show", "--preset", "cpu", "--set", "world_model.deter=96"]) == 0
+    out = capsys.readouterr().out
+    assert "deter: 96  # Size of the deterministic GRU state h." in out
+
+
+def test_config_error_exit_code(capsys):
+    assert main(["config", "show", "--set", "world_model.nope=1"]) == 2
+    err = capsys.readouterr().err
+    assert "config error: unknown config key world_model.nope" in err
+
+
+def test_checkpoint_info(tmp_path, capsys):
+    import torch
+
+    from lumos_core.checkpoint import save_checkpoint
+    from lumos_core.config import load_config
+
+    save_checkpoint(tmp_path / "c", kind="policy", modules={"agent": torch.nn.Linear(3, 2)},
+                    config=load_config("debug"))
+    assert main(["checkpoint", "info", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "kind:           policy" in out and "parameters:     8" in out
+    assert main(["checkpoint", "info", str(tmp_path / "nope")]) == 2
+    assert "nope: checkpoint does not exist" in capsys.readouterr().err
+
+
+def test_console_script_installed():
+    result = subprocess.run([sys.executable, "-m", "lumos_core.cli", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "demo" in result.stdout

@@ -1,0 +1,148 @@
+"""rclpy integration tests of language_command_server (loopback-only namespace)."""
+
+import subprocess
+
+import pytest
+from conftest import wait_for
+
+pytestmark = pytest.mark.ros
+
+TIMEOUT = 20.0  # discovery takes 0.3-3.5 s here; never wait less than 10 s
+
+
+def _server(ros, encoder, **params):
+    from rclpy.parameter import Parameter
+
+    from lumos_core.paths import config_file
+    from lumos_ros.language_command_server import LanguageCommandServer
+
+    overrides = [Parameter("instructions_file", value=str(config_file(
+        "sim_instructions_train.yaml")))]
+    overrides += [Parameter(k, value=v) for k, v in params.items()]
+    return ros.add(LanguageCommandServer(encoder=encoder, context=ros.context,
+                                         parameter_overrides=overrides))
+
+
+def _client_node(ros, name="test_client"):
+    from rclpy.node import Node
+
+    return ros.add(Node(name, context=ros.context))
+
+
+def _call(client, instruction):
+    from lumos_ros.srv import LanguageCommand
+
+    assert client.wait_for_service(timeout_sec=TIMEOUT), "LanguageCommand service not found"
+    future = client.call_async(LanguageCommand.Request(instruction=instruction))
+    assert wait_for(future.done, TIMEOUT), f"no answer to {instruction!r}"
+    return future.result()
+
+
+def _subscribe(node, received):
+    from lumos_ros.msg import LanguageGoal
+    from lumos_ros.qos import LATCHED
+
+    return node.create_subscription(LanguageGoal, "/lumos/goal", received.append, LATCHED)
+
+
+def test_accepted_goal_arrives_latched_at_late_subscriber(ros, encoder):
+    from lumos_ros.srv import LanguageCommand
+
+    _server(ros, encoder)
+    node = _client_node(ros)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    res = _call(client, "slide the drawer open")
+    assert res.accepted, res.message
+    assert res.closest_task == "open_drawer" and res.goal_id == 1
+    late = _client_node(ros, "late_subscriber")
+    received = []
+    _subscribe(late, received)
+    assert wait_for(lambda: received, TIMEOUT), "late subscriber got no latched goal"
+    goal = received[-1]
+    assert goal.instruction == "slide the drawer open" and goal.active
+    assert len(goal.embedding) == 384 and goal.model_id.endswith("all-MiniLM-L6-v2")
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ("", "empty"), ("   ", "empty"), ("open the drawer " * 20, "limit is 256"),
+    ("open the\x1b drawer", "control characters"),
+    ("what is the capital of france", "out of domain"),
+])
+def test_bad_instruction_rejected_and_goal_kept(ros, encoder, bad, reason):
+    from lumos_ros.srv import LanguageCommand
+
+    _server(ros, encoder)
+    node = _client_node(ros)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    assert _call(client, "turn on the led").accepted
+    res = _call(client, bad)
+    assert not res.accepted and reason in res.message
+    assert res.goal_id == 1
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    assert wait_for(lambda: received, TIMEOUT)
+    assert received[-1].instruction == "turn on the led" and received[-1].goal_id == 1
+    if reason == "out of domain":
+        assert res.closest_task and f"{res.similarity:.3f}" in res.message
+
+
+def test_clear_publishes_inactive_goal(ros, encoder):
+    from std_srvs.srv import Trigger
+
+    from lumos_ros.srv import LanguageCommand
+
+    _server(ros, encoder)
+    node = _client_node(ros)
+    assert _call(node.create_client(LanguageCommand, "/lumos/command"),
+                 "open the drawer").accepted
+    clear = node.create_client(Trigger, "/language_command_server/clear")
+    assert clear.wait_for_service(timeout_sec=TIMEOUT)
+    future = clear.call_async(Trigger.Request())
+    assert wait_for(future.done, TIMEOUT) and future.result().success
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    assert wait_for(lambda: received, TIMEOUT)
+    assert not received[-1].active and received[-1].instruction == ""
+
+
+def test_parameter_validation(ros, encoder):
+    from rclpy.parameter import Parameter
+
+    server = _server(ros, encoder)
+    assert not server.set_parameters([Parameter("max_length", value=0)])[0].successful
+    assert server.set_parameters([Parameter("max_length", value=10)])[0].successful
+    assert "limit is 10" in server.gate.check("open the drawer now").message
+
+
+def test_client_in_another_process(ros):
+    """The real node as its own process; this process is the client."""
+    from lumos_ros.launcher import NodeGroup, NodeSpec
+    from lumos_ros.srv import LanguageCommand
+    from lumos_core.paths import config_file
+
+    spec = NodeSpec("language_command_server", "language_command_server.yaml",
+                    {"instructions_file": str(config_file("sim_instructions_train.yaml"))})
+    with NodeGroup([spec]) as group:
+        node = _client_node(ros)
+        client = node.create_client(LanguageCommand, "/lumos/command")
+        # the server process loads the sentence model first (6-8 s)
+        assert wait_for(lambda: client.service_is_ready() or group.poll(), 60.0)
+        assert not group.poll(), f"server exited: {group.poll()}"
+        res = _call(client, "pull the drawer out")
+        assert res.accepted and res.closest_task == "open_drawer"
+        res = _call(client, "make me a cup of coffee")
+        assert not res.accepted and "out of domain" in res.message
+
+
+def test_bad_instruction_file_exits_with_message(tmp_path):
+    import sys
+
+    from conftest import require_loopback_only
+
+    require_loopback_only()
+    result = subprocess.run(
+        [sys.executable, "-m", "lumos_ros.language_command_server", "--ros-args",
+         "-p", f"instructions_file:={tmp_path / 'missing.yaml'}"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "missing.yaml does not exist" in result.stderr
