@@ -1,0 +1,46 @@
+"""Launch files stay in sync with the executables and parameter files (launch itself is not
+installable on pip-only machines, so the files are checked statically)."""
+
+import ast
+from pathlib import Path
+
+import yaml
+
+from lumos_ros.executables import NODES
+
+REPO = Path(__file__).resolve().parent.parent
+LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
+
+
+def _nodes(tree):
+    for call in ast.walk(tree):
+        name = getattr(call.func, "id", "") if isinstance(call, ast.Call) else ""
+        if name in ("Node", "LifecycleNode"):
+            yield {kw.arg: kw.value for kw in call.keywords}
+
+
+def test_there_are_launch_files():
+    assert LAUNCH_FILES
+
+
+def test_every_node_names_an_executable_and_existing_parameter_files():
+    for launch in LAUNCH_FILES:
+        tree = ast.parse(launch.read_text())
+        assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
+                   for n in tree.body), launch.name
+        nodes = list(_nodes(tree))
+        assert nodes, f"{launch.name} starts no node"
+        for kwargs in nodes:
+            assert ast.literal_eval(kwargs["package"]) == "lumos_ros"
+            executable = ast.literal_eval(kwargs["executable"])
+            assert executable in NODES, f"{launch.name}: unknown executable {executable}"
+            files = [c.args[-1].value for c in ast.walk(kwargs["parameters"])
+                     if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "join"
+                     and isinstance(c.args[-1], ast.Constant)]
+            assert files, f"{launch.name}: {executable} has no parameter file"
+            for name in files:
+                path = REPO / "config" / name
+                assert path.is_file(), f"{launch.name}: missing config/{name}"
+                params = yaml.safe_load(path.read_text())
+                assert executable in params and "ros__parameters" in params[executable], \
+                    f"config/{name} has no {executable}.ros__parameters"
