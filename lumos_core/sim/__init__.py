@@ -1,0 +1,1 @@
+"""The simulated Panda play table (PyBullet, modelled on CALVIN scene D)."""
