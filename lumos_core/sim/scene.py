@@ -41,7 +41,7 @@ LED_XY = (0.70, -0.16)
 
 SWITCH_Y = 0.0
 SWITCH_X = (0.58, 0.66)             # knob centre at q = 0 (off) and q = travel (on)
-BULB_XY = (0.74, 0.0)
+BULB_XY = (0.84, 0.0)
 
 BLOCK_SIZES = {                     # full extents (x, y, z) in the block's frame
     "red": (0.060, 0.032, 0.032),
