@@ -115,6 +115,41 @@ class DataConfig(Section):
 
 
 @dataclass(frozen=True)
+class SimConfig(Section):
+    """The simulated play table (lumos_core.sim)."""
+
+    SECTION = "sim"
+    static_size: int = doc(64, "Side of the static camera image (CALVIN: 200).", low=8, high=512)
+    gripper_size: int = doc(64, "Side of the gripper camera image (CALVIN: 84).", low=8,
+                            high=512)
+    render: bool = doc(True, "Render camera images (false: state-only observations).")
+
+
+@dataclass(frozen=True)
+class CollectConfig(Section):
+    """Scripted play-data collection (`lumos collect`)."""
+
+    SECTION = "collect"
+    frames: int = doc(100_000, "Frames to record in total (training + validation).", low=1)
+    episode_length: int = doc(2000, "Frames per play episode (one continuous recording).",
+                              low=10)
+    validation_fraction: float = doc(0.1, "Share of episodes written to validation/.",
+                                     low=0.0, high=0.9)
+    workers: int = doc(2, "Parallel simulator processes (one per core).", low=1)
+    noise: float = doc(0.1, "Std of the expert's motion noise, in units of the action scale.",
+                       low=0.0, high=1.0)
+    pause_prob: float = doc(0.1, "Probability of a pause (holding still) between tasks.",
+                            low=0.0, high=1.0)
+    free_motion_prob: float = doc(0.15, "Probability of a free motion between tasks.",
+                                  low=0.0, high=1.0)
+    lang_fraction: float = doc(0.01, "Target fraction of frames covered by language-annotated "
+                                     "windows (paper: under 1 %).", low=0.0, high=1.0)
+    lang_window: int = doc(64, "Length of an annotated window, ending where the oracle sees "
+                               "the task completed (CALVIN: 64).", low=2)
+    seed: int = doc(0, "Random seed of the collection.")
+
+
+@dataclass(frozen=True)
 class WorldModelConfig(Section):
     """DreamerV2-style RSSM world model (paper Sec. IV-A, eq. 1-2)."""
 
@@ -255,6 +290,8 @@ class LumosConfig:
     """The whole configuration: one section per component."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
     wm_train: WorldModelTrainConfig = field(default_factory=WorldModelTrainConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)

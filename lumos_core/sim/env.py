@@ -2,7 +2,7 @@
 
 Gymnasium-style API::
 
-    env = PlayTableEnv(SimConfig(image_size=64))
+    env = PlayTableEnv(SimConfig(static_size=64, gripper_size=64))
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(action)   # 7-D relative action
 
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lumos_core.config import SimConfig
 from lumos_core.sim import scene
 
 POS_SCALE = 0.02       # metres per unit of normalised position action (CALVIN: x50)
@@ -41,29 +41,9 @@ JOINT_UPPER = [2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973]
 WORKSPACE = dict(x=(0.15, 0.80), y=(-0.60, 0.60), z=(0.008, 0.45))
 BLOCKS = ("red", "blue", "pink")
 FIXTURES = ("slider", "drawer", "button", "switch")
+BLOCK_FRICTION = 1.0
 SCENE_OBS_DIM = 24
 ROBOT_OBS_DIM = 15
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """Simulator settings."""
-
-    image_size: int = 64                 # square size of both cameras unless set below
-    static_size: int | None = None       # e.g. 200 like CALVIN's static camera
-    gripper_size: int | None = None      # e.g. 84 like CALVIN's gripper camera
-    render: bool = True                  # False: state-only observations (no images)
-    block_friction: float = 1.0
-
-    @property
-    def static_shape(self) -> int:
-        """Side of the static camera image."""
-        return self.static_size or self.image_size
-
-    @property
-    def gripper_shape(self) -> int:
-        """Side of the gripper camera image."""
-        return self.gripper_size or self.image_size
 
 
 def wrap_angle(angle):
@@ -114,7 +94,7 @@ class PlayTableEnv:
         for color in BLOCKS:
             self.blocks[color] = p.loadURDF(str(self.assets[f"block_{color}"]), [0, 0, 0.5],
                                             physicsClientId=c)
-            p.changeDynamics(self.blocks[color], -1, lateralFriction=self.config.block_friction,
+            p.changeDynamics(self.blocks[color], -1, lateralFriction=BLOCK_FRICTION,
                              spinningFriction=0.001, rollingFriction=0.0001, physicsClientId=c)
         names = {p.getJointInfo(self.table, j, physicsClientId=c)[12].decode(): j
                  for j in range(p.getNumJoints(self.table, physicsClientId=c))}
@@ -230,7 +210,7 @@ class PlayTableEnv:
     def render_static(self) -> np.ndarray:
         """The static camera: high, on the far side of the table, looking at the robot."""
         return self._render([1.05, 0.0, 0.85], [0.38, 0.0, 0.0], [-1, 0, 0.8], 60,
-                            self.config.static_shape)
+                            self.config.static_size)
 
     def render_gripper(self) -> np.ndarray:
         """The wrist camera: on the hand, looking along the gripper."""
@@ -240,7 +220,7 @@ class PlayTableEnv:
         rot = np.array(self.p.getMatrixFromQuaternion(orn)).reshape(3, 3)
         forward, up = rot[:, 2], rot[:, 0]
         eye = pos + 0.05 * forward - 0.05 * up
-        return self._render(eye, eye + forward, up, 75, self.config.gripper_shape)
+        return self._render(eye, eye + forward, up, 75, self.config.gripper_size)
 
     def observation(self) -> dict[str, np.ndarray]:
         """The current observation."""

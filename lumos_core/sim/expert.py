@@ -148,6 +148,18 @@ class ScriptedExpert:
         self.plan, self.task = plan, task
         self._index, self._count, self._settled = 0, 0, 0
 
+    def start_putdown(self) -> None:
+        """Put the held block down on a free spot of the table (play between tasks)."""
+        state = self.state()
+        if state.held is None:
+            raise ValueError("no block is held")
+        tcp, euler = self.env.tcp_pose()
+        spot = self._free_spot(state, state.held)
+        h = scene.BLOCK_SIZES[state.held][2]
+        self.plan = self._release_at(spot, h / 2 + 0.012, float(euler[2]))
+        self.task = None
+        self._index, self._count, self._settled = 0, 0, 0
+
     @staticmethod
     def _family(task: str) -> str:
         for family in ("lift", "push", "rotate", "place_in_drawer", "place_in_slider", "unstack",

@@ -1,0 +1,1 @@
+"""Datasets in the CALVIN format: writing (simulator, ROS recorder) and fast reading."""
