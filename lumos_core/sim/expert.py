@@ -16,9 +16,10 @@ import numpy as np
 
 from lumos_core.sim import scene
 from lumos_core.sim.env import BLOCKS, POS_SCALE, ROT_SCALE, PlayTableEnv, wrap_angle
-from lumos_core.sim.tasks import TASKS, SceneState
+from lumos_core.sim.tasks import DRAWER_MOVE, SLIDER_MOVE, TASKS, SceneState
 
 TRANSIT_Z = 0.16
+MARGIN = 0.005
 OPEN, CLOSE = 1.0, -1.0
 
 
@@ -106,14 +107,15 @@ class ScriptedExpert:
             return holding and bool(self._stack_targets(state))
         if holding:
             return False
+        # a fixture task is feasible while the oracle's minimum move is still possible
         if task == "open_drawer":
-            return state.drawer < 0.05
+            return state.drawer < scene.DRAWER_TRAVEL - DRAWER_MOVE - MARGIN
         if task == "close_drawer":
-            return state.drawer > 0.11
+            return state.drawer > DRAWER_MOVE + MARGIN
         if task == "move_slider_left":
-            return state.slider < 0.05
+            return state.slider < scene.LID_TRAVEL - SLIDER_MOVE - MARGIN
         if task == "move_slider_right":
-            return state.slider > scene.LID_TRAVEL - 0.05
+            return state.slider > SLIDER_MOVE + MARGIN
         if task in ("turn_on_led", "turn_off_led"):
             return state.led == (task == "turn_off_led")
         if task in ("turn_on_lightbulb", "turn_off_lightbulb"):
@@ -146,6 +148,15 @@ class ScriptedExpert:
                                  tol=0.02))
         plan += getattr(self, "_plan_" + self._family(task))(task, state, yaw)
         self.plan, self.task = plan, task
+        self._index, self._count, self._settled = 0, 0, 0
+
+    def start_release(self) -> None:
+        """Open the gripper where it is and rise to transit height (leave whatever is held)."""
+        tcp, euler = self.env.tcp_pose()
+        yaw = float(euler[2])
+        self.plan = [Waypoint(tuple(tcp), yaw, OPEN, tol=0.02, settle=6),
+                     Waypoint((tcp[0], tcp[1], TRANSIT_Z), yaw, OPEN, tol=0.02)]
+        self.task = None
         self._index, self._count, self._settled = 0, 0, 0
 
     def start_putdown(self) -> None:

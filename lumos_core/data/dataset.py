@@ -1,0 +1,198 @@
+"""Fast reading of CALVIN-format splits (the simulator's and the real CALVIN dataset's).
+
+Opening one npz per frame per epoch is slow (CALVIN task_D_D has ~600 k frames), so a split is
+packed once into memory-mapped ``.npy`` arrays -- images resized to the model's resolution with
+INTER_AREA, as the official preprocessing does -- under ``<split>/packed_<size>/``. The pack is
+rebuilt when the episode list, the image size or the keys change. Extra keys of the real dataset
+(depth, tactile) are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lumos_core.data.calvin import (DatasetError, frame_name, read_annotations,
+                                    read_episode_ids, read_statistics)
+
+PACK_VERSION = 1
+VECTOR_KEYS = ("actions", "rel_actions", "robot_obs", "scene_obs")
+IMAGE_KEYS = ("rgb_static", "rgb_gripper")
+
+
+def resize(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize an HxWx3 uint8 image to size x size with INTER_AREA (no-op at that size)."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    import cv2
+
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _load_frame(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: frame file is missing") from exc
+    except Exception as exc:  # noqa: BLE001 - zip/pickle errors of damaged files vary
+        raise DatasetError(f"{path}: frame file is damaged ({exc})") from exc
+
+
+class PlayData:
+    """One split, packed into memory-mapped arrays with one row per frame (episode order)."""
+
+    def __init__(self, split_dir: str | Path, image_size: int = 64, images: bool = True,
+                 progress: bool = True) -> None:
+        self.dir = Path(split_dir)
+        if not self.dir.is_dir():
+            raise DatasetError(f"{self.dir}: dataset split directory does not exist")
+        self.episodes = read_episode_ids(self.dir)
+        if not len(self.episodes):
+            raise DatasetError(f"{self.dir}: no episodes (ep_start_end_ids.npy missing or empty)")
+        self.image_size = image_size
+        self.images = images
+        self.frame_ids = np.concatenate([np.arange(s, e + 1) for s, e in self.episodes])
+        lengths = self.episodes[:, 1] - self.episodes[:, 0] + 1
+        ends = np.cumsum(lengths)
+        #: (row_start, row_end) inclusive per episode
+        self.segments = np.stack([ends - lengths, ends - 1], 1)
+        self._row = {int(f): i for i, f in enumerate(self.frame_ids)}
+        self.arrays = self._open_pack(progress)
+
+    # --- packing -----------------------------------------------------------------------------
+    def _fingerprint(self) -> dict:
+        digest = hashlib.sha256(self.episodes.tobytes()).hexdigest()[:16]
+        return {"version": PACK_VERSION, "episodes": digest, "frames": len(self.frame_ids),
+                "image_size": self.image_size if self.images else None}
+
+    @property
+    def pack_dir(self) -> Path:
+        """Where the packed arrays of this split and resolution live."""
+        return self.dir / (f"packed_{self.image_size}" if self.images else "packed_state")
+
+    def _open_pack(self, progress: bool) -> dict[str, np.ndarray]:
+        meta_file = self.pack_dir / "meta.json"
+        if meta_file.exists():
+            meta = json.loads(meta_file.read_text())
+            if meta.get("fingerprint") == self._fingerprint():
+                return {k: np.load(self.pack_dir / f"{k}.npy", mmap_mode="r")
+                        for k in meta["keys"]}
+        self.pack_seconds = self._pack(progress)
+        return self._open_pack(progress)
+
+    def _pack(self, progress: bool) -> float:
+        from tqdm import tqdm
+
+        start = time.perf_counter()
+        first = _load_frame(self.dir / frame_name(int(self.frame_ids[0])))
+        keys = [k for k in VECTOR_KEYS if k in first]
+        if self.images:
+            missing = [k for k in IMAGE_KEYS if k not in first]
+            if missing:
+                raise DatasetError(f"{self.dir / frame_name(int(self.frame_ids[0]))}: no "
+                                   f"{missing} (a vision model needs both cameras)")
+            keys += list(IMAGE_KEYS)
+        for key in ("actions", "rel_actions", "robot_obs"):
+            if key not in first:
+                raise DatasetError(f"{self.dir / frame_name(int(self.frame_ids[0]))}: key "
+                                   f"{key!r} is missing")
+        tmp = self.dir / f".{self.pack_dir.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        n = len(self.frame_ids)
+        out = {}
+        for key in keys:
+            if key in IMAGE_KEYS:
+                shape, dtype = (n, self.image_size, self.image_size, 3), np.uint8
+            else:
+                shape, dtype = (n,) + first[key].shape, np.float32
+            out[key] = np.lib.format.open_memmap(tmp / f"{key}.npy", "w+", dtype, shape)
+        try:
+            for row, fid in enumerate(tqdm(self.frame_ids, desc=f"pack {self.dir.name}",
+                                           unit="frame", disable=not progress)):
+                path = self.dir / frame_name(int(fid))
+                frame = _load_frame(path)
+                for key in keys:
+                    if key not in frame:
+                        raise DatasetError(f"{path}: key {key!r} is missing")
+                    value = frame[key]
+                    if key in IMAGE_KEYS:
+                        value = resize(value, self.image_size)
+                    if value.shape != out[key].shape[1:]:
+                        raise DatasetError(f"{path}: {key} has shape {value.shape}, expected "
+                                           f"{out[key].shape[1:]}")
+                    out[key][row] = value
+            for array in out.values():
+                array.flush()
+            (tmp / "meta.json").write_text(json.dumps({"fingerprint": self._fingerprint(),
+                                                       "keys": keys}))
+            shutil.rmtree(self.pack_dir, ignore_errors=True)
+            os.replace(tmp, self.pack_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return time.perf_counter() - start
+
+    # --- access ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.frame_ids)
+
+    @property
+    def keys(self) -> list[str]:
+        """Keys available per frame."""
+        return list(self.arrays)
+
+    def row(self, frame_id: int) -> int:
+        """Row of a frame id."""
+        try:
+            return self._row[int(frame_id)]
+        except KeyError as exc:
+            raise DatasetError(f"{self.dir}: frame {frame_id} is not in any episode") from exc
+
+    def valid_starts(self, length: int) -> np.ndarray:
+        """Rows where a window of ``length`` frames fits inside one episode."""
+        starts = [np.arange(s, e - length + 2) for s, e in self.segments if e - s + 1 >= length]
+        if not starts:
+            raise DatasetError(f"{self.dir}: no episode has {length} frames")
+        return np.concatenate(starts)
+
+    def is_first(self, rows: np.ndarray) -> np.ndarray:
+        """True for rows that start an episode."""
+        return np.isin(rows, self.segments[:, 0])
+
+    def window(self, start: int, length: int, keys: Sequence[str] | None = None
+               ) -> dict[str, np.ndarray]:
+        """``length`` consecutive rows from ``start`` (copies, not views of the memmap)."""
+        keys = keys or self.keys
+        return {k: np.array(self.arrays[k][start:start + length]) for k in keys}
+
+    def batch(self, starts: Sequence[int], length: int, keys: Sequence[str] | None = None
+              ) -> dict[str, np.ndarray]:
+        """Windows stacked to (B, T, ...), plus ``is_first`` (B, T)."""
+        keys = keys or self.keys
+        rows = np.asarray(starts)[:, None] + np.arange(length)[None]
+        out = {k: np.asarray(self.arrays[k][rows.ravel()]).reshape(rows.shape +
+                                                                   self.arrays[k].shape[1:])
+               for k in keys}
+        out["is_first"] = self.is_first(rows)
+        return out
+
+    def statistics(self) -> dict[str, dict[str, np.ndarray]]:
+        """Normalisation statistics from ``statistics.yaml`` (CALVIN layout)."""
+        return read_statistics(self.dir)
+
+    def language(self) -> dict:
+        """Annotated windows as rows: ``rows`` (N, 2) inclusive, ``ann``, ``task``, ``emb``."""
+        data = read_annotations(self.dir)
+        rows = np.array([(self.row(s), self.row(e)) for s, e in data["info"]["indx"]],
+                        dtype=np.int64).reshape(-1, 2)
+        return {"rows": rows, "ann": list(data["language"]["ann"]),
+                "task": list(data["language"]["task"]), "emb": data["language"]["emb"][:, 0]}

@@ -1,0 +1,334 @@
+"""CALVIN multistep evaluation on the simulated play table (`lumos evaluate`).
+
+For each chain: reset the scene to the chain's initial state; for each of its 5 tasks, reset the
+policy, give it an evaluation paraphrase (never seen in training) and let it act for up to 360
+steps, checking the task oracle after every step; the chain stops at the first failure.
+Metrics as in CALVIN: the share of chains with >= i tasks completed in a row (i = 1..5), the
+average chain length, and per-task success. Several seeds (paraphrase choice and policy
+sampling), parallel workers, JSON + markdown + a bar plot, and optional GIFs with the
+instruction overlaid.
+
+Any policy with ``reset()`` and ``step(obs, goal) -> 7-D relative action`` can be evaluated;
+policies are named by a spec string so that worker processes can build their own:
+``expert`` (the scripted expert told the task: an upper bound) or ``random`` (a lower bound).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from lumos_core.config import SimConfig
+from lumos_core.sim.chains import CHAIN_LENGTH
+from lumos_core.sim.env import PlayTableEnv, relative_action
+from lumos_core.sim.expert import ScriptedExpert
+from lumos_core.sim.tasks import SceneState, completed_tasks
+
+MAX_STEPS = 360
+
+
+class Policy(Protocol):
+    """The CALVIN model contract."""
+
+    def reset(self) -> None:
+        """Called at the start of every subtask."""
+
+    def step(self, obs: dict, goal: str) -> np.ndarray:
+        """7-D relative action in CALVIN convention for the current observation."""
+
+
+class RandomPolicy:
+    """Uniform random deltas; the gripper toggles with probability 0.1 per step."""
+
+    needs_images = False
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.gripper = 1.0
+
+    def reset(self) -> None:
+        """Nothing to reset."""
+
+    def step(self, obs: dict, goal: str) -> np.ndarray:
+        """A random action."""
+        if self.rng.random() < 0.1:
+            self.gripper = -self.gripper
+        return np.concatenate([self.rng.uniform(-1, 1, 6), [self.gripper]])
+
+
+class ExpertPolicy:
+    """The scripted expert *told the task* (it looks the instruction up): an upper bound."""
+
+    needs_images = False
+
+    def __init__(self, env: PlayTableEnv, instruction_to_task: dict[str, str],
+                 seed: int = 0) -> None:
+        self.env = env
+        self.lookup = instruction_to_task
+        self.expert = ScriptedExpert(env, np.random.default_rng(seed))
+        self.task = None
+
+    def reset(self) -> None:
+        """Forget the current plan."""
+        self.task = None
+        self.started = False
+        self.released = False
+        self.expert.plan = []
+
+    def step(self, obs: dict, goal: str) -> np.ndarray:
+        """Follow the expert's plan for the task the instruction names.
+
+        The previous subtask may have ended mid-plan (the oracle saw it done): if the new task
+        is not feasible yet, the expert first lets go of what it holds and rises.
+        """
+        task = self.lookup[goal]
+        if self.task != task:
+            self.reset()
+            self.task = task
+        if not self.started and self.expert.done:
+            if self.expert.feasible(task):
+                self.expert.start(task)
+                self.started = True
+            elif not self.released:
+                self.expert.start_release()
+                self.released = True
+        target = self.expert.act()
+        robot = obs["robot_obs"]
+        if target is None:
+            return np.concatenate([np.zeros(6), [robot[14]]])
+        return relative_action(*target, robot[:3], robot[3:6])
+
+
+def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]], seed: int):
+    """Build the policy named by ``spec`` for this worker's env."""
+    if spec == "random":
+        return RandomPolicy(seed)
+    if spec == "expert":
+        lookup = {text: task for task, texts in instructions.items() for text in texts}
+        return ExpertPolicy(env, lookup, seed)
+    raise ValueError(f"unknown policy {spec!r}; use 'expert' or 'random'")
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One chain under one seed."""
+
+    policy: str
+    chain_index: int
+    chain: dict
+    seed: int
+    video: bool
+    max_steps: int
+    sim: dict
+    instructions: dict
+
+
+_ENV: dict = {}
+
+
+def _env(sim: dict, video: bool) -> PlayTableEnv:
+    key = (tuple(sorted(sim.items())), video)
+    if key not in _ENV:
+        for env in _ENV.values():
+            env.close()
+        _ENV.clear()
+        _ENV[key] = PlayTableEnv(SimConfig(**{**sim, "render": sim["render"] or video}))
+    return _ENV[key]
+
+
+def _overlay(frame: np.ndarray, text: str, ok: bool | None) -> np.ndarray:
+    import cv2
+
+    image = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_NEAREST)
+    color = (255, 255, 255) if ok is None else ((60, 220, 60) if ok else (230, 60, 60))
+    cv2.rectangle(image, (0, 0), (256, 22), (0, 0, 0), -1)
+    cv2.putText(image, text[:40], (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, color, 1,
+                cv2.LINE_AA)
+    return image
+
+
+def run_chain(env: PlayTableEnv, policy, chain: dict, instructions: dict[str, list[str]],
+              rng: np.random.Generator, max_steps: int = MAX_STEPS,
+              frames: list | None = None) -> dict:
+    """Evaluate one chain; appends annotated video frames to ``frames`` when given."""
+    obs, _ = env.reset(options={"scene_obs": np.asarray(chain["scene_obs"], np.float32),
+                                "robot_obs": np.asarray(chain["robot_obs"], np.float32)})
+    results = []
+    for task in chain["tasks"]:
+        goal = instructions[task][rng.integers(len(instructions[task]))]
+        policy.reset()
+        start = SceneState(env.scene_obs(), env.held_block())
+        success, steps = False, 0
+        for steps in range(1, max_steps + 1):
+            obs, *_ = env.step(policy.step(obs, goal))
+            if frames is not None:
+                frames.append(_overlay(obs["rgb_static"], goal, None))
+            if task in completed_tasks(start, SceneState(obs["scene_obs"], env.held_block())):
+                success = True
+                break
+        if frames is not None and frames:
+            frames.extend([_overlay(obs["rgb_static"], goal, success)] * 8)
+        results.append({"task": task, "instruction": goal, "success": success, "steps": steps})
+        if not success:
+            break
+    return {"completed": sum(r["success"] for r in results), "subtasks": results}
+
+
+def _run_job(job: EvalJob) -> dict:
+    env = _env(job.sim, job.video)
+    rng = np.random.default_rng(job.seed * 1_000_003 + job.chain_index)
+    policy = make_policy(job.policy, env, job.instructions, int(rng.integers(2 ** 31)))
+    frames = [] if job.video else None
+    result = run_chain(env, policy, job.chain, job.instructions, rng, job.max_steps, frames)
+    result.update(chain=job.chain_index, seed=job.seed)
+    if frames:
+        result["frames"] = frames
+    return result
+
+
+def metrics(results: list[dict]) -> dict:
+    """CALVIN metrics of one seed's chain results."""
+    completed = np.array([r["completed"] for r in results])
+    per_task = defaultdict(lambda: [0, 0])
+    for r in results:
+        for sub in r["subtasks"]:
+            per_task[sub["task"]][0] += sub["success"]
+            per_task[sub["task"]][1] += 1
+    return {
+        "chains": len(results),
+        "success_rate": [float(np.mean(completed >= i)) for i in range(1, CHAIN_LENGTH + 1)],
+        "avg_len": float(completed.mean()),
+        "per_task": {t: {"success": s, "total": n, "rate": s / n}
+                     for t, (s, n) in sorted(per_task.items())},
+    }
+
+
+def aggregate(per_seed: list[dict]) -> dict:
+    """Mean and std over seeds."""
+    sr = np.array([m["success_rate"] for m in per_seed])
+    avg = np.array([m["avg_len"] for m in per_seed])
+    tasks = sorted({t for m in per_seed for t in m["per_task"]})
+    per_task = {}
+    for t in tasks:
+        rates = [m["per_task"][t]["rate"] for m in per_seed if t in m["per_task"]]
+        per_task[t] = {"mean": float(np.mean(rates)), "std": float(np.std(rates)),
+                       "total": int(sum(m["per_task"][t]["total"] for m in per_seed
+                                        if t in m["per_task"]))}
+    return {"seeds": len(per_seed), "success_rate_mean": sr.mean(0).tolist(),
+            "success_rate_std": sr.std(0).tolist(), "avg_len_mean": float(avg.mean()),
+            "avg_len_std": float(avg.std()), "per_task": per_task}
+
+
+def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]],
+             seeds: list[int], out_dir: str | Path | None = None, workers: int = 1,
+             videos: int = 0, max_steps: int = MAX_STEPS, sim: SimConfig | None = None,
+             render: bool = False, progress: bool = True) -> dict:
+    """Evaluate ``policy`` on ``chains`` for every seed; writes reports to ``out_dir``."""
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    sim = sim or SimConfig(render=render)
+    sim_dict = asdict(sim)
+    jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
+                    sim_dict, instructions)
+            for seed in seeds for i, chain in enumerate(chains)]
+    bar = tqdm(total=len(jobs), desc=f"evaluate {Path(policy).name}", unit="chain",
+               disable=not progress)
+    results = []
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for result in pool.imap_unordered(_run_job, jobs):
+                results.append(result)
+                bar.update()
+    else:
+        for job in jobs:
+            results.append(_run_job(job))
+            bar.update()
+    bar.close()
+    per_seed = [metrics([r for r in results if r["seed"] == s]) for s in seeds]
+    report = {"policy": policy, "chains": len(chains), "seeds": seeds, "max_steps": max_steps,
+              "per_seed": per_seed, "summary": aggregate(per_seed)}
+    if out_dir is not None:
+        write_report(Path(out_dir), report, results)
+    return report
+
+
+def markdown_table(reports: dict[str, dict]) -> str:
+    """A CALVIN-style table: one row per policy, success of 1..5 in a row and avg. length."""
+    lines = ["| policy | 1 | 2 | 3 | 4 | 5 | avg. len. |", "|---|---|---|---|---|---|---|"]
+    for name, report in reports.items():
+        s = report["summary"]
+        cells = [f"{100 * m:.1f} ± {100 * d:.1f} %" if s["seeds"] > 1 else f"{100 * m:.1f} %"
+                 for m, d in zip(s["success_rate_mean"], s["success_rate_std"])]
+        avg = (f"{s['avg_len_mean']:.2f} ± {s['avg_len_std']:.2f}" if s["seeds"] > 1
+               else f"{s['avg_len_mean']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {avg} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_task_table(reports: dict[str, dict]) -> str:
+    """Per-task success (mean over seeds) of each policy."""
+    names = list(reports)
+    tasks = sorted({t for r in reports.values() for t in r["summary"]["per_task"]})
+    lines = ["| task | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for t in tasks:
+        cells = []
+        for name in names:
+            entry = reports[name]["summary"]["per_task"].get(t)
+            cells.append(f"{100 * entry['mean']:.0f} % ({entry['total']})" if entry else "–")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_reports(reports: dict[str, dict], path: Path) -> None:
+    """Bar plot of chain success rates (1..5 in a row) per policy, with std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / max(len(reports), 1)
+    x = np.arange(1, CHAIN_LENGTH + 1)
+    for k, (name, report) in enumerate(reports.items()):
+        s = report["summary"]
+        ax.bar(x + (k - (len(reports) - 1) / 2) * width, 100 * np.array(s["success_rate_mean"]),
+               width, yerr=100 * np.array(s["success_rate_std"]), capsize=2,
+               label=f"{name} (avg. len. {s['avg_len_mean']:.2f})")
+    ax.set_xlabel("tasks completed in a row")
+    ax.set_ylabel("chains (%)")
+    ax.set_ylim(0, 105)
+    ax.set_xticks(x)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(out_dir: Path, report: dict, results: list[dict]) -> None:
+    """results.json, results.md, success.png and the rollout GIFs."""
+    import imageio
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        frames = result.pop("frames", None)
+        if frames:
+            imageio.mimsave(out_dir / f"rollout_chain{result['chain']:04d}.gif", frames,
+                            duration=1 / 15, loop=0)
+    name = Path(report["policy"]).name
+    (out_dir / "results.json").write_text(json.dumps({**report, "chains_detail": results},
+                                                     indent=1))
+    text = (f"# Evaluation of `{report['policy']}`\n\n{report['chains']} chains x "
+            f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask.\n\n"
+            + markdown_table({name: report}) + "\n## Per task\n\n"
+            + per_task_table({name: report}))
+    (out_dir / "results.md").write_text(text)
+    plot_reports({name: report}, out_dir / "success.png")
