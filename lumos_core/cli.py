@@ -86,6 +86,90 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.collect import collect
+
+    cfg = config_from_args(args)
+    out = args.out or cfg.data.dataset
+    instructions = load_instruction_file(args.instructions or
+                                         config_file("sim_instructions_train.yaml"))
+    summary = collect(out, cfg.sim, cfg.collect, instructions)
+    for split in ("training", "validation"):
+        s = summary[split]
+        print(f"{split}: {s['frames']} frames, {s['episodes']} episodes, "
+              f"{sum(s['completed_tasks'].values())} completed tasks, "
+              f"{s['annotations']} language annotations")
+    print(f"dataset: {out}")
+    return 0
+
+
+def _chains(args: argparse.Namespace) -> int:
+    from lumos_core.sim.chains import generate_chains, save_chains
+
+    chains = generate_chains(args.count, args.seed, args.workers)
+    save_chains(args.out, chains, args.seed)
+    print(f"wrote {len(chains)} chains to {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from lumos_core.evaluation import evaluate, markdown_table
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.chains import load_chains
+
+    cfg = config_from_args(args)
+    chains = load_chains(args.chains_file)[: args.chains]
+    instructions = load_instruction_file(args.instructions or
+                                         config_file("sim_instructions_eval.yaml"))
+    report = evaluate(args.policy, chains, instructions, args.seeds, args.out, args.workers,
+                      args.videos, args.max_steps, cfg.sim, render=args.videos > 0)
+    print(markdown_table({args.policy: report}), end="")
+    if args.out:
+        print(f"report: {args.out}/results.md")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from lumos_core.config import SimConfig
+
+    if args.target == "expert":
+        from lumos_core.sim.benchmark import expert_success, expert_table
+
+        print(expert_table(expert_success(args.trials, args.seed, args.workers)), end="")
+    elif args.target == "sim":
+        from lumos_core.sim.benchmark import control_throughput
+
+        print("| cameras | steps/s (1 process) | ms/step |\n|---|---|---|")
+        for sim in (SimConfig(static_size=64, gripper_size=64),
+                    SimConfig(static_size=200, gripper_size=84),
+                    SimConfig(render=False)):
+            r = control_throughput(sim, args.steps)
+            name = f"{r['static']}x{r['static']} + {r['gripper']}x{r['gripper']}" \
+                if r["render"] else "none (state only)"
+            print(f"| {name} | {r['steps_per_s']:.1f} | {r['ms_per_step']:.2f} |", flush=True)
+    elif args.target == "data":
+        import time
+
+        from lumos_core.data.dataset import PlayData
+
+        data = PlayData(args.dataset, args.image_size)
+        if getattr(data, "pack_seconds", None):
+            print(f"packed {len(data)} frames in {data.pack_seconds:.1f} s "
+                  f"({len(data) / data.pack_seconds:.0f} frames/s)")
+        rng = __import__("numpy").random.default_rng(0)
+        starts = data.valid_starts(args.seq_len)
+        started = time.perf_counter()
+        for _ in range(args.batches):
+            data.batch(rng.choice(starts, args.batch_size), args.seq_len)
+        seconds = time.perf_counter() - started
+        frames = args.batches * args.batch_size * args.seq_len
+        print(f"random windows {args.batch_size}x{args.seq_len}: {frames / seconds:.0f} frames/s")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from lumos_core.netns import ensure_loopback_only
 
@@ -119,6 +203,45 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("text", nargs="+", help="one or more instructions")
     embed.set_defaults(handler=_embed)
 
+    collect = sub.add_parser("collect", help="record scripted play data in the CALVIN format")
+    add_config_args(collect)
+    collect.add_argument("--out", help="dataset directory (default: data.dataset)")
+    collect.add_argument("--instructions", help="YAML task -> training paraphrases")
+    collect.set_defaults(handler=_collect)
+
+    chains = sub.add_parser("chains", help="generate feasible 5-task evaluation chains")
+    chains.add_argument("--count", type=int, default=1000)
+    chains.add_argument("--seed", type=int, default=0)
+    chains.add_argument("--workers", type=int, default=2)
+    chains.add_argument("--out", default="config/sim_chains.json")
+    chains.set_defaults(handler=_chains)
+
+    evaluate = sub.add_parser("evaluate", help="CALVIN multistep evaluation in the simulator")
+    add_config_args(evaluate)
+    evaluate.add_argument("--policy", required=True, help="'expert' or 'random'")
+    evaluate.add_argument("--chains", type=int, default=1000, help="first N chains")
+    evaluate.add_argument("--chains-file", default=None, help="default: config/sim_chains.json")
+    evaluate.add_argument("--seeds", type=int, nargs="+", default=[0])
+    evaluate.add_argument("--workers", type=int, default=2)
+    evaluate.add_argument("--videos", type=int, default=0, help="GIFs of the first N chains")
+    evaluate.add_argument("--max-steps", type=int, default=360)
+    evaluate.add_argument("--instructions", help="YAML task -> evaluation paraphrases")
+    evaluate.add_argument("--out", default=None, help="report directory")
+    evaluate.set_defaults(handler=_evaluate)
+
+    bench = sub.add_parser("benchmark", help="print performance / quality figures")
+    bench.add_argument("target", choices=["sim", "expert", "data"])
+    bench.add_argument("--trials", type=int, default=50, help="expert: trials per task")
+    bench.add_argument("--steps", type=int, default=300, help="sim: control steps timed")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--workers", type=int, default=2)
+    bench.add_argument("--dataset", default="data/sim_play/training", help="data: a split")
+    bench.add_argument("--image-size", type=int, default=64)
+    bench.add_argument("--batch-size", type=int, default=16)
+    bench.add_argument("--seq-len", type=int, default=50)
+    bench.add_argument("--batches", type=int, default=50)
+    bench.set_defaults(handler=_benchmark)
+
     demo = sub.add_parser("demo", help="run the end-to-end demo in a loopback-only namespace")
     demo.add_argument("--timeout", type=float, default=120.0,
                       help="seconds to wait for the nodes (default: 120)")
@@ -143,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         from lumos_core.checkpoint import CheckpointError
         from lumos_core.language import LanguageModelMissingError
 
-        if isinstance(exc, (CheckpointError, LanguageModelMissingError, FileNotFoundError)):
+        from lumos_core.data.calvin import DatasetError
+        from lumos_core.sim.collect import CollectError
+
+        if isinstance(exc, (CheckpointError, LanguageModelMissingError, FileNotFoundError,
+                            DatasetError, CollectError)):
             print(f"lumos: {exc}", file=sys.stderr)
             return 2
         raise
