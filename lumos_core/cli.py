@@ -170,6 +170,71 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _threads(args: argparse.Namespace) -> None:
+    """CPU threads per process: 1 by default (2 threads under load ran 1.2-3x slower here)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def _train_wm(args: argparse.Namespace) -> int:
+    from lumos_core.train_wm import WorldModelTrainer
+    from lumos_core.wm_report import open_loop, write_open_loop
+
+    cfg = config_from_args(args)
+    _threads(args)
+    trainer = WorldModelTrainer(cfg, args.out, device=args.device)
+    if args.resume:
+        trainer.resume()
+        print(f"resumed at step {trainer.step}")
+
+    def report(t) -> None:
+        data = t.val or t.train
+        summary = write_open_loop(open_loop(t.model, data, horizon=args.report_horizon),
+                                  t.run_dir / "open_loop" / f"step_{t.step:08d}")
+        key = "mse" if "mse" in summary else "rgb_static"
+        curve = summary[key] if key == "mse" else summary[key]["mse"]
+        t.log("open_loop", {"mse_first": curve[0], "mse_last": curve[-1],
+                            "mse_mean": sum(curve) / len(curve)})
+
+    final = trainer.fit(report=report if args.report_horizon > 0 else None)
+    if trainer.dist.main and final is not None:
+        print(f"checkpoint: {final}")
+    return 0
+
+
+def _wm_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.featurize import load_world_model
+    from lumos_core.wm_report import open_loop, write_open_loop
+
+    model, cfg = load_world_model(args.checkpoint)
+    dataset = Path(args.dataset or cfg.data.dataset) / args.split
+    data = PlayData(dataset, cfg.data.image_size, images=cfg.world_model.obs_mode == "vision")
+    summary = write_open_loop(open_loop(model, data, args.context, args.horizon,
+                                        args.sequences, args.seed), args.out)
+    curves = {k: v["mse"] if isinstance(v, dict) else v for k, v in summary.items()
+              if k == "mse" or isinstance(v, dict)}
+    for name, curve in curves.items():
+        marks = [1, 10, 50, len(curve)]
+        text = ", ".join(f"step {m}: {curve[m - 1]:.4f}" for m in marks if m <= len(curve))
+        print(f"{name} MSE  {text}")
+    print(f"report: {args.out}")
+    return 0
+
+
+def _featurize(args: argparse.Namespace) -> int:
+    from lumos_core.featurize import featurize
+
+    _threads(args)
+    summary = featurize(args.checkpoint, args.dataset, args.out, device=args.device or "cpu")
+    for split, n in summary["splits"].items():
+        print(f"{split}: {n} frames x {summary['feat_dim']} features -> {args.out}/{split}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from lumos_core.netns import ensure_loopback_only
 
@@ -228,6 +293,35 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--instructions", help="YAML task -> evaluation paraphrases")
     evaluate.add_argument("--out", default=None, help="report directory")
     evaluate.set_defaults(handler=_evaluate)
+
+    train_wm = sub.add_parser("train-wm", help="train the world model on a CALVIN-format dataset")
+    add_config_args(train_wm, "state")
+    train_wm.add_argument("--out", required=True, help="run directory")
+    train_wm.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train_wm.add_argument("--device", default=None, help="e.g. cpu, cuda (default: auto)")
+    train_wm.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
+    train_wm.add_argument("--report-horizon", type=int, default=45,
+                          help="open-loop report horizon at each evaluation (0: off)")
+    train_wm.set_defaults(handler=_train_wm)
+
+    report = sub.add_parser("wm-report", help="open-loop prediction report of a world model")
+    report.add_argument("checkpoint")
+    report.add_argument("--dataset", default=None, help="default: the dataset it trained on")
+    report.add_argument("--split", default="validation")
+    report.add_argument("--context", type=int, default=5)
+    report.add_argument("--horizon", type=int, default=195)
+    report.add_argument("--sequences", type=int, default=4)
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--out", required=True)
+    report.set_defaults(handler=_wm_report)
+
+    feat = sub.add_parser("featurize", help="world-model latents of every frame of a dataset")
+    feat.add_argument("checkpoint")
+    feat.add_argument("--dataset", required=True)
+    feat.add_argument("--out", required=True)
+    feat.add_argument("--device", default=None)
+    feat.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
+    feat.set_defaults(handler=_featurize)
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
     bench.add_argument("target", choices=["sim", "expert", "data"])

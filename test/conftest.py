@@ -69,6 +69,22 @@ def ros():
 
 
 @pytest.fixture(scope="session")
+def sim_dataset(tmp_path_factory, encoder):
+    """A small scripted play dataset (2 recordings of 120 frames, 64x64 cameras)."""
+    from lumos_core.config import CollectConfig, SimConfig
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.collect import collect
+
+    cfg = CollectConfig(frames=240, episode_length=120, validation_fraction=0.5, workers=1,
+                        lang_fraction=0.5, seed=3)
+    root = tmp_path_factory.mktemp("sim_play")
+    instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
+    summary = collect(root, SimConfig(), cfg, instructions, encoder=encoder, progress=False)
+    return root, summary, cfg
+
+
+@pytest.fixture(scope="session")
 def encoder():
     """The real all-MiniLM-L6-v2 encoder, loaded once per test session."""
     from lumos_core.language import LanguageEncoder

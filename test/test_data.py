@@ -14,20 +14,14 @@ from lumos_core.instructions import load_instruction_file
 from lumos_core.paths import config_file
 from lumos_core.sim.collect import CollectError, collect
 
-CFG = CollectConfig(frames=240, episode_length=120, validation_fraction=0.5, workers=1,
-                    lang_fraction=0.5, seed=3)
-
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory, encoder):
-    root = tmp_path_factory.mktemp("sim_play")
-    instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
-    summary = collect(root, SimConfig(), CFG, instructions, encoder=encoder, progress=False)
-    return root, summary
+def dataset(sim_dataset):
+    return sim_dataset
 
 
 def test_collected_dataset_round_trips(dataset):
-    root, summary = dataset
+    root, summary, _ = dataset
     assert summary["training"]["frames"] == 120 and summary["validation"]["frames"] == 120
     assert read_episode_ids(root / "training").tolist() == [[0, 119]]
     with np.load(root / "training" / frame_name(7)) as frame:
@@ -49,7 +43,7 @@ def test_collected_dataset_round_trips(dataset):
 
 
 def test_statistics_and_annotations(dataset):
-    root, summary = dataset
+    root, summary, cfg = dataset
     stats = yaml.safe_load((root / "training" / "statistics.yaml").read_text())
     assert stats["robot_obs"][0]["_target_"].endswith("NormalizeVector")
     assert len(stats["robot_obs"][0]["mean"]) == 15 and len(stats["act_min_bound"]) == 7
@@ -60,20 +54,20 @@ def test_statistics_and_annotations(dataset):
     train = load_instruction_file(config_file("sim_instructions_train.yaml"))
     for (start, end), text, task in zip(lang["info"]["indx"], lang["language"]["ann"],
                                         lang["language"]["task"]):
-        assert 0 <= start <= end <= 119 and end - start < CFG.lang_window
+        assert 0 <= start <= end <= 119 and end - start < cfg.lang_window
         assert text in train[task]
     rows = PlayData(root / "training", 64, progress=False).language()["rows"]
     assert rows.shape == (n, 2)
 
 
 def test_collect_resumes_and_refuses_other_settings(dataset, encoder):
-    root, _ = dataset
+    root, _, cfg = dataset
     instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
     before = (root / "training" / frame_name(3)).stat().st_mtime_ns
-    collect(root, SimConfig(), CFG, instructions, encoder=encoder, progress=False)
+    collect(root, SimConfig(), cfg, instructions, encoder=encoder, progress=False)
     assert (root / "training" / frame_name(3)).stat().st_mtime_ns == before
     with pytest.raises(CollectError, match="episode_length: 120 -> 60"):
-        collect(root, SimConfig(), CollectConfig(**{**CFG.__dict__, "episode_length": 60}),
+        collect(root, SimConfig(), CollectConfig(**{**cfg.__dict__, "episode_length": 60}),
                 instructions, encoder=encoder, progress=False)
 
 

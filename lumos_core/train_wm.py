@@ -1,0 +1,244 @@
+"""`lumos train-wm`: train the world model on a CALVIN-format dataset.
+
+Batches are random windows of ``seq_len`` frames inside one recording (the documented
+alternative to the official 50-stream truncated BPTT): each window starts from the reset state
+with the zero previous action, exactly as a filter does after ``reset()``. AdamW; gradients are
+clipped *after* unscaling (the official code clips AMP-scaled gradients); fp16 autocast with a
+GradScaler on CUDA only. Logs go to ``metrics.jsonl`` and TensorBoard; checkpoints (with optimiser,
+scaler and RNG state) every ``checkpoint_every`` updates and at the end; ``--resume`` continues
+exactly where the latest checkpoint stopped.
+
+Distributed: under ``torchrun --nproc_per_node=N`` every rank trains a DDP replica on its own
+batches (NCCL on GPUs, gloo on CPU); rank 0 logs, validates and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lumos_core.checkpoint import load_checkpoint, save_checkpoint
+from lumos_core.config import LumosConfig
+from lumos_core.data.dataset import PlayData
+from lumos_core.world_model import WorldModel, previous_actions, to_torch
+
+CHECKPOINTS = "checkpoints"
+
+
+def vector_keys(cfg: LumosConfig) -> list[str]:
+    """Dataset keys the world model reads."""
+    keys = ["rel_actions", "robot_obs"]
+    if cfg.world_model.obs_mode == "state":
+        keys.append("scene_obs")
+    else:
+        keys += ["rgb_static", "rgb_gripper"]
+    return keys
+
+
+def open_split(cfg: LumosConfig, split: str, progress: bool = True) -> PlayData:
+    """A split of ``cfg.data.dataset`` packed for this model."""
+    return PlayData(Path(cfg.data.dataset) / split, cfg.data.image_size,
+                    images=cfg.world_model.obs_mode == "vision", progress=progress)
+
+
+def make_batch(data: PlayData, starts: np.ndarray, cfg: LumosConfig,
+               device: torch.device) -> dict:
+    """Tensors for :meth:`WorldModel.loss` from window starts."""
+    raw = to_torch(data.batch(starts, cfg.wm_train.seq_len, vector_keys(cfg)), device)
+    is_first = raw.pop("is_first")
+    is_first[:, 0] = True
+    prev = previous_actions(raw.pop("rel_actions"), is_first)
+    return {"obs": raw, "prev_action": prev, "is_first": is_first}
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest ``checkpoints/step_*`` of a run."""
+    found = sorted((Path(run_dir) / CHECKPOINTS).glob("step_*"))
+    return found[-1] if found else None
+
+
+class DistInfo:
+    """Rank/world size under torchrun, or a single process."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world > 1
+
+    def init(self, device: torch.device) -> None:
+        """Join the process group (NCCL on CUDA, gloo on CPU)."""
+        if self.enabled and not torch.distributed.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+
+    @property
+    def main(self) -> bool:
+        """True on the rank that logs and writes checkpoints."""
+        return self.rank == 0
+
+
+def pick_device(name: str | None, dist: DistInfo) -> torch.device:
+    """``cuda:<local rank>`` when available (or asked for), else CPU."""
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device(f"cuda:{dist.local_rank}")
+    return torch.device("cpu")
+
+
+class WorldModelTrainer:
+    """Owns model, optimiser, data sampling and the run directory."""
+
+    def __init__(self, cfg: LumosConfig, run_dir: str | Path, device: str | None = None,
+                 progress: bool = True) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.dist = DistInfo()
+        self.device = pick_device(device, self.dist)
+        self.dist.init(self.device)
+        self.progress = progress and self.dist.main
+        torch.manual_seed(cfg.wm_train.seed + self.dist.rank)
+        self.rng = np.random.default_rng(cfg.wm_train.seed + self.dist.rank)
+        self.train = open_split(cfg, "training", self.progress)
+        val_dir = Path(cfg.data.dataset) / "validation"
+        self.val = open_split(cfg, "validation", self.progress) if val_dir.exists() else None
+        self.model = WorldModel(cfg.world_model).to(self.device)
+        self.model.set_normalization(self.train.statistics())
+        self.ddp = (torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if self.dist.enabled else None)
+        t = cfg.wm_train
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, eps=t.eps,
+                                     weight_decay=t.weight_decay)
+        self.amp = t.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.starts = self.train.valid_starts(t.seq_len)
+        self.step = 0
+        self.writer = None
+
+    # --- state -------------------------------------------------------------------------------
+    def training_state(self) -> dict:
+        """Everything needed to continue exactly."""
+        return {"step": self.step, "optimizer": self.opt.state_dict(),
+                "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(),
+                "numpy_rng": json.dumps(self.rng.bit_generator.state)}
+
+    def save(self, name: str | None = None) -> Path:
+        """Write a checkpoint (rank 0 only)."""
+        path = self.run_dir / CHECKPOINTS / (name or f"step_{self.step:08d}")
+        save_checkpoint(path, kind="world_model", modules={"world_model": self.model},
+                        config=self.cfg, normalization=self.model.normalization(),
+                        extra={"step": self.step, "dataset": str(self.cfg.data.dataset)},
+                        training_state=self.training_state())
+        return path
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Continue from ``path`` or the run's latest checkpoint."""
+        path = Path(path) if path else latest_checkpoint(self.run_dir)
+        if path is None:
+            raise FileNotFoundError(f"{self.run_dir / CHECKPOINTS}: no checkpoint to resume")
+        ckpt = load_checkpoint(path, kind="world_model")
+        self.model.load_state_dict(ckpt.state_dict("world_model"))
+        state = ckpt.training_state()
+        if state is None:
+            raise FileNotFoundError(f"{path}: has no training state; cannot resume")
+        self.opt.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+        self.step = int(state["step"])
+
+    # --- loop --------------------------------------------------------------------------------
+    def train_step(self) -> dict:
+        """One update on a fresh batch of random windows."""
+        batch = make_batch(self.train, self.rng.choice(self.starts, self.cfg.wm_train.batch_size),
+                           self.cfg, self.device)
+        self.model.train()
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            module = self.ddp if self.ddp is not None else self.model
+            loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"])
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.opt)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                   self.cfg.wm_train.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.step += 1
+        metrics["grad_norm"] = float(grad_norm)
+        return metrics
+
+    @torch.no_grad()
+    def validate(self, batches: int = 4, data: PlayData | None = None) -> dict:
+        """Mean loss over fixed windows (the same every time) of ``data`` (default: the
+        validation split, or training when there is none)."""
+        data = data or self.val or self.train
+        rng = np.random.default_rng(12345)
+        starts = data.valid_starts(self.cfg.wm_train.seq_len)
+        self.model.eval()
+        state = torch.get_rng_state()
+        torch.manual_seed(0)
+        totals: dict[str, float] = {}
+        for _ in range(batches):
+            batch = make_batch(data, rng.choice(starts, self.cfg.wm_train.batch_size), self.cfg,
+                               self.device)
+            _, metrics, _ = self.model(batch["obs"], batch["prev_action"], batch["is_first"])
+            for k, v in metrics.items():
+                totals[k] = totals.get(k, 0.0) + v / batches
+        torch.set_rng_state(state)
+        return totals
+
+    def log(self, tag: str, metrics: dict) -> None:
+        """Append to metrics.jsonl and TensorBoard (rank 0)."""
+        if not self.dist.main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps({"step": self.step, "tag": tag, "time": time.time(),
+                                     **metrics}) + "\n")
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        for key, value in metrics.items():
+            self.writer.add_scalar(f"{tag}/{key}", value, self.step)
+
+    def fit(self, steps: int | None = None, report=None) -> Path | None:
+        """Train until ``steps`` (default: wm_train.steps) updates; returns the final checkpoint.
+
+        ``report(trainer)`` is called at every evaluation (the open-loop prediction report).
+        """
+        from tqdm import tqdm
+
+        t = self.cfg.wm_train
+        steps = steps or t.steps
+        bar = tqdm(total=steps, initial=self.step, desc="train-wm", unit="step",
+                   disable=not self.progress)
+        started, frames = time.perf_counter(), 0
+        final = None
+        while self.step < steps:
+            metrics = self.train_step()
+            frames += t.batch_size * t.seq_len * self.dist.world
+            bar.update()
+            bar.set_postfix(loss=f"{metrics['loss']:.1f}", kl=f"{metrics['kl_prior']:.2f}")
+            if self.step % t.log_every == 0:
+                metrics["frames_per_s"] = frames / (time.perf_counter() - started)
+                self.log("train", metrics)
+            if self.step % t.eval_every == 0 and self.dist.main:
+                self.log("val", self.validate())
+                if report is not None:
+                    report(self)
+            if (self.step % t.checkpoint_every == 0 or self.step == steps) and self.dist.main:
+                final = self.save()
+        bar.close()
+        if self.writer is not None:
+            self.writer.flush()
+        if self.dist.enabled:
+            torch.distributed.barrier()
+        return final

@@ -1,0 +1,343 @@
+"""DreamerV2-style world model (paper Sec. IV-A, eq. 1-2): an RSSM over two cameras, or over
+the state vectors (state mode).
+
+The recurrent state is explicit: whoever filters (training loop, evaluation, ROS node) owns it::
+
+    state = wm.initial(batch)
+    state, feat = wm.observe(state, obs, prev_action, is_first)   # obs: (B, T, ...) tensors
+    feats, states = wm.imagine(state, actions_or_policy, horizon)
+    recon = wm.decode(feat)
+
+``feat`` is the latent state s_t = concat(h_t, z_t), z_t a straight-through one-hot sample of
+``stoch`` categoricals with ``classes`` classes each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lumos_core.config import WorldModelConfig
+
+ZERO_ACTION = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # CALVIN's "no previous action": gripper open
+ACTION_DIM = 7
+ROBOT_OBS_DIM = 15
+SCENE_OBS_DIM = 24
+CAMERAS = ("rgb_static", "rgb_gripper")
+MIN_STD = 0.05
+
+
+@dataclass
+class State:
+    """RSSM state: deterministic ``h`` (B, deter) and stochastic ``z`` (B, stoch * classes)."""
+
+    h: torch.Tensor
+    z: torch.Tensor
+
+    def detach(self) -> "State":
+        """The state without gradient history (truncated BPTT)."""
+        return State(self.h.detach(), self.z.detach())
+
+    @property
+    def feat(self) -> torch.Tensor:
+        """s = concat(h, z)."""
+        return torch.cat([self.h, self.z], -1)
+
+
+def _mlp(inp: int, units: int, layers: int, out: int | None = None) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for _ in range(layers):
+        mods += [nn.Linear(inp, units), nn.LayerNorm(units, eps=1e-3), nn.ELU()]
+        inp = units
+    if out is not None:
+        mods.append(nn.Linear(inp, out))
+    return nn.Sequential(*mods)
+
+
+class ConvEncoder(nn.Module):
+    """4 conv layers (kernel 4, stride 2, no padding, ELU); 64x64 -> depth*8 x 2 x 2."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        chans = [3, depth, 2 * depth, 4 * depth, 8 * depth]
+        layers: list[nn.Module] = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2), nn.ELU()]
+        self.net = nn.Sequential(*layers)
+        self.out_dim = 8 * depth * 2 * 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 3, 64, 64) in [-1, 1] -> (N, out_dim)."""
+        return self.net(x).flatten(1)
+
+
+class ConvDecoder(nn.Module):
+    """Transposed convs (kernels 5, 5, 6, 6, stride 2) from a (32*depth, 1, 1) map to 64x64."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(32 * depth, 4 * depth, 5, 2), nn.ELU(),
+            nn.ConvTranspose2d(4 * depth, 2 * depth, 5, 2), nn.ELU(),
+            nn.ConvTranspose2d(2 * depth, depth, 6, 2), nn.ELU(),
+            nn.ConvTranspose2d(depth, 3, 6, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 32*depth) -> (N, 3, 64, 64), the mean in normalised pixel space."""
+        return self.net(x[:, :, None, None])
+
+
+class RSSM(nn.Module):
+    """GRU deterministic path, categorical prior p(z|h) and posterior q(z|h, e)."""
+
+    def __init__(self, cfg: WorldModelConfig, embed_dim: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.z_in = nn.Linear(cfg.stoch_dim, cfg.hidden)
+        self.a_in = nn.Linear(ACTION_DIM, cfg.hidden, bias=False)
+        self.in_norm = nn.Sequential(nn.LayerNorm(cfg.hidden, eps=1e-3), nn.ELU())
+        self.gru = nn.GRUCell(cfg.hidden, cfg.deter)
+        self.prior_net = _mlp(cfg.deter, cfg.hidden, 1, cfg.stoch_dim)
+        self.post_h = nn.Linear(cfg.deter, cfg.hidden)
+        self.post_e = nn.Linear(embed_dim, cfg.hidden, bias=False)
+        self.post_out = nn.Sequential(nn.LayerNorm(cfg.hidden, eps=1e-3), nn.ELU(),
+                                      nn.Linear(cfg.hidden, cfg.stoch_dim))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Flat logits -> (..., stoch, classes)."""
+        return x.view(*x.shape[:-1], self.cfg.stoch, self.cfg.classes)
+
+    def sample(self, logits: torch.Tensor) -> torch.Tensor:
+        """Straight-through one-hot sample, flattened to (..., stoch * classes)."""
+        probs = logits.float().softmax(-1)
+        index = torch.multinomial(probs.reshape(-1, self.cfg.classes), 1)
+        onehot = F.one_hot(index.squeeze(-1), self.cfg.classes).view_as(probs).to(probs.dtype)
+        return (onehot + probs - probs.detach()).flatten(-2)
+
+    def deter_step(self, state: State, action: torch.Tensor) -> torch.Tensor:
+        """h_t from (h_{t-1}, z_{t-1}, a_{t-1})."""
+        x = self.in_norm(self.z_in(state.z) + self.a_in(action))
+        return self.gru(x, state.h)
+
+    def prior(self, h: torch.Tensor) -> torch.Tensor:
+        """Prior logits (..., stoch, classes)."""
+        return self.logits(self.prior_net(h))
+
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
+        """Posterior logits (..., stoch, classes)."""
+        return self.logits(self.post_out(self.post_h(h) + self.post_e(embed)))
+
+
+def kl_categorical(lhs: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """KL(lhs || rhs) of categorical logits (..., stoch, classes), summed over ``stoch``."""
+    lp, rp = lhs.float().log_softmax(-1), rhs.float().log_softmax(-1)
+    return (lp.exp() * (lp - rp)).sum(-1).sum(-1)
+
+
+def balanced_kl(post: torch.Tensor, prior: torch.Tensor, balance: float,
+                free_nats: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """KL balancing: balance * KL(sg(q) || p) + (1 - balance) * KL(q || sg(p)).
+
+    Returns (balanced loss, KL(q||sg p), KL(sg q||p)), each (...,). ``free_nats`` clamps each
+    term from below (official: 0).
+    """
+    kl_post = kl_categorical(post, prior.detach())
+    kl_prior = kl_categorical(post.detach(), prior)
+    if free_nats > 0:
+        kl_post = kl_post.clamp(min=free_nats)
+        kl_prior = kl_prior.clamp(min=free_nats)
+    return balance * kl_prior + (1 - balance) * kl_post, kl_post, kl_prior
+
+
+class WorldModel(nn.Module):
+    """Encoders, RSSM and decoders, plus the normalisation of vector observations."""
+
+    def __init__(self, cfg: WorldModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        if cfg.obs_mode == "vision":
+            self.encoders = nn.ModuleDict({c: ConvEncoder(cfg.cnn_depth) for c in CAMERAS})
+            self.fuse = nn.Sequential(nn.Linear(2 * self.encoders[CAMERAS[0]].out_dim,
+                                                cfg.embed),
+                                      nn.LayerNorm(cfg.embed, eps=1e-3), nn.ELU())
+            embed_dim = cfg.embed + (ROBOT_OBS_DIM if cfg.use_proprio else 0)
+            self.dec_in = nn.Linear(cfg.feat_dim, 32 * cfg.cnn_depth)   # shared by both cameras
+            self.decoders = nn.ModuleDict({c: ConvDecoder(cfg.cnn_depth) for c in CAMERAS})
+        else:
+            vec = ROBOT_OBS_DIM + SCENE_OBS_DIM
+            self.state_encoder = _mlp(vec, cfg.mlp_units, cfg.mlp_layers)
+            embed_dim = cfg.mlp_units
+            self.state_decoder = _mlp(cfg.feat_dim, cfg.mlp_units, cfg.mlp_layers, vec)
+        self.rssm = RSSM(cfg, embed_dim)
+        self.register_buffer("robot_mean", torch.zeros(ROBOT_OBS_DIM))
+        self.register_buffer("robot_std", torch.ones(ROBOT_OBS_DIM))
+        self.register_buffer("scene_mean", torch.zeros(SCENE_OBS_DIM))
+        self.register_buffer("scene_std", torch.ones(SCENE_OBS_DIM))
+
+    # --- normalisation -----------------------------------------------------------------------
+    def set_normalization(self, stats: dict) -> None:
+        """Use ``{"robot_obs": {"mean", "std"}, "scene_obs": {...}}`` (e.g. statistics.yaml).
+
+        Standard deviations are floored at MIN_STD: rarely-moving dimensions (a block's height
+        has std 2 mm; lifting it 10 cm would read as 40 standard deviations) would dominate.
+        """
+        for key, prefix in (("robot_obs", "robot"), ("scene_obs", "scene")):
+            if key in stats:
+                getattr(self, f"{prefix}_mean").copy_(torch.as_tensor(
+                    np.asarray(stats[key]["mean"], np.float32)))
+                std = np.asarray(stats[key]["std"], np.float32)
+                getattr(self, f"{prefix}_std").copy_(torch.as_tensor(np.maximum(std, MIN_STD)))
+
+    def normalization(self) -> dict:
+        """The normalisation statistics as JSON-serialisable lists."""
+        return {"robot_obs": {"mean": self.robot_mean.tolist(), "std": self.robot_std.tolist()},
+                "scene_obs": {"mean": self.scene_mean.tolist(), "std": self.scene_std.tolist()}}
+
+    def vector_targets(self, obs: dict) -> torch.Tensor:
+        """Normalised concat(robot_obs, scene_obs) (state mode)."""
+        robot = (obs["robot_obs"] - self.robot_mean) / self.robot_std
+        scene = (obs["scene_obs"] - self.scene_mean) / self.scene_std
+        return torch.cat([robot, scene], -1)
+
+    @staticmethod
+    def image_targets(image: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-1, 1]."""
+        return (image.float() / 255.0 - 0.5).div(0.5).movedim(-1, -3)
+
+    # --- model -------------------------------------------------------------------------------
+    def embed(self, obs: dict) -> torch.Tensor:
+        """Observation embedding e_t for (B, T, ...) observations -> (B, T, embed)."""
+        if self.cfg.obs_mode == "state":
+            return self.state_encoder(self.vector_targets(obs))
+        lead = obs[CAMERAS[0]].shape[:-3]
+        parts = [self.encoders[c](self.image_targets(obs[c]).reshape(-1, 3, *obs[c].shape[-3:-1]))
+                 for c in CAMERAS]
+        e = self.fuse(torch.cat(parts, -1)).view(*lead, -1)
+        if self.cfg.use_proprio:
+            e = torch.cat([e, (obs["robot_obs"] - self.robot_mean) / self.robot_std], -1)
+        return e
+
+    def initial(self, batch: int) -> State:
+        """The reset state (zeros, as the official reset mask produces)."""
+        device = self.robot_mean.device
+        return State(torch.zeros(batch, self.cfg.deter, device=device),
+                     torch.zeros(batch, self.cfg.stoch_dim, device=device))
+
+    def observe(self, state: State, obs: dict, prev_action: torch.Tensor,
+                is_first: torch.Tensor) -> tuple[State, torch.Tensor, dict]:
+        """Filter a sequence: obs values (B, T, ...), prev_action (B, T, 7), is_first (B, T).
+
+        Returns the last state, features (B, T, feat_dim) and ``{"post", "prior"}`` logits.
+        A true ``is_first`` zeroes the carried state before that step.
+        """
+        embed = self.embed(obs)
+        posts, hs, zs = [], [], []
+        for t in range(embed.shape[1]):
+            keep = (~is_first[:, t]).float()[:, None]
+            state = State(state.h * keep, state.z * keep)
+            h = self.rssm.deter_step(state, prev_action[:, t])
+            post = self.rssm.posterior(h, embed[:, t])
+            z = self.rssm.sample(post)
+            state = State(h, z)
+            posts.append(post)
+            hs.append(h)
+            zs.append(z)
+        h, z = torch.stack(hs, 1), torch.stack(zs, 1)
+        prior = self.rssm.prior(h)   # recomputed in one batch from the stack of h's
+        return state, torch.cat([h, z], -1), {"post": torch.stack(posts, 1), "prior": prior}
+
+    def img_step(self, state: State, action: torch.Tensor) -> State:
+        """One imagined step: GRU, then z sampled from the prior."""
+        h = self.rssm.deter_step(state, action)
+        return State(h, self.rssm.sample(self.rssm.prior(h)))
+
+    def imagine(self, state: State,
+                actions: torch.Tensor | Callable[[State], torch.Tensor],
+                horizon: int | None = None) -> tuple[torch.Tensor, list[State]]:
+        """Roll out the prior from ``state``: ``actions`` (B, H, 7) or a policy state -> action.
+
+        Returns features (B, H, feat_dim) of the states after each action and the states.
+        """
+        if callable(actions):
+            if horizon is None:
+                raise ValueError("imagine with a policy needs a horizon")
+            steps = horizon
+        else:
+            steps = actions.shape[1] if horizon is None else horizon
+        states = []
+        for t in range(steps):
+            action = actions(state) if callable(actions) else actions[:, t]
+            state = self.img_step(state, action)
+            states.append(state)
+        return torch.stack([s.feat for s in states], 1), states
+
+    def decode(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reconstructions: images (..., 3, 64, 64) in [-1, 1] per camera, or the normalised
+        state vector (..., 39)."""
+        if self.cfg.obs_mode == "state":
+            return {"state": self.state_decoder(feat)}
+        lead = feat.shape[:-1]
+        x = self.dec_in(feat).reshape(-1, 32 * self.cfg.cnn_depth)
+        return {c: self.decoders[c](x).view(*lead, 3, 64, 64) for c in CAMERAS}
+
+    def forward(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
+                state: State | None = None) -> tuple[torch.Tensor, dict, State]:
+        """The training loss (so that DistributedDataParallel can wrap the model)."""
+        return self.loss(obs, prev_action, is_first, state)
+
+    def loss(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
+             state: State | None = None) -> tuple[torch.Tensor, dict, State]:
+        """Eq. 2: reconstruction NLL (unit-variance Gaussian) + beta * balanced KL.
+
+        Returns the loss (mean over B x T), metrics and the last state (detached).
+        """
+        batch = prev_action.shape[0]
+        state = self.initial(batch) if state is None else state
+        last, feat, dists = self.observe(state, obs, prev_action, is_first)
+        recon = self.decode(feat)
+        if self.cfg.obs_mode == "state":
+            nll = 0.5 * (recon["state"] - self.vector_targets(obs)).pow(2).sum(-1)
+        else:
+            nll = sum(0.5 * (recon[c] - self.image_targets(obs[c])).pow(2).sum((-3, -2, -1))
+                      for c in CAMERAS)
+        kl, kl_post, kl_prior = balanced_kl(dists["post"], dists["prior"], self.cfg.kl_balance,
+                                            self.cfg.free_nats)
+        loss = (self.cfg.image_scale * nll + self.cfg.kl_scale * kl).mean()
+        metrics = {"loss": loss.item(), "recon_nll": nll.mean().item(),
+                   "kl_post": kl_post.mean().item(), "kl_prior": kl_prior.mean().item(),
+                   "prior_entropy": _entropy(dists["prior"]).mean().item(),
+                   "post_entropy": _entropy(dists["post"]).mean().item()}
+        return loss, metrics, last.detach()
+
+
+def _entropy(logits: torch.Tensor) -> torch.Tensor:
+    logp = logits.float().log_softmax(-1)
+    return -(logp.exp() * logp).sum(-1).sum(-1)
+
+
+def to_torch(batch: dict, device: torch.device | str = "cpu") -> dict:
+    """numpy batch from :class:`~lumos_core.data.dataset.PlayData` -> tensors (images stay
+    uint8, vectors float32)."""
+    out = {}
+    for key, value in batch.items():
+        tensor = torch.from_numpy(np.ascontiguousarray(value))
+        out[key] = tensor.to(device)
+    return out
+
+
+def previous_actions(rel_actions: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
+    """a_{t-1} for each step of (B, T, 7) windows: the window's own previous action, and the
+    zero action (gripper open) at the first step and wherever ``is_first``."""
+    zero = torch.tensor(ZERO_ACTION, dtype=rel_actions.dtype, device=rel_actions.device)
+    prev = torch.cat([zero.expand(rel_actions.shape[0], 1, ACTION_DIM), rel_actions[:, :-1]], 1)
+    return torch.where(is_first[..., None], zero, prev)
+
+
+def parameter_count(module: nn.Module) -> int:
+    """Number of parameters."""
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,182 @@
+"""World model: shapes, straight-through gradients, KL balancing, learning, checkpoints,
+exact resume, open-loop report, featurizer."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lumos_core.config import load_config
+from lumos_core.featurize import Features, featurize, load_world_model
+from lumos_core.train_wm import WorldModelTrainer
+from lumos_core.wm_report import open_loop, write_open_loop
+from lumos_core.world_model import (WorldModel, balanced_kl, kl_categorical, parameter_count,
+                                    previous_actions)
+
+
+def _obs(cfg, b, t):
+    g = torch.Generator().manual_seed(0)
+    obs = {"robot_obs": torch.randn(b, t, 15, generator=g)}
+    if cfg.obs_mode == "state":
+        obs["scene_obs"] = torch.randn(b, t, 24, generator=g)
+    else:
+        for cam in ("rgb_static", "rgb_gripper"):
+            obs[cam] = torch.randint(0, 256, (b, t, 64, 64, 3), generator=g, dtype=torch.uint8)
+    return obs
+
+
+@pytest.mark.parametrize("preset", ["debug", "state"])
+def test_shapes_and_recurrent_api(preset):
+    cfg = load_config(preset).world_model
+    wm = WorldModel(cfg)
+    b, t = 3, 4
+    first = torch.zeros(b, t, dtype=torch.bool)
+    first[:, 0] = True
+    state, feat, dists = wm.observe(wm.initial(b), _obs(cfg, b, t), torch.zeros(b, t, 7), first)
+    assert feat.shape == (b, t, cfg.feat_dim) and state.h.shape == (b, cfg.deter)
+    assert dists["post"].shape == dists["prior"].shape == (b, t, cfg.stoch, cfg.classes)
+    z = feat[..., cfg.deter:].reshape(b, t, cfg.stoch, cfg.classes)
+    assert torch.allclose(z.sum(-1), torch.ones(())) and torch.allclose(z, z.round(), atol=1e-6)
+    imagined, states = wm.imagine(state, torch.zeros(b, 5, 7))
+    assert imagined.shape == (b, 5, cfg.feat_dim) and len(states) == 5
+    by_policy, _ = wm.imagine(state, lambda s: torch.tanh(s.h[:, :7]), horizon=2)
+    assert by_policy.shape == (b, 2, cfg.feat_dim)
+    recon = wm.decode(feat)
+    if cfg.obs_mode == "state":
+        assert recon["state"].shape == (b, t, 39)
+    else:
+        assert recon["rgb_static"].shape == (b, t, 3, 64, 64)
+
+
+def test_paper_preset_matches_official_size():
+    assert abs(parameter_count(WorldModel(load_config("paper").world_model)) - 39.9e6) < 0.1e6
+
+
+def test_straight_through_gradients_reach_the_encoder():
+    cfg = load_config("debug").world_model
+    wm = WorldModel(cfg)
+    obs = _obs(cfg, 2, 1)
+    # one step from the reset state: h does not depend on the observation, so any gradient in
+    # the encoder comes through the sampled one-hot z (straight-through)
+    _, feat, _ = wm.observe(wm.initial(2), obs, torch.zeros(2, 1, 7),
+                            torch.ones(2, 1, dtype=torch.bool))
+    wm.decode(feat)["rgb_static"].pow(2).mean().backward()
+    grad = wm.encoders["rgb_static"].net[0].weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_kl_balancing_matches_hand_computation():
+    post = torch.tensor([[[0.0, 1.0, 2.0]], ])
+    prior = torch.tensor([[[1.0, 0.0, 0.0]], ])
+    q = np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum()
+    p = np.exp([1, 0, 0]) / np.exp([1, 0, 0]).sum()
+    kl = float((q * np.log(q / p)).sum())
+    assert kl_categorical(post, prior).item() == pytest.approx(kl, rel=1e-5)
+    post.requires_grad_(True)
+    prior.requires_grad_(True)
+    loss, kl_post, kl_prior = balanced_kl(post, prior, 0.8)
+    assert loss.item() == pytest.approx(kl, rel=1e-5)
+    loss.sum().backward()
+    # the prior gets 0.8 of the gradient of KL(sg(q)||p), the posterior 0.2 of KL(q||sg(p))
+    p_ref = prior.detach().clone().requires_grad_(True)
+    kl_categorical(post.detach(), p_ref).sum().backward()
+    assert torch.allclose(prior.grad, 0.8 * p_ref.grad)
+    q_ref = post.detach().clone().requires_grad_(True)
+    kl_categorical(q_ref, prior.detach()).sum().backward()
+    assert torch.allclose(post.grad, 0.2 * q_ref.grad)
+    free, _, _ = balanced_kl(post.detach(), post.detach(), 0.8, free_nats=1.0)
+    assert free.item() == pytest.approx(1.0)
+
+
+def test_previous_actions():
+    a = torch.arange(2 * 3 * 7, dtype=torch.float32).view(2, 3, 7)
+    first = torch.tensor([[True, False, False], [True, False, True]])
+    prev = previous_actions(a, first)
+    zero = torch.tensor([0, 0, 0, 0, 0, 0, 1.0])
+    assert torch.equal(prev[0, 0], zero) and torch.equal(prev[0, 2], a[0, 1])
+    assert torch.equal(prev[1, 2], zero)
+
+
+def _cfg(root, preset, **over):
+    sets = [f"data.dataset={root}", "wm_train.seq_len=8", "wm_train.batch_size=4",
+            "wm_train.log_every=5", "wm_train.eval_every=1000", "wm_train.checkpoint_every=1000"]
+    return load_config(preset, sets + [f"{k}={v}" for k, v in over.items()])
+
+
+@pytest.mark.parametrize("preset, steps", [("debug", 40), ("state", 60)])
+def test_loss_decreases_on_tiny_dataset(sim_dataset, tmp_path, preset, steps):
+    torch.set_num_threads(1)
+    root = sim_dataset[0]
+    over = {"world_model.deter": 32, "world_model.hidden": 32, "world_model.mlp_units": 64,
+            "wm_train.lr": 1e-3} if preset == "state" else {"wm_train.lr": 1e-3}
+    trainer = WorldModelTrainer(_cfg(root, preset, **over), tmp_path, progress=False)
+    before = trainer.validate(data=trainer.train)["loss"]
+    trainer.fit(steps)
+    after = trainer.validate(data=trainer.train)["loss"]
+    assert after < 0.8 * before, (before, after)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert lines and {"loss", "kl_prior", "grad_norm", "frames_per_s"} <= set(lines[0])
+    assert list((tmp_path / "tensorboard").iterdir())
+
+
+def test_resume_is_exact(sim_dataset, tmp_path):
+    torch.set_num_threads(1)
+    cfg = _cfg(sim_dataset[0], "debug", **{"wm_train.checkpoint_every": 10})
+    straight = WorldModelTrainer(cfg, tmp_path / "a", progress=False)
+    straight.fit(20)
+    first = WorldModelTrainer(cfg, tmp_path / "b", progress=False)
+    first.fit(10)
+    resumed = WorldModelTrainer(cfg, tmp_path / "b", progress=False)
+    resumed.resume()
+    assert resumed.step == 10
+    resumed.fit(20)
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
+                                 resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_checkpoint_round_trip_report_and_featurize(sim_dataset, tmp_path):
+    torch.set_num_threads(1)
+    root = sim_dataset[0]
+    cfg = _cfg(root, "state", **{"world_model.deter": 32, "world_model.hidden": 32,
+                                 "world_model.mlp_units": 32})
+    trainer = WorldModelTrainer(cfg, tmp_path / "run", progress=False)
+    trainer.fit(5)
+    path = trainer.save("final")
+    model, loaded_cfg = load_world_model(path)
+    assert loaded_cfg == cfg
+    for (name, a), (_, b) in zip(trainer.model.state_dict().items(),
+                                 model.state_dict().items()):
+        assert torch.equal(a, b), name
+
+    result = open_loop(model, trainer.val, context=5, horizon=30, sequences=2)
+    summary = write_open_loop(result, tmp_path / "report")
+    assert len(summary["mse"]) == 30
+    for name in ("open_loop_error.png", "open_loop_state.png", "open_loop.json"):
+        assert (tmp_path / "report" / name).is_file()
+
+    info = featurize(path, root, tmp_path / "feats", progress=False)
+    assert info["splits"] == {"training": 120, "validation": 120}
+    feats = Features(tmp_path / "feats" / "training")
+    assert feats.arrays["features"].shape == (120, cfg.world_model.feat_dim)
+    assert feats.arrays["zero_features"].shape == (120, cfg.world_model.feat_dim)
+    assert feats.meta["weights_sha256"] == json.loads((path / "meta.json").read_text())[
+        "files"]["model.safetensors"]["sha256"]
+    deter = cfg.world_model.deter
+    h_filtered = np.asarray(feats.arrays["features"][0, :deter])
+    h_free = np.asarray(feats.arrays["zero_features"][0, :deter])
+    assert np.allclose(h_filtered, h_free, atol=1e-6), "episode start must be history-free"
+    assert not np.allclose(feats.arrays["features"][50, :deter],
+                           feats.arrays["zero_features"][50, :deter], atol=1e-4)
+
+
+def test_vision_open_loop_report(sim_dataset, tmp_path):
+    cfg = _cfg(sim_dataset[0], "debug")
+    trainer = WorldModelTrainer(cfg, tmp_path / "run", progress=False)
+    summary = write_open_loop(open_loop(trainer.model, trainer.val, horizon=12, sequences=1),
+                              tmp_path / "report")
+    assert len(summary["rgb_static"]["psnr"]) == 12
+    for name in ("open_loop_rgb_static.png", "open_loop_rgb_gripper.gif",
+                 "open_loop_error.png"):
+        assert (tmp_path / "report" / name).is_file()
