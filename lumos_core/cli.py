@@ -135,7 +135,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from lumos_core.config import SimConfig
 
-    if args.target == "expert":
+    if args.target == "world-model":
+        from lumos_core.wm_benchmark import benchmark, table
+
+        presets = args.presets or ["debug", "state", "cpu", "paper"]
+        print(table(benchmark(presets, args.device or "cpu", args.threads, args.train_steps)),
+              end="")
+    elif args.target == "expert":
         from lumos_core.sim.benchmark import expert_success, expert_table
 
         print(expert_table(expert_success(args.trials, args.seed, args.workers)), end="")
@@ -324,7 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     feat.set_defaults(handler=_featurize)
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
-    bench.add_argument("target", choices=["sim", "expert", "data"])
+    bench.add_argument("target", choices=["sim", "expert", "data", "world-model"])
+    bench.add_argument("--presets", nargs="+", help="world-model: presets to measure")
+    bench.add_argument("--device", default=None, help="world-model: cpu or cuda")
+    bench.add_argument("--threads", type=int, default=1, help="world-model: CPU threads")
+    bench.add_argument("--train-steps", type=int, default=3, help="world-model: timed updates")
     bench.add_argument("--trials", type=int, default=50, help="expert: trials per task")
     bench.add_argument("--steps", type=int, default=300, help="sim: control steps timed")
     bench.add_argument("--seed", type=int, default=0)
