@@ -203,9 +203,13 @@ def _train_wm(args: argparse.Namespace) -> int:
         t.log("open_loop", {"mse_first": curve[0], "mse_last": curve[-1],
                             "mse_mean": sum(curve) / len(curve)})
 
-    final = trainer.fit(report=report if args.report_horizon > 0 else None)
+    final = trainer.fit(report=report if args.report_horizon > 0 else None,
+                        max_minutes=args.max_minutes)
     if trainer.dist.main and final is not None:
-        print(f"checkpoint: {final}")
+        print(f"checkpoint: {final} (step {trainer.step}, "
+              f"{trainer.frames_per_s:.0f} frames/s this run)")
+        if args.export:
+            print(f"deployable copy: {trainer.save(args.export, resumable=False)}")
     return 0
 
 
@@ -306,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_wm.add_argument("--resume", action="store_true", help="continue the run in --out")
     train_wm.add_argument("--device", default=None, help="e.g. cpu, cuda (default: auto)")
     train_wm.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
+    train_wm.add_argument("--max-minutes", type=float, default=None,
+                          help="stop (and checkpoint) after this much wall time")
+    train_wm.add_argument("--export", default=None, metavar="NAME",
+                          help="also write checkpoints/NAME without optimiser state")
     train_wm.add_argument("--report-horizon", type=int, default=45,
                           help="open-loop report horizon at each evaluation (0: off)")
     train_wm.set_defaults(handler=_train_wm)

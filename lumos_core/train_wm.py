@@ -129,13 +129,14 @@ class WorldModelTrainer:
                 "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(),
                 "numpy_rng": json.dumps(self.rng.bit_generator.state)}
 
-    def save(self, name: str | None = None) -> Path:
-        """Write a checkpoint (rank 0 only)."""
+    def save(self, name: str | None = None, resumable: bool = True) -> Path:
+        """Write a checkpoint (rank 0 only); ``resumable=False`` leaves out the optimiser and
+        RNG state (a deployable copy, a third of the size)."""
         path = self.run_dir / CHECKPOINTS / (name or f"step_{self.step:08d}")
         save_checkpoint(path, kind="world_model", modules={"world_model": self.model},
                         config=self.cfg, normalization=self.model.normalization(),
                         extra={"step": self.step, "dataset": str(self.cfg.data.dataset)},
-                        training_state=self.training_state())
+                        training_state=self.training_state() if resumable else None)
         return path
 
     def resume(self, path: str | Path | None = None) -> None:
@@ -174,6 +175,13 @@ class WorldModelTrainer:
         metrics["grad_norm"] = float(grad_norm)
         return metrics
 
+    def _stop_at(self, deadline: float) -> bool:
+        """Every rank stops at the same step: rank 0's clock decides."""
+        stop = torch.tensor([float(time.monotonic() >= deadline)], device=self.device)
+        if self.dist.enabled:
+            torch.distributed.broadcast(stop, 0)
+        return bool(stop.item())
+
     @torch.no_grad()
     def validate(self, batches: int = 4, data: PlayData | None = None) -> dict:
         """Mean loss over fixed windows (the same every time) of ``data`` (default: the
@@ -209,8 +217,10 @@ class WorldModelTrainer:
         for key, value in metrics.items():
             self.writer.add_scalar(f"{tag}/{key}", value, self.step)
 
-    def fit(self, steps: int | None = None, report=None) -> Path | None:
-        """Train until ``steps`` (default: wm_train.steps) updates; returns the final checkpoint.
+    def fit(self, steps: int | None = None, report=None,
+            max_minutes: float | None = None) -> Path | None:
+        """Train until ``steps`` (default: wm_train.steps) updates, or until ``max_minutes`` of
+        wall time have passed; returns the final checkpoint.
 
         ``report(trainer)`` is called at every evaluation (the open-loop prediction report).
         """
@@ -222,7 +232,12 @@ class WorldModelTrainer:
                    disable=not self.progress)
         started, frames = time.perf_counter(), 0
         final = None
+        deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
         while self.step < steps:
+            if deadline is not None and self._stop_at(deadline):
+                steps = self.step
+                final = self.save() if self.dist.main else None
+                break
             metrics = self.train_step()
             frames += t.batch_size * t.seq_len * self.dist.world
             bar.update()
@@ -237,6 +252,7 @@ class WorldModelTrainer:
             if (self.step % t.checkpoint_every == 0 or self.step == steps) and self.dist.main:
                 final = self.save()
         bar.close()
+        self.frames_per_s = frames / max(time.perf_counter() - started, 1e-9)
         if self.writer is not None:
             self.writer.flush()
         if self.dist.enabled:

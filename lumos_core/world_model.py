@@ -303,8 +303,8 @@ class WorldModel(nn.Module):
         if self.cfg.obs_mode == "state":
             nll = 0.5 * (recon["state"] - self.vector_targets(obs)).pow(2).sum(-1)
         else:
-            nll = sum(0.5 * (recon[c] - self.image_targets(obs[c])).pow(2).sum((-3, -2, -1))
-                      for c in CAMERAS)
+            nll = sum(0.5 * (recon[c].float() - self.image_targets(obs[c])).pow(2)
+                      .sum((-3, -2, -1)) for c in CAMERAS)
         kl, kl_post, kl_prior = balanced_kl(dists["post"], dists["prior"], self.cfg.kl_balance,
                                             self.cfg.free_nats)
         loss = (self.cfg.image_scale * nll + self.cfg.kl_scale * kl).mean()

@@ -36,6 +36,14 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
+def pack_fingerprint(episodes: np.ndarray, image_size: int | None) -> dict:
+    """What a pack was built from: the episode list and the image size (None: no images)."""
+    episodes = np.asarray(episodes, dtype=np.int64).reshape(-1, 2)
+    return {"version": PACK_VERSION,
+            "episodes": hashlib.sha256(episodes.tobytes()).hexdigest()[:16],
+            "frames": int((episodes[:, 1] - episodes[:, 0] + 1).sum()), "image_size": image_size}
+
+
 def _load_frame(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as data:
@@ -69,9 +77,7 @@ class PlayData:
 
     # --- packing -----------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
-        digest = hashlib.sha256(self.episodes.tobytes()).hexdigest()[:16]
-        return {"version": PACK_VERSION, "episodes": digest, "frames": len(self.frame_ids),
-                "image_size": self.image_size if self.images else None}
+        return pack_fingerprint(self.episodes, self.image_size if self.images else None)
 
     @property
     def pack_dir(self) -> Path:
