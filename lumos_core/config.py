@@ -377,17 +377,22 @@ def parse_override(text: str) -> dict[str, dict[str, Any]]:
     return {parts[0]: {parts[1]: value}}
 
 
+def read_yaml(path: Path, what: str, error: type[Exception] = ValueError) -> Any:
+    """Parse a YAML file; a missing or malformed file raises ``error`` naming ``what`` and it."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise error(f"{what} {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path} is not valid YAML: {exc}") from exc
+
+
 def load_presets(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Read the named presets file (default: ``config/lumos.yaml``)."""
     from lumos_core.paths import config_file
 
     path = Path(path) if path is not None else config_file("lumos.yaml")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"preset file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"preset file {path} is not valid YAML: {exc}") from exc
+    data = read_yaml(path, "preset file", ConfigError)
     if not isinstance(data, dict) or not all(isinstance(v, (dict, type(None)))
                                              for v in data.values()):
         raise ConfigError(f"preset file {path} must map preset names to config sections")

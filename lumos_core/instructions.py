@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 
 import numpy as np
-import yaml
+
+from lumos_core.config import read_yaml
 
 
 class Encoder(Protocol):
@@ -41,12 +42,7 @@ class Decision:
 def load_instruction_file(path: str | Path) -> dict[str, list[str]]:
     """Read a YAML mapping ``task -> [instruction, ...]``."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ValueError(f"instruction file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise ValueError(f"instruction file {path} is not valid YAML: {exc}") from exc
+    data = read_yaml(path, "instruction file")
     if not isinstance(data, dict) or not all(
             isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)
             for k, v in data.items()):
