@@ -226,6 +226,7 @@ class AgentConfig(Section):
     max_window: int = doc(32, "Maximum expert window length (windows are padded to it).", low=2)
     gamma: float = doc(0.995, "Discount of the lambda-return.", low=0.0, high=1.0)
     lambda_: float = doc(0.95, "lambda of the lambda-return.", low=0.0, high=1.0)
+    code_units: int = doc(1024, "Hidden width of the per-frame code network.", low=1)
     code_dim: int = doc(128, "Per-frame code size seen by the plan and goal networks.", low=1)
     goal_dim: int = doc(32, "Size of the encoded goal.", low=1)
     goal_units: int = doc(2048, "Hidden width of the goal encoders.", low=1)

@@ -1,0 +1,292 @@
+"""LUMOS behaviour learning in the world model's latent space (paper Sec. IV-B, eq. 3-6).
+
+Networks: a per-frame code network over latent features; plan recognition (a transformer over
+the expert window) and plan proposal (from the first latent and the goal), plans being
+``plan_stoch`` categoricals of ``plan_classes`` classes with straight-through samples; goal
+encoders for language (MiniLM embedding) and images (the window's final latent); a
+tanh-Gaussian actor and a critic (plus a hard-copied target critic) on (latent, goal, plan); a
+CLIP-style projection for language-latent alignment.
+
+Losses, per batch of expert windows (image-goal and language-goal windows alike):
+
+- imagination: H steps in the frozen world model from the window's first latent, actions from
+  the actor, goal and plan held fixed; gradients flow through the world model's dynamics;
+- DITTO intrinsic reward (eq. 3), r_k = <s^pi_{k+1}, s^E_{k+1}> / max(|s^pi|, |s^E|)^2, on the
+  latent part selected by ``reward_latent`` ('h' as the official code, 'hz' as the paper);
+- lambda-returns (gamma, lambda) bootstrapped with the target critic; critic regression to
+  sg(V^lambda) (eq. 5); actor loss -mean(V^lambda) + alpha1 KL_plan + alpha2 L_align (eq. 6).
+
+Ablations (paper Table I) are switches: ``use_ditto=False`` replaces the intrinsic reward by
+behaviour cloning (MSE on expert actions), ``use_plan=False`` removes recognition/proposal,
+``use_alignment=False`` removes the contrastive loss. Baselines: ``method='mcil'`` (latent plans
++ BC) and ``method='gcbc'`` (goal-conditioned BC, no plans); both train on the expert latents
+without imagination.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lumos_core.config import AgentConfig, WorldModelConfig
+from lumos_core.world_model import State, WorldModel, balanced_kl
+
+LANG_DIM = 384
+ACTION_DIM = 7
+
+
+def _mlp(inp: int, units: int, layers: int, out: int, norm: bool = True,
+         act: type[nn.Module] = nn.ELU) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for _ in range(layers):
+        mods += [nn.Linear(inp, units)] + ([nn.LayerNorm(units, eps=1e-3)] if norm else [])
+        mods.append(act())
+        inp = units
+    mods.append(nn.Linear(inp, out))
+    return nn.Sequential(*mods)
+
+
+def intrinsic_reward(imagined: torch.Tensor, expert: torch.Tensor) -> torch.Tensor:
+    """DITTO reward (eq. 3): <x, y> / max(|x|, |y|)^2 over the last dimension."""
+    dot = (imagined * expert).sum(-1)
+    norm = torch.maximum(imagined.norm(dim=-1), expert.norm(dim=-1))
+    return dot / norm.pow(2).clamp(min=1e-8)
+
+
+def lambda_return(rewards: torch.Tensor, values: torch.Tensor, gamma: float,
+                  lambda_: float) -> torch.Tensor:
+    """V^lambda over time (dim 1): R_{H-1} = v_{H-1};
+    R_k = r_k + gamma * ((1 - lambda) * v_{k+1} + lambda * R_{k+1})."""
+    steps = rewards.shape[1]
+    returns = [values[:, -1]]
+    for k in range(steps - 2, -1, -1):
+        returns.append(rewards[:, k] + gamma * ((1 - lambda_) * values[:, k + 1]
+                                                + lambda_ * returns[-1]))
+    return torch.stack(returns[::-1], 1)
+
+
+class PlanRecognition(nn.Module):
+    """Transformer over the window's codes -> pooled sequence feature and plan logits.
+
+    Unlike the official code, padded frames are masked out of attention and pooling.
+    """
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        super().__init__()
+        self.pos = nn.Embedding(cfg.max_window, cfg.code_dim)
+        layer = nn.TransformerEncoderLayer(cfg.code_dim, cfg.recognition_heads,
+                                           cfg.recognition_ff, dropout=0.1, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.recognition_layers,
+                                             enable_nested_tensor=False)
+        self.proj = nn.Linear(cfg.code_dim, cfg.recognition_features)
+        self.head = nn.Linear(cfg.recognition_features, cfg.plan_dim)
+
+    def forward(self, codes: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor,
+                                                                        torch.Tensor]:
+        """codes (B, T, code), mask (B, T) true for real frames -> (logits, seq_feat)."""
+        t = codes.shape[1]
+        x = codes + self.pos(torch.arange(t, device=codes.device))[None]
+        x = self.proj(self.encoder(x, src_key_padding_mask=~mask))
+        weights = mask.float()[..., None]
+        seq_feat = (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(seq_feat), seq_feat
+
+
+class BehaviourModel(nn.Module):
+    """All trainable agent networks (the world model is kept outside and frozen)."""
+
+    def __init__(self, cfg: AgentConfig, wm_cfg: WorldModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        feat = wm_cfg.feat_dim
+        self.code = nn.Sequential(nn.Linear(feat, cfg.code_units), nn.ReLU(),
+                                  nn.Linear(cfg.code_units, cfg.code_dim),
+                                  nn.LayerNorm(cfg.code_dim))
+        self.lang_goal = nn.Sequential(_mlp(LANG_DIM, cfg.goal_units, 2, cfg.goal_dim, False,
+                                            nn.ReLU), nn.LayerNorm(cfg.goal_dim))
+        self.vis_goal = nn.Sequential(_mlp(cfg.code_dim, cfg.goal_units, 2, cfg.goal_dim, False,
+                                           nn.ReLU), nn.LayerNorm(cfg.goal_dim))
+        plan = cfg.plan_dim if self.uses_plan else 0
+        if self.uses_plan:
+            self.recognition = PlanRecognition(cfg)
+            self.proposal = _mlp(cfg.code_dim + cfg.goal_dim, cfg.proposal_units,
+                                 cfg.proposal_layers, cfg.plan_dim, False, nn.ReLU)
+        inp = feat + cfg.goal_dim + plan
+        self.actor = _mlp(inp, cfg.actor_units, cfg.actor_layers, 2 * ACTION_DIM)
+        if self.imagines:
+            self.critic = _mlp(inp, cfg.critic_units, cfg.critic_layers, 1)
+            self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        if self.aligns:
+            self.align_seq = nn.Sequential(nn.Linear(cfg.recognition_features, 128), nn.ReLU(),
+                                           nn.Linear(128, cfg.goal_dim))
+            self.align_lang = nn.Sequential(nn.Linear(cfg.goal_dim, 128), nn.ReLU(),
+                                            nn.Linear(128, cfg.goal_dim))
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    # which components this configuration has
+    @property
+    def uses_plan(self) -> bool:
+        """Plan recognition/proposal present (lumos with use_plan, mcil)."""
+        return self.cfg.method == "mcil" or (self.cfg.method == "lumos" and self.cfg.use_plan)
+
+    @property
+    def imagines(self) -> bool:
+        """Actor-critic in imagination with the DITTO reward."""
+        return self.cfg.method == "lumos" and self.cfg.use_ditto
+
+    @property
+    def aligns(self) -> bool:
+        """Contrastive language-latent alignment (needs plan recognition features)."""
+        return self.cfg.method == "lumos" and self.cfg.use_alignment and self.uses_plan
+
+    def actor_params(self) -> list[nn.Parameter]:
+        """Everything the policy loss updates (all but the critics)."""
+        skip = {id(p) for name in ("critic", "target_critic") if hasattr(self, name)
+                for p in getattr(self, name).parameters()}
+        return [p for p in self.parameters() if id(p) not in skip]
+
+    # networks
+    def action_dist(self, feat: torch.Tensor, goal: torch.Tensor,
+                    plan: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std of the pre-tanh Gaussian; log-std squashed into [-5, 2]."""
+        x = torch.cat([feat, goal] + ([plan] if plan is not None else []), -1)
+        mean, raw = self.actor(x).chunk(2, -1)
+        return mean, (-5 + 3.5 * (torch.tanh(raw) + 1)).exp()
+
+    def act(self, feat, goal, plan, sample: bool = True) -> torch.Tensor:
+        """tanh(mean + std * eps), or tanh(mean)."""
+        mean, std = self.action_dist(feat, goal, plan)
+        return torch.tanh(mean + std * torch.randn_like(std) if sample else mean)
+
+    def value(self, net: nn.Module, feat, goal, plan) -> torch.Tensor:
+        """Critic output (..., )."""
+        x = torch.cat([feat, goal] + ([plan] if plan is not None else []), -1)
+        return net(x).squeeze(-1)
+
+    def plan_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Flat plan logits -> (..., plan_stoch, plan_classes)."""
+        return logits.view(*logits.shape[:-1], self.cfg.plan_stoch, self.cfg.plan_classes)
+
+    def sample_plan(self, logits: torch.Tensor, straight_through: bool = True) -> torch.Tensor:
+        """One-hot plan sample (straight-through gradients when training), flattened."""
+        probs = self.plan_logits(logits).softmax(-1)
+        index = torch.distributions.Categorical(probs=probs).sample()
+        onehot = F.one_hot(index, self.cfg.plan_classes).to(probs.dtype)
+        if straight_through:
+            onehot = onehot + probs - probs.detach()
+        return onehot.flatten(-2)
+
+    def goal(self, codes: torch.Tensor, last: torch.Tensor, lang: torch.Tensor,
+             is_lang: torch.Tensor) -> torch.Tensor:
+        """Language goal where ``is_lang``, else the visual goal of the final real frame."""
+        vis = self.vis_goal(codes[torch.arange(len(codes)), last])
+        return torch.where(is_lang[:, None], self.lang_goal(lang), vis)
+
+
+def clip_loss(seq: torch.Tensor, goal: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE over in-batch pairs (CLIP)."""
+    seq, goal = F.normalize(seq, dim=-1), F.normalize(goal, dim=-1)
+    logits = logit_scale.exp() * seq @ goal.t()
+    target = torch.arange(len(seq), device=seq.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+class LumosAgent(nn.Module):
+    """Behaviour model + frozen world model; ``losses(batch)`` computes eq. 3-6."""
+
+    def __init__(self, cfg: AgentConfig, world_model: WorldModel) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.world_model = world_model.requires_grad_(False).eval()
+        self.behaviour = BehaviourModel(cfg, world_model.cfg)
+
+    def _split(self, feat: torch.Tensor) -> State:
+        deter = self.world_model.cfg.deter
+        return State(feat[..., :deter], feat[..., deter:])
+
+    def reward_part(self, feat: torch.Tensor) -> torch.Tensor:
+        """The latent the DITTO reward compares: h, or s = (h, z)."""
+        return feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
+
+    def losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """Policy loss, critic loss (None without imagination) and metrics.
+
+        ``batch``: ``feat`` (B, T, F) expert latents (T = max_window, padded by repeating the
+        last frame), ``actions`` (B, T, 7) expert actions, ``mask`` (B, T) real frames,
+        ``lang`` (B, 384) language embeddings, ``is_lang`` (B,) language-goal windows,
+        ``align`` (B,) windows that enter the contrastive loss.
+        """
+        b = self.behaviour
+        cfg = self.cfg
+        feat, mask = batch["feat"], batch["mask"]
+        codes = b.code(feat)
+        last = mask.long().sum(1) - 1
+        goal = b.goal(codes, last, batch["lang"], batch["is_lang"])
+        metrics: dict[str, float] = {}
+        policy = torch.zeros((), device=feat.device)
+        plan = None
+        if b.uses_plan:
+            rec_logits, seq_feat = b.recognition(codes, mask)
+            prop_logits = b.proposal(torch.cat([codes[:, 0], goal], -1))
+            plan = b.sample_plan(rec_logits)
+            kl, _, _ = balanced_kl(b.plan_logits(rec_logits), b.plan_logits(prop_logits),
+                                   cfg.kl_balance)
+            policy = policy + cfg.kl_scale * kl.mean()
+            metrics["plan_kl"] = kl.mean().item()
+        if b.aligns:
+            select = batch["align"] & batch["is_lang"]
+            if select.sum() >= 2:
+                align = clip_loss(b.align_seq(seq_feat[select]), b.align_lang(goal[select]),
+                                  b.logit_scale)
+                policy = policy + cfg.alignment_scale * align
+                metrics["align"] = align.item()
+        if not b.imagines:
+            # behaviour cloning on the expert latents (GCBC, MCIL, the no-DITTO ablation)
+            steps = feat.shape[1]
+            plans = None if plan is None else plan[:, None].expand(-1, steps, -1)
+            mean, _ = b.action_dist(feat, goal[:, None].expand(-1, steps, -1), plans)
+            err = (torch.tanh(mean) - batch["actions"]).pow(2).mean(-1)
+            bc = (err * mask).sum() / mask.sum()
+            metrics["bc_mse"] = bc.item()
+            return policy + cfg.bc_scale * bc, None, metrics
+        critic_loss, actor_loss, imag = self.imagine(feat, goal, plan, mask)
+        metrics.update(imag)
+        return policy + actor_loss, critic_loss, metrics
+
+    def imagine(self, feat: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor | None,
+                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """H steps from the first expert latent; DITTO rewards; lambda-returns; eq. 5 and 6."""
+        b, cfg = self.behaviour, self.cfg
+        horizon = min(cfg.horizon, feat.shape[1])
+        state = self._split(feat[:, 0])
+        feats, rewards = [state.feat], []
+        for k in range(horizon - 1):
+            action = b.act(state.feat, goal, plan)
+            state = self.world_model.img_step(state, action)
+            feats.append(state.feat)
+            rewards.append(intrinsic_reward(self.reward_part(state.feat),
+                                            self.reward_part(feat[:, k + 1])))
+        rewards.append(torch.zeros_like(rewards[0]))       # the last step gets no reward
+        traj = torch.stack(feats, 1)                       # (B, H, F), s_0 .. s_{H-1}
+        r = torch.stack(rewards, 1)
+        g = goal[:, None].expand(-1, horizon, -1)
+        p = None if plan is None else plan[:, None].expand(-1, horizon, -1)
+        target = b.value(b.target_critic, traj, g, p)
+        returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
+        # the critic sees detached inputs: its loss must not backpropagate through imagination
+        value = b.value(b.critic, traj.detach(), g.detach(),
+                        None if p is None else p.detach())
+        critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
+        actor_loss = -returns[:, :-1].mean()
+        return critic_loss, actor_loss, {"reward": r[:, :-1].mean().item(),
+                                         "return": returns[:, 0].mean().item(),
+                                         "value": value.mean().item()}
+
+    def update_target(self) -> None:
+        """Hard copy critic -> target critic."""
+        if self.behaviour.imagines:
+            self.behaviour.target_critic.load_state_dict(self.behaviour.critic.state_dict())

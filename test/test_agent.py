@@ -1,0 +1,153 @@
+"""LUMOS agent units: DITTO reward, lambda-returns, gradients through imagined dynamics with a
+frozen world model, plan KL and contrastive losses, ablation switches and baselines."""
+
+import math
+
+import pytest
+import torch
+
+from lumos_core.agent import (BehaviourModel, LumosAgent, clip_loss, intrinsic_reward,
+                              lambda_return)
+from lumos_core.config import load_config
+from lumos_core.world_model import WorldModel, balanced_kl
+
+
+def test_intrinsic_reward_matches_equation_3():
+    x = torch.tensor([[1.0, 0.0], [3.0, 4.0], [1.0, 0.0], [1.0, 1.0]])
+    y = torch.tensor([[2.0, 0.0], [3.0, 4.0], [0.0, 1.0], [-2.0, -2.0]])
+    # <x, y> / max(|x|, |y|)^2: the max-norm denominator penalises a length mismatch
+    expected = torch.tensor([2 / 4, 25 / 25, 0.0, -4 / 8])
+    assert torch.allclose(intrinsic_reward(x, y), expected)
+    assert torch.allclose(intrinsic_reward(y, x), expected)
+
+
+def test_lambda_return_by_hand():
+    rewards = torch.tensor([[1.0, 2.0, 0.0]])
+    values = torch.tensor([[0.5, 1.0, 2.0]])
+    # R2 = v2 = 2; R1 = 2 + 0.9 (0.5 * 2 + 0.5 * 2) = 3.8; R0 = 1 + 0.9 (0.5 * 1 + 0.5 * 3.8)
+    assert torch.allclose(lambda_return(rewards, values, 0.9, 0.5),
+                          torch.tensor([[3.16, 3.8, 2.0]]))
+    # lambda = 1: discounted reward sum plus the bootstrapped final value
+    assert torch.allclose(lambda_return(rewards, values, 0.5, 1.0)[0, 0],
+                          torch.tensor(1 + 0.5 * 2 + 0.25 * 2.0))
+
+
+def _agent(**overrides):
+    sets = [f"agent.{k}={v}" for k, v in overrides.items()]
+    cfg = load_config("debug", sets)
+    torch.manual_seed(0)
+    wm = WorldModel(cfg.world_model)
+    return LumosAgent(cfg.agent, wm), cfg
+
+
+def _batch(cfg, b=6):
+    g = torch.Generator().manual_seed(1)
+    t = cfg.agent.max_window
+    mask = torch.ones(b, t, dtype=torch.bool)
+    mask[0, 5:] = False
+    return {"feat": torch.randn(b, t, cfg.world_model.feat_dim, generator=g),
+            "actions": torch.rand(b, t, 7, generator=g) * 2 - 1, "mask": mask,
+            "lang": torch.randn(b, 384, generator=g),
+            "is_lang": torch.tensor([True, True, True, False, False, False][:b]),
+            "align": torch.tensor([True, True, True, False, False, False][:b])}
+
+
+def test_actor_gradients_flow_through_imagined_dynamics_and_wm_stays_frozen():
+    agent, cfg = _agent(use_plan="false", use_alignment="false")
+    before = {k: v.clone() for k, v in agent.world_model.state_dict().items()}
+    policy, critic, metrics = agent.losses(_batch(cfg))
+    assert critic is not None and {"reward", "return", "value"} <= set(metrics)
+    opt = torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-2)
+    policy.backward()
+    actor_grad = agent.behaviour.actor[0].weight.grad
+    assert actor_grad is not None and actor_grad.abs().sum() > 0
+    assert all(p.grad is None for p in agent.world_model.parameters())
+    opt.step()
+    for key, value in agent.world_model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+    # cut the dynamics' dependence on the action: the actor then gets no gradient at all
+    agent.behaviour.zero_grad()
+    step = agent.world_model.img_step
+    agent.world_model.img_step = lambda state, action: step(state, action.detach())
+    policy, _, _ = agent.losses(_batch(cfg))
+    policy.backward()
+    grad = agent.behaviour.actor[0].weight.grad
+    assert grad is None or grad.abs().sum() == 0
+
+
+def test_critic_loss_does_not_reach_the_actor():
+    agent, cfg = _agent()
+    _, critic, _ = agent.losses(_batch(cfg))
+    critic.backward()
+    assert agent.behaviour.critic[0].weight.grad.abs().sum() > 0
+    assert agent.behaviour.actor[0].weight.grad is None
+
+
+def test_reward_latent_switch():
+    agent_h, cfg = _agent()
+    agent_hz, _ = _agent(reward_latent="hz")
+    feat = torch.randn(2, cfg.world_model.feat_dim)
+    assert agent_h.reward_part(feat).shape[-1] == cfg.world_model.deter
+    assert agent_hz.reward_part(feat).shape[-1] == cfg.world_model.feat_dim
+
+
+def test_plan_kl_and_contrastive_losses_on_toy_inputs():
+    logits = torch.randn(4, 3, 5)
+    kl, _, _ = balanced_kl(logits, logits.clone(), 0.8)
+    assert torch.allclose(kl, torch.zeros(4), atol=1e-6)
+    assert (balanced_kl(logits, torch.randn(4, 3, 5), 0.8)[0] > 0).all()
+    eye = torch.eye(8) * 5
+    aligned = clip_loss(eye, eye, torch.tensor(math.log(100.0)))
+    shuffled = clip_loss(eye, eye.roll(1, 0), torch.tensor(math.log(100.0)))
+    assert aligned < 0.01 < math.log(8) < shuffled
+
+
+@pytest.mark.parametrize("overrides, present, absent", [
+    ({}, {"recognition", "proposal", "critic", "target_critic", "align_seq"}, set()),
+    ({"use_ditto": "false"}, {"recognition", "proposal", "align_seq"},
+     {"critic", "target_critic"}),
+    ({"use_plan": "false"}, {"critic"}, {"recognition", "proposal", "align_seq"}),
+    ({"use_alignment": "false"}, {"recognition", "critic"}, {"align_seq", "align_lang"}),
+    ({"method": "mcil"}, {"recognition", "proposal"}, {"critic", "align_seq"}),
+    ({"method": "gcbc"}, set(), {"recognition", "proposal", "critic", "align_seq"}),
+])
+def test_each_switch_removes_exactly_its_component(overrides, present, absent):
+    cfg = load_config("debug", [f"agent.{k}={v}" for k, v in overrides.items()])
+    model = BehaviourModel(cfg.agent, cfg.world_model)
+    modules = {name for name, _ in model.named_children()}
+    assert present <= modules and not (absent & modules)
+    assert {"code", "actor", "lang_goal", "vis_goal"} <= modules
+    plan = cfg.agent.plan_dim if "recognition" in present else 0
+    assert model.actor[0].in_features == cfg.world_model.feat_dim + cfg.agent.goal_dim + plan
+
+
+@pytest.mark.parametrize("overrides", [{"use_ditto": "false"}, {"method": "mcil"},
+                                       {"method": "gcbc"}])
+def test_behaviour_cloning_variants(overrides):
+    agent, cfg = _agent(**overrides)
+    policy, critic, metrics = agent.losses(_batch(cfg))
+    assert critic is None and "bc_mse" in metrics
+    policy.backward()
+    assert agent.behaviour.actor[0].weight.grad.abs().sum() > 0
+
+
+def test_alignment_uses_only_selected_language_windows():
+    agent, cfg = _agent()
+    batch = _batch(cfg)
+    _, _, metrics = agent.losses(batch)
+    assert "align" in metrics
+    batch["align"][:] = False
+    _, _, metrics = agent.losses(batch)
+    assert "align" not in metrics
+
+
+def test_target_critic_hard_copy():
+    agent, cfg = _agent()
+    with torch.no_grad():
+        agent.behaviour.critic[0].weight.add_(1.0)
+    assert not torch.equal(agent.behaviour.critic[0].weight,
+                           agent.behaviour.target_critic[0].weight)
+    agent.update_target()
+    assert torch.equal(agent.behaviour.critic[0].weight,
+                       agent.behaviour.target_critic[0].weight)
