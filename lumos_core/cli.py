@@ -245,6 +245,20 @@ def _featurize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_agent(args: argparse.Namespace) -> int:
+    from lumos_core.train_agent import AgentTrainer
+
+    cfg = config_from_args(args)
+    _threads(args)
+    trainer = AgentTrainer(cfg, args.features, args.out, device=args.device or "cpu")
+    if args.resume:
+        trainer.resume()
+        print(f"resumed at step {trainer.step}")
+    final = trainer.fit(max_minutes=args.max_minutes)
+    print(f"checkpoint: {final} (step {trainer.step}, {trainer.windows_per_s:.0f} windows/s)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from lumos_core.netns import ensure_loopback_only
 
@@ -293,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="CALVIN multistep evaluation in the simulator")
     add_config_args(evaluate)
-    evaluate.add_argument("--policy", required=True, help="'expert' or 'random'")
+    evaluate.add_argument("--policy", required=True,
+                          help="'expert', 'random' or a policy checkpoint directory")
     evaluate.add_argument("--chains", type=int, default=1000, help="first N chains")
     evaluate.add_argument("--chains-file", default=None, help="default: config/sim_chains.json")
     evaluate.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -336,6 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     feat.add_argument("--device", default=None)
     feat.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
     feat.set_defaults(handler=_featurize)
+
+    agent = sub.add_parser("train-agent", help="train the LUMOS agent (or an ablation/baseline) "
+                                               "on featurized data")
+    add_config_args(agent, "state")
+    agent.add_argument("--features", required=True, help="output of `lumos featurize`")
+    agent.add_argument("--out", required=True, help="run directory")
+    agent.add_argument("--resume", action="store_true")
+    agent.add_argument("--device", default=None)
+    agent.add_argument("--threads", type=int, default=1)
+    agent.add_argument("--max-minutes", type=float, default=None)
+    agent.set_defaults(handler=_train_agent)
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
     bench.add_argument("target", choices=["sim", "expert", "data", "world-model"])

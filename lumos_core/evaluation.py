@@ -10,7 +10,8 @@ instruction overlaid.
 
 Any policy with ``reset()`` and ``step(obs, goal) -> 7-D relative action`` can be evaluated;
 policies are named by a spec string so that worker processes can build their own:
-``expert`` (the scripted expert told the task: an upper bound) or ``random`` (a lower bound).
+``expert`` (the scripted expert told the task: an upper bound), ``random`` (a lower bound), or
+the directory of a ``policy`` checkpoint (:class:`lumos_core.policy.LumosPolicy`).
 """
 
 from __future__ import annotations
@@ -112,7 +113,21 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
     if spec == "expert":
         lookup = {text: task for task, texts in instructions.items() for text in texts}
         return ExpertPolicy(env, lookup, seed)
-    raise ValueError(f"unknown policy {spec!r}; use 'expert' or 'random'")
+    if Path(spec).is_dir():
+        from lumos_core.policy import LumosPolicy
+
+        return LumosPolicy(spec, seed=seed)
+    raise ValueError(f"unknown policy {spec!r}; use 'expert', 'random' or a policy checkpoint "
+                     "directory")
+
+
+def policy_needs_images(spec: str) -> bool:
+    """Whether the policy named by ``spec`` reads camera images."""
+    if spec in ("expert", "random"):
+        return False
+    from lumos_core.checkpoint import read_meta
+
+    return read_meta(spec)["config"]["world_model"]["obs_mode"] == "vision"
 
 
 @dataclass(frozen=True)
@@ -235,7 +250,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     from tqdm import tqdm
 
     sim = sim or SimConfig(render=render)
-    sim_dict = asdict(sim)
+    sim_dict = {**asdict(sim), "render": render or policy_needs_images(policy)}
     jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
                     sim_dict, instructions)
             for seed in seeds for i, chain in enumerate(chains)]

@@ -1,0 +1,109 @@
+"""Expert windows for agent training, sampled from featurized data (hindsight relabelling).
+
+- image-goal windows: any 20-32 frames inside one recording; the goal is the window's final
+  latent;
+- language-goal windows: 20-32 frames inside an annotated window; the goal is the annotation's
+  sentence embedding. Windows starting among the last ``align_window`` legal starts (so they
+  cover the end of the described behaviour) enter the contrastive loss, as in the official code.
+
+Windows are padded to ``max_window`` by repeating the last frame (actions: zero deltas, the
+gripper repeated), so the expert trajectory that the DITTO reward follows ends by staying at the
+goal. With probability 0.5 per batch the first latent is replaced by its history-free version,
+the state a policy starts from after ``reset()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lumos_core.config import AgentConfig
+from lumos_core.data.calvin import read_annotations
+from lumos_core.featurize import Features
+
+ALIGN_WINDOW = 8
+
+
+class WindowSampler:
+    """Samples padded expert windows of one featurized split."""
+
+    def __init__(self, features: Features, dataset_split: str | Path, cfg: AgentConfig,
+                 rng: np.random.Generator) -> None:
+        self.f = features
+        self.cfg = cfg
+        self.rng = rng
+        self.feat = features.arrays["features"]
+        self.zero = features.arrays["zero_features"]
+        self.actions = features.arrays["rel_actions"]
+        self.segments = np.asarray(features.arrays["segments"])
+        row_of = {int(fid): i for i, fid in enumerate(features.arrays["frame_ids"])}
+        lang = read_annotations(dataset_split)
+        rows, keep = [], []
+        for i, (start, end) in enumerate(lang["info"]["indx"]):
+            if int(start) in row_of and int(end) in row_of and end - start + 1 >= cfg.min_window:
+                rows.append((row_of[int(start)], row_of[int(end)]))
+                keep.append(i)
+        self.lang_rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        self.lang_emb = np.asarray(lang["language"]["emb"][keep, 0], np.float32) \
+            if keep else np.zeros((0, 384), np.float32)
+        self.lang_task = [lang["language"]["task"][i] for i in keep]
+        self.lang_text = [lang["language"]["ann"][i] for i in keep]
+        self.vis_starts = np.concatenate([np.arange(s, e - cfg.min_window + 2)
+                                          for s, e in self.segments
+                                          if e - s + 1 >= cfg.min_window])
+        self.segment_end = np.zeros(len(self.feat), np.int64)
+        for s, e in self.segments:
+            self.segment_end[s:e + 1] = e
+
+    @property
+    def has_language(self) -> bool:
+        """Whether language-annotated windows exist."""
+        return len(self.lang_rows) > 0
+
+    def _window(self, start: int, end_limit: int) -> tuple[np.ndarray, int]:
+        longest = min(self.cfg.max_window, end_limit - start + 1)
+        length = int(self.rng.integers(self.cfg.min_window, longest + 1))
+        return np.arange(start, start + length), length
+
+    def sample(self, batch: int, device: torch.device | str = "cpu") -> dict:
+        """``batch`` image-goal windows plus ``batch`` language-goal windows (if any)."""
+        cfg = self.cfg
+        windows, lang, is_lang, align = [], [], [], []
+        for start in self.rng.choice(self.vis_starts, batch):
+            windows.append(self._window(int(start), int(self.segment_end[start]))[0])
+            lang.append(np.zeros(384, np.float32))
+            is_lang.append(False)
+            align.append(False)
+        if self.has_language:
+            for i in self.rng.integers(len(self.lang_rows), size=batch):
+                s, e = self.lang_rows[i]
+                last_start = e - cfg.min_window + 1
+                start = int(self.rng.integers(s, last_start + 1))
+                windows.append(self._window(start, int(e))[0])
+                lang.append(self.lang_emb[i])
+                is_lang.append(True)
+                align.append(start > last_start - ALIGN_WINDOW)
+        n, t = len(windows), cfg.max_window
+        rows = np.stack([np.pad(w, (0, t - len(w)), mode="edge") for w in windows])
+        mask = np.arange(t)[None] < np.array([len(w) for w in windows])[:, None]
+        feat = np.asarray(self.feat[rows.ravel()]).reshape(n, t, -1)
+        if self.rng.random() < 0.5:
+            feat[:, 0] = np.asarray(self.zero[rows[:, 0]])
+        actions = np.asarray(self.actions[rows.ravel()]).reshape(n, t, -1).copy()
+        actions[..., :6] *= mask[..., None]
+        return {"feat": torch.as_tensor(feat, device=device),
+                "actions": torch.as_tensor(actions, device=device),
+                "mask": torch.as_tensor(mask, device=device),
+                "lang": torch.as_tensor(np.stack(lang), device=device),
+                "is_lang": torch.as_tensor(np.array(is_lang), device=device),
+                "align": torch.as_tensor(np.array(align), device=device)}
+
+    def instructions(self) -> dict[str, list[str]]:
+        """Annotated sentences per task (the domain of the trained policy)."""
+        out: dict[str, list[str]] = {}
+        for task, text in zip(self.lang_task, self.lang_text):
+            if text not in out.setdefault(task, []):
+                out[task].append(text)
+        return out

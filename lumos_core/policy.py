@@ -1,0 +1,135 @@
+"""LumosPolicy: the one policy object for simulator evaluation, the CALVIN evaluator and ROS.
+
+    policy = LumosPolicy("runs/agent/checkpoints/step_00005000")
+    policy.reset()
+    action = policy.step(obs, "open the drawer")     # 7-D relative action, CALVIN convention
+
+Per step: one posterior filter step of the world model on the observation with the previous
+action (gripper binarised, as in the data); every ``replan_every`` steps a plan is sampled from
+the proposal; the actor acts (a sample or the mean); the gripper is binarised to +-1. The action
+is already in the normalised CALVIN units the environment (or the robot bridge) expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lumos_core.agent import BehaviourModel
+from lumos_core.checkpoint import load_checkpoint
+from lumos_core.data.dataset import resize
+from lumos_core.world_model import CAMERAS, ZERO_ACTION, WorldModel
+
+
+class LumosPolicy:
+    """``reset()`` / ``step(obs, goal)`` over a ``policy`` checkpoint."""
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu",
+                 action_mode: str | None = None, encoder=None, seed: int = 0) -> None:
+        ckpt = load_checkpoint(checkpoint, kind="policy")
+        self.cfg = ckpt.lumos_config()
+        self.device = torch.device(device)
+        self.world_model = WorldModel(self.cfg.world_model)
+        self.world_model.load_state_dict(ckpt.state_dict("world_model"))
+        self.behaviour = BehaviourModel(self.cfg.agent, self.cfg.world_model)
+        self.behaviour.load_state_dict(ckpt.state_dict("behaviour"))
+        self.world_model.to(self.device).eval()
+        self.behaviour.to(self.device).eval()
+        self.action_mode = action_mode or self.cfg.agent.action_mode
+        self.instructions = ckpt.extra.get("instructions", {})
+        self.language_model_id = ckpt.language_model_id
+        self._encoder = encoder
+        self.generator = torch.Generator().manual_seed(seed)
+        self.needs_images = self.cfg.world_model.obs_mode == "vision"
+        self.reset()
+
+    @property
+    def encoder(self):
+        """The sentence encoder (loaded on first use)."""
+        if self._encoder is None:
+            from lumos_core.language import LanguageEncoder
+
+            self._encoder = LanguageEncoder()
+        return self._encoder
+
+    def reset(self) -> None:
+        """Start a new subtask: reset filter state, previous action, plan and step counter."""
+        self.state = self.world_model.initial(1)
+        self.prev_action = torch.tensor([ZERO_ACTION], device=self.device)
+        self.plan = None
+        self.counter = 0
+
+    def _obs(self, obs: dict) -> dict:
+        out = {"robot_obs": torch.as_tensor(np.asarray(obs["robot_obs"], np.float32),
+                                            device=self.device)[None, None]}
+        if self.cfg.world_model.obs_mode == "state":
+            out["scene_obs"] = torch.as_tensor(np.asarray(obs["scene_obs"], np.float32),
+                                               device=self.device)[None, None]
+        else:
+            size = self.cfg.data.image_size
+            for cam in CAMERAS:
+                image = resize(np.asarray(obs[cam], np.uint8), size)
+                out[cam] = torch.as_tensor(image, device=self.device)[None, None]
+        return out
+
+    def goal_embedding(self, goal) -> torch.Tensor:
+        """A goal given as text (embedded) or as a 384-d embedding."""
+        if isinstance(goal, str):
+            goal = self.encoder.encode_one(goal)
+        emb = np.asarray(goal, np.float32).reshape(-1)
+        if emb.shape != (384,):
+            raise ValueError(f"goal embedding must have 384 values, got {emb.shape}")
+        return torch.as_tensor(emb, device=self.device)[None]
+
+    @torch.no_grad()
+    def filter(self, obs: dict) -> torch.Tensor:
+        """One posterior step; returns s_t (1, feat_dim)."""
+        first = torch.tensor([[self.counter == 0]], device=self.device)
+        self.state, feat, _ = self.world_model.observe(self.state, self._obs(obs),
+                                                       self.prev_action[:, None], first)
+        return feat[:, 0]
+
+    @torch.no_grad()
+    def step(self, obs: dict, goal) -> np.ndarray:
+        """The action for ``obs`` towards ``goal`` (instruction text or embedding)."""
+        b = self.behaviour
+        feat = self.filter(obs)
+        goal_vec = b.lang_goal(self.goal_embedding(goal))
+        if b.uses_plan and (self.plan is None or self.counter % self.cfg.agent.replan_every == 0):
+            code = b.code(feat)
+            self.plan = b.sample_plan(b.proposal(torch.cat([code, goal_vec], -1)),
+                                      straight_through=False)
+        mean, std = b.action_dist(feat, goal_vec, self.plan if b.uses_plan else None)
+        if self.action_mode == "sample":
+            noise = torch.randn(mean.shape, generator=self.generator).to(self.device)
+            action = torch.tanh(mean + std * noise)
+        else:
+            action = torch.tanh(mean)
+        action[..., 6] = torch.where(action[..., 6] > 0, 1.0, -1.0)
+        self.prev_action = action
+        self.counter += 1
+        return action[0].cpu().numpy().astype(np.float64)
+
+
+class CalvinModelAdapter:
+    """CALVIN's evaluator model interface (``calvin_agent.models.calvin_base_model``):
+    ``reset()`` and ``step(obs, goal)`` with CALVIN's observation dict
+    (``obs["rgb_obs"]["rgb_static"]``, ``obs["robot_obs"]`` ...) and goal string; returns the
+    7-D relative action. Use it in CALVIN's ``evaluate_policy.py`` in place of its model."""
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
+        self.policy = LumosPolicy(checkpoint, device)
+
+    def reset(self) -> None:
+        """New subtask."""
+        self.policy.reset()
+
+    def step(self, obs: dict, goal: str) -> np.ndarray:
+        """CALVIN observation (nested ``rgb_obs``/``robot_obs`` or flat) -> action."""
+        flat = dict(obs.get("rgb_obs", {}))
+        for key in ("robot_obs", "scene_obs"):
+            if key in obs:
+                flat[key] = np.asarray(obs[key]).reshape(-1)
+        return self.policy.step(flat, goal)

@@ -1,0 +1,160 @@
+"""`lumos train-agent`: behaviour learning on featurized data.
+
+Each batch makes a critic update (AdamW) and then an actor-side update (Adam) of every other
+network, each clipped; the critic is hard-copied to the target critic every
+``target_update_every`` batches. Checkpoints are of kind ``policy``: the frozen world model, the
+behaviour networks, the normalisation, the language model id and the instructions the policy was
+trained on (the language command server's domain); plus optimiser/RNG state for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lumos_core.agent import LumosAgent
+from lumos_core.agent_data import WindowSampler
+from lumos_core.checkpoint import load_checkpoint, save_checkpoint
+from lumos_core.config import LumosConfig, merge
+from lumos_core.featurize import Features, load_world_model
+from lumos_core.language import MODEL_ID
+
+CHECKPOINTS = "checkpoints"
+
+
+class AgentTrainer:
+    """Owns the agent, its optimisers, the window sampler and the run directory."""
+
+    def __init__(self, cfg: LumosConfig, features: str | Path, run_dir: str | Path,
+                 device: str = "cpu", progress: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.device = torch.device(device)
+        feats = Features(Path(features) / "training")
+        self.wm_path = Path(feats.meta["checkpoint"])
+        world_model, wm_cfg = load_world_model(self.wm_path, device)
+        # the world model's own sections win: the agent must match the latents it was given
+        self.cfg = merge(cfg, {"world_model": wm_cfg.to_dict()["world_model"],
+                               "data": {"dataset": feats.meta["dataset"]}})
+        torch.manual_seed(self.cfg.agent_train.seed)
+        self.rng = np.random.default_rng(self.cfg.agent_train.seed)
+        self.sampler = WindowSampler(feats, Path(feats.meta["dataset"]) / "training",
+                                     self.cfg.agent, self.rng)
+        self.agent = LumosAgent(self.cfg.agent, world_model).to(self.device)
+        t = self.cfg.agent_train
+        b = self.agent.behaviour
+        self.actor_opt = torch.optim.Adam(b.actor_params(), lr=t.actor_lr)
+        self.critic_opt = (torch.optim.AdamW(b.critic.parameters(), lr=t.critic_lr, eps=1e-5,
+                                             weight_decay=0.01) if b.imagines else None)
+        self.step = 0
+        self.writer = None
+
+    def training_state(self) -> dict:
+        """Everything needed to continue exactly."""
+        state = {"step": self.step, "actor_opt": self.actor_opt.state_dict(),
+                 "torch_rng": torch.get_rng_state(),
+                 "numpy_rng": json.dumps(self.rng.bit_generator.state)}
+        if self.critic_opt is not None:
+            state["critic_opt"] = self.critic_opt.state_dict()
+        return state
+
+    def save(self, name: str | None = None) -> Path:
+        """A ``policy`` checkpoint: world model + behaviour + everything to deploy it."""
+        path = self.run_dir / CHECKPOINTS / (name or f"step_{self.step:08d}")
+        save_checkpoint(path, kind="policy",
+                        modules={"world_model": self.agent.world_model,
+                                 "behaviour": self.agent.behaviour},
+                        config=self.cfg, normalization=self.agent.world_model.normalization(),
+                        language_model_id=MODEL_ID,
+                        extra={"step": self.step, "world_model_checkpoint": str(self.wm_path),
+                               "instructions": self.sampler.instructions()},
+                        training_state=self.training_state())
+        return path
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Continue from ``path`` or the run's latest checkpoint."""
+        found = sorted((self.run_dir / CHECKPOINTS).glob("step_*"))
+        path = Path(path) if path else (found[-1] if found else None)
+        if path is None:
+            raise FileNotFoundError(f"{self.run_dir / CHECKPOINTS}: no checkpoint to resume")
+        ckpt = load_checkpoint(path, kind="policy")
+        self.agent.behaviour.load_state_dict(ckpt.state_dict("behaviour"))
+        state = ckpt.training_state()
+        if state is None:
+            raise FileNotFoundError(f"{path}: has no training state; cannot resume")
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        if self.critic_opt is not None:
+            self.critic_opt.load_state_dict(state["critic_opt"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+        self.step = int(state["step"])
+
+    def train_step(self) -> dict:
+        """One batch: critic update, then actor update; target copy on schedule."""
+        t = self.cfg.agent_train
+        if self.step % t.target_update_every == 0:
+            self.agent.update_target()
+        batch = self.sampler.sample(t.batch_size, self.device)
+        self.agent.behaviour.train()
+        policy_loss, critic_loss, metrics = self.agent.losses(batch)
+        if critic_loss is not None:
+            self.critic_opt.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.agent.behaviour.critic.parameters(),
+                                           t.grad_clip)
+            self.critic_opt.step()
+            metrics["critic_loss"] = critic_loss.item()
+        self.actor_opt.zero_grad(set_to_none=True)
+        policy_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.agent.behaviour.actor_params(), t.grad_clip)
+        self.actor_opt.step()
+        metrics["policy_loss"] = policy_loss.item()
+        self.step += 1
+        return metrics
+
+    def log(self, metrics: dict) -> None:
+        """metrics.jsonl and TensorBoard."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps({"step": self.step, "time": time.time(), **metrics}) + "\n")
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        for key, value in metrics.items():
+            self.writer.add_scalar(f"agent/{key}", value, self.step)
+
+    def fit(self, steps: int | None = None, max_minutes: float | None = None) -> Path:
+        """Train to ``steps`` batches (or for ``max_minutes``); returns the final checkpoint."""
+        from tqdm import tqdm
+
+        t = self.cfg.agent_train
+        steps = steps or t.steps
+        deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+        bar = tqdm(total=steps, initial=self.step, desc="train-agent", unit="batch",
+                   disable=not self.progress)
+        started, windows = time.perf_counter(), 0
+        final = None
+        while self.step < steps:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            metrics = self.train_step()
+            windows += t.batch_size * (2 if self.sampler.has_language else 1)
+            bar.update()
+            bar.set_postfix(loss=f"{metrics['policy_loss']:.3f}")
+            if self.step % t.log_every == 0:
+                metrics["windows_per_s"] = windows / (time.perf_counter() - started)
+                self.log(metrics)
+            if self.step % t.checkpoint_every == 0:
+                final = self.save()
+        bar.close()
+        self.windows_per_s = windows / max(time.perf_counter() - started, 1e-9)
+        if final is None or not final.name.endswith(f"{self.step:08d}"):
+            final = self.save()
+        if self.writer is not None:
+            self.writer.flush()
+        return final

@@ -1,0 +1,113 @@
+"""Agent training end to end at debug size: world model -> featurize -> train-agent (LUMOS,
+ablations, baselines) -> resume -> LumosPolicy in the evaluation harness."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lumos_core.agent_data import WindowSampler
+from lumos_core.checkpoint import load_checkpoint
+from lumos_core.config import load_config
+from lumos_core.evaluation import evaluate
+from lumos_core.featurize import Features, featurize
+from lumos_core.instructions import load_instruction_file
+from lumos_core.paths import config_file
+from lumos_core.policy import CalvinModelAdapter, LumosPolicy
+from lumos_core.sim.chains import load_chains
+from lumos_core.train_agent import AgentTrainer
+from lumos_core.train_wm import WorldModelTrainer
+
+
+def _state_overrides(root):
+    return [f"data.dataset={root}", "world_model.obs_mode=state", "world_model.use_proprio=false",
+            "world_model.mlp_units=32", "wm_train.seq_len=8", "wm_train.batch_size=4",
+            "wm_train.eval_every=1000", "wm_train.checkpoint_every=1000",
+            "agent_train.batch_size=4", "agent_train.log_every=2",
+            "agent_train.checkpoint_every=3", "agent_train.target_update_every=2"]
+
+
+@pytest.fixture(scope="module")
+def features(sim_dataset, tmp_path_factory):
+    torch.set_num_threads(1)
+    root = sim_dataset[0]
+    out = tmp_path_factory.mktemp("agent")
+    cfg = load_config("debug", _state_overrides(root))
+    wm = WorldModelTrainer(cfg, out / "wm", progress=False)
+    wm.fit(3)
+    featurize(wm.save("final"), root, out / "feats", progress=False)
+    return out, cfg
+
+
+def test_window_sampler(features):
+    out, cfg = features
+    sampler = WindowSampler(Features(out / "feats" / "training"),
+                            json.loads((out / "feats" / "meta.json").read_text())["dataset"]
+                            + "/training", cfg.agent, np.random.default_rng(0))
+    assert sampler.has_language
+    batch = sampler.sample(5)
+    t = cfg.agent.max_window
+    assert batch["feat"].shape == (10, t, cfg.world_model.feat_dim)
+    assert batch["is_lang"].tolist() == [False] * 5 + [True] * 5
+    lengths = batch["mask"].sum(1)
+    assert ((lengths >= cfg.agent.min_window) & (lengths <= t)).all()
+    padded = ~batch["mask"]
+    assert (batch["actions"][..., :6][padded] == 0).all()
+    assert set(sampler.instructions()) <= set(load_instruction_file(
+        config_file("sim_instructions_train.yaml")))
+
+
+@pytest.mark.parametrize("overrides", [[], ["agent.use_ditto=false"], ["agent.use_plan=false"],
+                                       ["agent.use_alignment=false"], ["agent.method=mcil"],
+                                       ["agent.method=gcbc"]])
+def test_every_variant_trains_and_checkpoints(features, tmp_path, overrides):
+    out, cfg = features
+    cfg = load_config("debug", _state_overrides(cfg.data.dataset) + overrides)
+    trainer = AgentTrainer(cfg, out / "feats", tmp_path, progress=False)
+    path = trainer.fit(4)
+    ckpt = load_checkpoint(path, kind="policy")
+    assert set(ckpt.modules) == {"world_model", "behaviour"}
+    assert ckpt.language_model_id.endswith("all-MiniLM-L6-v2")
+    assert ckpt.extra["instructions"], "the trained instructions define the command domain"
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert lines and "windows_per_s" in json.loads(lines[-1])
+
+
+def test_agent_resume_is_exact(features, tmp_path):
+    out, cfg = features
+    straight = AgentTrainer(cfg, out / "feats", tmp_path / "a", progress=False)
+    straight.fit(6)
+    first = AgentTrainer(cfg, out / "feats", tmp_path / "b", progress=False)
+    first.fit(3)
+    resumed = AgentTrainer(cfg, out / "feats", tmp_path / "b", progress=False)
+    resumed.resume()
+    assert resumed.step == 3
+    resumed.fit(6)
+    for (name, a), (_, b) in zip(straight.agent.behaviour.state_dict().items(),
+                                 resumed.agent.behaviour.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_policy_in_the_harness(features, tmp_path, encoder):
+    out, cfg = features
+    trainer = AgentTrainer(cfg, out / "feats", tmp_path / "run", progress=False)
+    path = trainer.fit(2)
+    policy = LumosPolicy(path, encoder=encoder)
+    obs = {"robot_obs": np.zeros(15, np.float32), "scene_obs": np.zeros(24, np.float32)}
+    policy.reset()
+    actions = [policy.step(obs, "open the drawer") for _ in range(cfg.agent.replan_every + 1)]
+    for a in actions:
+        assert a.shape == (7,) and np.all(np.abs(a) <= 1) and a[6] in (-1.0, 1.0)
+    assert policy.counter == cfg.agent.replan_every + 1
+    with pytest.raises(ValueError, match="384 values"):
+        policy.step(obs, np.zeros(5))
+    adapter = CalvinModelAdapter(path)
+    adapter.policy._encoder = encoder
+    adapter.reset()
+    assert adapter.step({"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)},
+                        "open the drawer").shape == (7,)
+    instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
+    report = evaluate(str(path), load_chains()[:1], instructions, [0], tmp_path / "eval",
+                      progress=False, max_steps=5)
+    assert report["summary"]["seeds"] == 1 and (tmp_path / "eval" / "results.md").exists()
