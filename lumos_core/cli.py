@@ -135,7 +135,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from lumos_core.config import SimConfig
 
-    if args.target == "world-model":
+    if args.target == "agents":
+        from lumos_core.benchmark_agents import run
+
+        result = run(args.profile, args.out or f"runs/benchmark_agents_{args.profile}",
+                     args.dataset_root, args.world_model)
+        print(f"report: {args.out or f'runs/benchmark_agents_{args.profile}'}/report.md "
+              f"({result['timings']['total_min']:.1f} min)")
+    elif args.target == "world-model":
         from lumos_core.wm_benchmark import benchmark, table
 
         presets = args.presets or ["debug", "state", "cpu", "paper"]
@@ -364,7 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     agent.set_defaults(handler=_train_agent)
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
-    bench.add_argument("target", choices=["sim", "expert", "data", "world-model"])
+    bench.add_argument("target", choices=["sim", "expert", "data", "world-model", "agents"])
+    bench.add_argument("--profile", choices=["quick", "full"], default="quick",
+                       help="agents: quick (~1 h on 2 cores) or full (3 seeds, 1000 chains)")
+    bench.add_argument("--out", default=None, help="agents: report directory")
+    bench.add_argument("--dataset-root", default="data/sim_play",
+                       help="agents: CALVIN-format dataset (collected when missing)")
+    bench.add_argument("--world-model", default=None,
+                       help="agents: reuse this world-model checkpoint instead of training one")
     bench.add_argument("--presets", nargs="+", help="world-model: presets to measure")
     bench.add_argument("--device", default=None, help="world-model: cpu or cuda")
     bench.add_argument("--threads", type=int, default=1, help="world-model: CPU threads")
