@@ -48,6 +48,9 @@ PROFILES = {
                      seeds=(0,), chains=100, workers=2),
     "full": Profile(frames=300_000, lang_fraction=0.05, wm_minutes=120, agent_minutes=60,
                     seeds=(0, 1, 2), chains=1000, workers=8),
+    # seconds, for the test suite: exercises every stage, measures nothing
+    "smoke": Profile(frames=240, lang_fraction=0.5, wm_minutes=0.02, agent_minutes=0.02,
+                     seeds=(0,), chains=1, workers=1),
 }
 
 

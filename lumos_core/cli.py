@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
     bench.add_argument("target", choices=["sim", "expert", "data", "world-model", "agents"])
-    bench.add_argument("--profile", choices=["quick", "full"], default="quick",
+    bench.add_argument("--profile", choices=["quick", "full", "smoke"], default="quick",
                        help="agents: quick (~1 h on 2 cores) or full (3 seeds, 1000 chains)")
     bench.add_argument("--out", default=None, help="agents: report directory")
     bench.add_argument("--dataset-root", default="data/sim_play",
