@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lumos_core.config import CollectConfig, LumosConfig, SimConfig, load_config
@@ -67,7 +67,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
-    from lumos_core.sim.collect import collect
+    from lumos_core.sim.collect import collect, recorded_settings
     from lumos_core.train_agent import AgentTrainer
     from lumos_core.train_wm import WorldModelTrainer
 
@@ -77,15 +77,19 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     commands, timings = [], {}
     started = time.monotonic()
 
-    if not (dataset / "training" / "ep_start_end_ids.npy").exists():
-        commands.append(_cmd("lumos", "collect", "--set", f"collect.frames={prof.frames}",
-                             "--set", f"collect.lang_fraction={prof.lang_fraction}",
-                             "--out", dataset))
-        collect(dataset, SimConfig(), CollectConfig(frames=prof.frames,
-                                                    lang_fraction=prof.lang_fraction),
-                load_instruction_file(config_file("sim_instructions_train.yaml")),
-                progress=progress)
-        timings["collect_min"] = (time.monotonic() - started) / 60
+    if (dataset / "collect.json").exists():   # reuse the recording; annotate as the profile says
+        sim_cfg, collect_cfg = recorded_settings(dataset)
+        collect_cfg = replace(collect_cfg, lang_fraction=prof.lang_fraction)
+    else:
+        sim_cfg, collect_cfg = SimConfig(), CollectConfig(frames=prof.frames,
+                                                          lang_fraction=prof.lang_fraction)
+    commands.append(_cmd("lumos", "collect", "--set", f"collect.frames={collect_cfg.frames}",
+                         "--set", f"collect.episode_length={collect_cfg.episode_length}",
+                         "--set", f"collect.lang_fraction={prof.lang_fraction}", "--out",
+                         dataset))
+    collect(dataset, sim_cfg, collect_cfg,
+            load_instruction_file(config_file("sim_instructions_train.yaml")), progress=progress)
+    timings["collect_min"] = (time.monotonic() - started) / 60
 
     if world_model is None:
         t0 = time.monotonic()

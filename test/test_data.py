@@ -171,3 +171,24 @@ def test_missing_split(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no episodes"):
         PlayData(tmp_path / "empty")
+
+
+def test_reannotation_with_another_fraction_keeps_frames(dataset, tmp_path, encoder):
+    import shutil
+
+    from dataclasses import replace
+
+    from lumos_core.sim.collect import recorded_settings
+
+    root = tmp_path / "copy"
+    shutil.copytree(dataset[0], root)
+    sim_cfg, cfg = recorded_settings(root)
+    instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
+    before = len(read_annotations(root / "training")["info"]["indx"])
+    mtime = (root / "training" / frame_name(3)).stat().st_mtime_ns
+    collect(root, sim_cfg, replace(cfg, lang_fraction=0.0), instructions, encoder=encoder,
+            progress=False)
+    assert len(read_annotations(root / "training")["info"]["indx"]) == 0
+    collect(root, sim_cfg, cfg, instructions, encoder=encoder, progress=False)
+    assert len(read_annotations(root / "training")["info"]["indx"]) == before >= 1
+    assert (root / "training" / frame_name(3)).stat().st_mtime_ns == mtime

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from lumos_core.config import CollectConfig, SimConfig
-from lumos_core.data.calvin import (SplitWriter, append_annotations, merge_moments, moments,
+from lumos_core.data.calvin import (LANG_DIR, LANG_FILE, SplitWriter, append_annotations,
+                                    merge_moments, moments,
                                     read_annotations, read_episode_ids, read_episode_meta,
                                     write_statistics)
 
@@ -68,9 +69,14 @@ def _record(job: dict) -> dict:
     return {**job, "events": events, "moments": moments(frames)}
 
 
+#: settings that only shape the language annotations: changing them re-annotates, no re-recording
+ANNOTATION_KEYS = ("lang_fraction", "lang_window")
+
+
 def _check_settings(root: Path, sim_cfg: SimConfig, cfg: CollectConfig) -> None:
     settings = {"sim": asdict(sim_cfg), "collect": {k: v for k, v in asdict(cfg).items()
-                                                    if k != "workers"}}
+                                                    if k != "workers"
+                                                    and k not in ANNOTATION_KEYS}}
     path = root / "collect.json"
     if path.exists():
         old = json.loads(path.read_text())
@@ -83,6 +89,15 @@ def _check_settings(root: Path, sim_cfg: SimConfig, cfg: CollectConfig) -> None:
     else:
         root.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=2))
+
+
+def recorded_settings(root: str | Path) -> tuple[SimConfig, CollectConfig]:
+    """The simulator and collection settings a dataset was recorded with."""
+    path = Path(root) / "collect.json"
+    if not path.exists():
+        raise CollectError(f"{path} does not exist: {root} was not written by `lumos collect`")
+    data = json.loads(path.read_text())
+    return SimConfig(**data["sim"]), CollectConfig(**data["collect"])
 
 
 def collect(root: str | Path, sim_cfg: SimConfig, cfg: CollectConfig,
@@ -126,8 +141,17 @@ def collect(root: str | Path, sim_cfg: SimConfig, cfg: CollectConfig,
 
 def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
            encoder=None) -> dict:
-    """Write statistics and (once) the hindsight language annotations of every split."""
+    """Write statistics and the hindsight language annotations of every split.
+
+    Annotations are written once per annotation setting (``lang_fraction``, ``lang_window``):
+    asking for another setting replaces them (the frames stay as they are).
+    """
     metas = {split: read_episode_meta(root / split) for split in SPLITS}
+    wanted = {k: getattr(cfg, k) for k in ANNOTATION_KEYS}
+    marker = root / "annotations.json"
+    if marker.exists() and json.loads(marker.read_text()) != wanted:
+        for split in SPLITS:
+            (root / split / LANG_DIR / LANG_FILE).unlink(missing_ok=True)
     stats = merge_moments([m["moments"] for m in metas["training"]] or
                           [m["moments"] for m in metas["validation"]])
     summary = {"root": str(root)}
@@ -146,6 +170,7 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
                           "completed_tasks": dict(sorted(tasks.items())),
                           "annotations": len(existing["info"]["indx"]) + added}
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
+    marker.write_text(json.dumps(wanted))
     return summary
 
 
