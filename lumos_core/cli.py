@@ -192,7 +192,7 @@ def _threads(args: argparse.Namespace) -> None:
 
 def _train_wm(args: argparse.Namespace) -> int:
     from lumos_core.train_wm import WorldModelTrainer
-    from lumos_core.wm_report import open_loop, write_open_loop
+    from lumos_core.wm_report import open_loop, plot_training_curves, write_open_loop
 
     cfg = config_from_args(args)
     _threads(args)
@@ -217,6 +217,10 @@ def _train_wm(args: argparse.Namespace) -> int:
               f"{trainer.frames_per_s:.0f} frames/s this run)")
         if args.export:
             print(f"deployable copy: {trainer.save(args.export, resumable=False)}")
+        if (trainer.run_dir / "metrics.jsonl").exists():
+            plot_training_curves(trainer.run_dir / "metrics.jsonl",
+                                 trainer.run_dir / "curves.png")
+            print(f"curves: {trainer.run_dir / 'curves.png'}")
     return 0
 
 

@@ -131,3 +131,27 @@ def write_open_loop(result: dict, out_dir: str | Path, columns: int = 10) -> dic
     plt.close(fig)
     (out_dir / "open_loop.json").write_text(json.dumps(summary))
     return summary
+
+
+def plot_training_curves(metrics_file: str | Path, out: str | Path) -> None:
+    """Loss, reconstruction NLL and KL of training and validation from ``metrics.jsonl``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(metrics_file).read_text().splitlines() if line]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, key in zip(axes, ("loss", "recon_nll", "kl_prior")):
+        for tag, style in (("train", "-"), ("val", "o-")):
+            points = [(r["step"], r[key]) for r in rows if r.get("tag") == tag and key in r]
+            if points:
+                ax.plot(*zip(*points), style, ms=3, lw=1, label=tag)
+        ax.set_title(key)
+        ax.set_xlabel("update")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
