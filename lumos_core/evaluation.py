@@ -114,9 +114,15 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
         lookup = {text: task for task, texts in instructions.items() for text in texts}
         return ExpertPolicy(env, lookup, seed)
     if Path(spec).is_dir():
+        # loading a checkpoint costs far more than a chain: one policy per worker process
         from lumos_core.policy import LumosPolicy
 
-        return LumosPolicy(spec, seed=seed)
+        if spec not in _POLICIES:
+            _POLICIES.clear()
+            _POLICIES[spec] = LumosPolicy(spec)
+        policy = _POLICIES[spec]
+        policy.seed(seed)
+        return policy
     raise ValueError(f"unknown policy {spec!r}; use 'expert', 'random' or a policy checkpoint "
                      "directory")
 
@@ -145,6 +151,7 @@ class EvalJob:
 
 
 _ENV: dict = {}
+_POLICIES: dict = {}
 
 
 def _env(sim: dict, video: bool) -> PlayTableEnv:

@@ -29,6 +29,17 @@ def _force_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+_SHARED: "LanguageEncoder | None" = None
+
+
+def shared_encoder() -> "LanguageEncoder":
+    """One encoder per process (loading the model costs seconds; its cache is shared too)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = LanguageEncoder()
+    return _SHARED
+
+
 class LanguageEncoder:
     """Batch sentence encoder with an in-memory cache.
 

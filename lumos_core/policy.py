@@ -41,17 +41,23 @@ class LumosPolicy:
         self.instructions = ckpt.extra.get("instructions", {})
         self.language_model_id = ckpt.language_model_id
         self._encoder = encoder
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator()
         self.needs_images = self.cfg.world_model.obs_mode == "vision"
+        self.seed(seed)
         self.reset()
+
+    def seed(self, seed: int) -> None:
+        """Seed the action and plan sampling."""
+        self.generator.manual_seed(seed)
+        torch.manual_seed(seed)
 
     @property
     def encoder(self):
         """The sentence encoder (loaded on first use)."""
         if self._encoder is None:
-            from lumos_core.language import LanguageEncoder
+            from lumos_core.language import shared_encoder
 
-            self._encoder = LanguageEncoder()
+            self._encoder = shared_encoder()
         return self._encoder
 
     def reset(self) -> None:
