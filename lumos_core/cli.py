@@ -135,7 +135,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from lumos_core.config import SimConfig
 
-    if args.target == "agents":
+    if args.target == "policy":
+        from lumos_core.agent_benchmark import measure, table
+
+        presets = args.presets or ["state", "cpu"]
+        print(table([measure(p, args.threads) for p in presets]), end="")
+    elif args.target == "agents":
         from lumos_core.benchmark_agents import run
 
         result = run(args.profile, args.out or f"runs/benchmark_agents_{args.profile}",
@@ -375,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent.set_defaults(handler=_train_agent)
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
-    bench.add_argument("target", choices=["sim", "expert", "data", "world-model", "agents"])
+    bench.add_argument("target",
+                       choices=["sim", "expert", "data", "world-model", "policy", "agents"])
     bench.add_argument("--profile", choices=["quick", "full", "smoke"], default="quick",
                        help="agents: quick (~1 h on 2 cores) or full (3 seeds, 1000 chains)")
     bench.add_argument("--out", default=None, help="agents: report directory")
@@ -383,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="agents: CALVIN-format dataset (collected when missing)")
     bench.add_argument("--world-model", default=None,
                        help="agents: reuse this world-model checkpoint instead of training one")
-    bench.add_argument("--presets", nargs="+", help="world-model: presets to measure")
+    bench.add_argument("--presets", nargs="+", help="world-model/policy: presets to measure")
     bench.add_argument("--device", default=None, help="world-model: cpu or cuda")
     bench.add_argument("--threads", type=int, default=1, help="world-model: CPU threads")
     bench.add_argument("--train-steps", type=int, default=3, help="world-model: timed updates")

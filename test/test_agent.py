@@ -151,3 +151,11 @@ def test_target_critic_hard_copy():
     agent.update_target()
     assert torch.equal(agent.behaviour.critic[0].weight,
                        agent.behaviour.target_critic[0].weight)
+
+
+def test_policy_benchmark_runs():
+    from lumos_core.agent_benchmark import measure, table
+
+    result = measure("debug", updates=1, steps=10)
+    assert result["windows_per_s"] > 0 and result["step_ms_median"] > 0
+    assert "| debug | vision |" in table([result])

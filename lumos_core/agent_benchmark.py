@@ -1,0 +1,93 @@
+"""`lumos benchmark policy`: agent training throughput and LumosPolicy control-step latency.
+
+Per preset (random weights; speed does not depend on training): windows/s of a full agent
+update (imagination through the world model, critic and actor backward, both optimiser steps)
+on synthetic expert windows, and the latency of ``LumosPolicy.step`` at batch 1 -- world-model
+filter step on the observation, plan re-sampled every ``replan_every`` steps, actor -- measured
+over enough steps to include re-planning.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from lumos_core.agent import LumosAgent
+from lumos_core.checkpoint import save_checkpoint
+from lumos_core.config import load_config
+from lumos_core.language import MODEL_ID
+from lumos_core.policy import LumosPolicy
+from lumos_core.world_model import CAMERAS, WorldModel
+
+
+def _batch(cfg, windows: int) -> dict:
+    t, f = cfg.agent.max_window, cfg.world_model.feat_dim
+    half = windows // 2
+    return {"feat": torch.randn(windows, t, f), "actions": torch.rand(windows, t, 7) * 2 - 1,
+            "mask": torch.ones(windows, t, dtype=torch.bool), "lang": torch.randn(windows, 384),
+            "is_lang": torch.arange(windows) >= half, "align": torch.arange(windows) >= half}
+
+
+def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -> dict:
+    """Training windows/s and control-step latency of one preset."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = load_config(preset)
+    wm = WorldModel(cfg.world_model)
+    agent = LumosAgent(cfg.agent, wm)
+    windows = 2 * cfg.agent_train.batch_size
+    batch = _batch(cfg, windows)
+    actor_opt = torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4)
+    critic_opt = torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4)
+    times = []
+    for i in range(updates + 1):
+        start = time.perf_counter()
+        policy_loss, critic_loss, _ = agent.losses(batch)
+        critic_opt.zero_grad()
+        critic_loss.backward()
+        critic_opt.step()
+        actor_opt.zero_grad()
+        policy_loss.backward()
+        actor_opt.step()
+        if i:
+            times.append(time.perf_counter() - start)
+    update_s = sum(times) / len(times)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_checkpoint(f"{tmp}/policy", kind="policy",
+                               modules={"world_model": wm, "behaviour": agent.behaviour},
+                               config=cfg, language_model_id=MODEL_ID)
+        policy = LumosPolicy(path)
+    rng = np.random.default_rng(0)
+    obs = {"robot_obs": rng.normal(size=15).astype(np.float32),
+           "scene_obs": rng.normal(size=24).astype(np.float32)}
+    for cam in CAMERAS:
+        obs[cam] = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    goal = rng.normal(size=384).astype(np.float32)
+    policy.reset()
+    lat = []
+    for i in range(steps + 5):
+        start = time.perf_counter()
+        policy.step(obs, goal)
+        if i >= 5:
+            lat.append(time.perf_counter() - start)
+    lat.sort()
+    return {"preset": preset, "obs_mode": cfg.world_model.obs_mode, "windows": windows,
+            "update_s": update_s, "windows_per_s": windows / update_s,
+            "step_ms_median": 1000 * lat[len(lat) // 2],
+            "step_ms_p95": 1000 * lat[int(0.95 * (len(lat) - 1))],
+            "step_ms_max": 1000 * lat[-1], "threads": threads}
+
+
+def table(results: list[dict]) -> str:
+    """Markdown table of :func:`measure` results."""
+    lines = ["| preset | mode | windows per update | update (s) | windows/s | "
+             "LumosPolicy.step ms (median / p95 / max) |", "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['preset']} | {r['obs_mode']} | {r['windows']} | "
+                     f"{r['update_s']:.2f} | {r['windows_per_s']:.0f} | "
+                     f"{r['step_ms_median']:.2f} / {r['step_ms_p95']:.2f} / "
+                     f"{r['step_ms_max']:.2f} |")
+    return "\n".join(lines) + "\n"
