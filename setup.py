@@ -29,6 +29,7 @@ setup(
         "console_scripts": [
             "lumos=lumos_core.cli:main",
             "language_command_server=lumos_ros.language_command_server:main",
+            "action_executor=lumos_ros.action_executor:main",
         ],
     },
 )

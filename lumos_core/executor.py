@@ -139,3 +139,22 @@ class GripperDebouncer:
         self._streak = 0
         self._last_change = now
         return wants_open
+
+
+def quaternion_from_euler(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """(x, y, z, w) of extrinsic x-y-z (roll, pitch, yaw) rotations -- ROS RPY, PyBullet's
+    ``getQuaternionFromEuler``."""
+    cr, sr = np.cos(roll / 2), np.sin(roll / 2)
+    cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
+    cy, sy = np.cos(yaw / 2), np.sin(yaw / 2)
+    return np.array([sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+                     cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy])
+
+
+def euler_from_quaternion(q) -> np.ndarray:
+    """Inverse of :func:`quaternion_from_euler` (the quaternion is renormalised first)."""
+    x, y, z, w = np.asarray(q, dtype=float) / np.linalg.norm(q)
+    roll = np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
+    pitch = np.arcsin(np.clip(2 * (w * y - z * x), -1.0, 1.0))
+    yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    return np.array([roll, pitch, yaw])

@@ -67,3 +67,14 @@ def test_gripper_debounce():
     assert g.update(1, 0.8) is None           # no change, no command
     assert g.update(-1, 2.0) is None and g.update(1, 2.1) is None  # a flicker resets
     assert g.open
+
+
+def test_quaternions_match_pybullet():
+    import pybullet as p
+
+    from lumos_core.executor import euler_from_quaternion, quaternion_from_euler
+
+    for euler in ([0.1, -0.2, 0.3], [np.pi - 0.01, 0.0, 1.2], [0.0, 0.4, -2.0]):
+        q = quaternion_from_euler(*euler)
+        assert np.allclose(q, p.getQuaternionFromEuler(euler), atol=1e-9)
+        assert np.allclose(euler_from_quaternion(q), p.getEulerFromQuaternion(q), atol=1e-9)

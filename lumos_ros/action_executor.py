@@ -1,0 +1,233 @@
+"""action_executor: the robot bridge from RelativeAction to a safe end-effector target.
+
+Integrates each ``RelativeAction`` (CALVIN convention, see ``lumos_core.executor``) into a target
+pose and sends it through a backend:
+
+- ``impedance`` / ``sim``: ``geometry_msgs/PoseStamped`` on ``target_topic`` (a Cartesian
+  impedance controller's target, e.g. crisp_controllers ``target_pose``, or ``sim_robot``);
+- ``servo``: ``geometry_msgs/TwistStamped`` (delta / dt) on ``twist_topic`` (MoveIt Servo).
+
+The gripper is debounced and commanded on ``gripper_topic`` (``std_msgs/Bool``, true = open;
+franka_gripper actions need franka_msgs, which is not installed here). Safety: workspace box,
+per-step and target-to-measured limits, NaN/inf rejection, hold when actions or the measured
+pose are older than their timeouts, ``~/hold`` / ``~/resume``, and a robot error flag
+(``error_topic``) that holds until resumed. Holding publishes the measured pose as the target.
+Every applied action is republished on ``executed_topic`` (normalised, after clamping), which
+the world-model filter and the recorder consume.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from lumos_core.executor import (ActionIntegrator, GripperDebouncer, SafetyLimits,
+                                 euler_from_quaternion, quaternion_from_euler, wrap)
+from lumos_ros.msg import RelativeAction
+from lumos_ros.qos import RELIABLE
+
+BACKENDS = ("impedance", "servo", "sim")
+
+
+class ActionExecutor(Node):
+    """RelativeAction -> safe target pose (or twist) + gripper command."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("action_executor", **kwargs)
+        p = self.declare_parameter
+        ro = ParameterDescriptor(read_only=True)
+        p("backend", "sim", ParameterDescriptor(read_only=True,
+                                                description=f"one of {', '.join(BACKENDS)}"))
+        p("action_topic", "/lumos/action", ro)
+        p("pose_topic", "/lumos/ee_pose", ro)
+        p("target_topic", "/lumos/target_pose", ro)
+        p("twist_topic", "/servo_node/delta_twist_cmds", ro)
+        p("gripper_topic", "/lumos/gripper_command", ro)
+        p("executed_topic", "/lumos/executed_action", ro)
+        p("error_topic", "/lumos/robot_error", ro)
+        p("frame_id", "panda_link0", ro)
+        p("pos_scale", 0.02, ro)
+        p("rot_scale", 0.05, ro)
+        p("integrate_from", "measured", ro)
+        p("workspace_min", [0.25, -0.35, 0.02], ro)
+        p("workspace_max", [0.75, 0.35, 0.60], ro)
+        p("max_step_translation", 0.02, ro)
+        p("max_step_rotation", 0.1, ro)
+        p("max_target_distance", 0.05, ro)
+        p("max_target_angle", 0.2, ro)
+        p("action_timeout", 0.3, ParameterDescriptor(description="hold after this many s "
+                                                                 "without an action"))
+        p("observation_timeout", 0.3, ParameterDescriptor(description="hold when the measured "
+                                                                      "pose is older"))
+        p("gripper_agree_steps", 2, ro)
+        p("gripper_min_interval", 0.5, ro)
+        p("control_period", 1.0 / 15.0, ro)
+        g = self.get_parameter
+        backend = g("backend").value
+        if backend not in BACKENDS:
+            raise ValueError(f"parameter backend={backend!r}; allowed: {', '.join(BACKENDS)}")
+        self.backend = backend
+        limits = SafetyLimits(tuple(g("workspace_min").value), tuple(g("workspace_max").value),
+                              g("max_step_translation").value, g("max_step_rotation").value,
+                              g("max_target_distance").value, g("max_target_angle").value)
+        self.integrator = ActionIntegrator(limits, g("pos_scale").value, g("rot_scale").value,
+                                           g("integrate_from").value)
+        self.gripper = GripperDebouncer(g("gripper_agree_steps").value,
+                                        g("gripper_min_interval").value)
+        self.frame_id = g("frame_id").value
+        self.measured: tuple[np.ndarray, np.ndarray] | None = None
+        self.measured_time = None
+        self.last_action_time = None
+        self.held = False
+        self.error = False
+        self.counters = {"applied": 0, "rejected": 0, "clamped": 0, "held": 0}
+        self.target_pub = self.create_publisher(PoseStamped, g("target_topic").value, RELIABLE)
+        self.twist_pub = self.create_publisher(TwistStamped, g("twist_topic").value, RELIABLE)
+        self.gripper_pub = self.create_publisher(Bool, g("gripper_topic").value, RELIABLE)
+        self.executed_pub = self.create_publisher(RelativeAction, g("executed_topic").value,
+                                                  RELIABLE)
+        self.create_subscription(RelativeAction, g("action_topic").value, self._on_action,
+                                 RELIABLE)
+        self.create_subscription(PoseStamped, g("pose_topic").value, self._on_pose, RELIABLE)
+        self.create_subscription(Bool, g("error_topic").value, self._on_error, RELIABLE)
+        self.create_service(Trigger, "~/hold", self._on_hold)
+        self.create_service(Trigger, "~/resume", self._on_resume)
+        self.create_timer(0.05, self._watchdog)
+
+    # --- inputs ------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        p, o = msg.pose.position, msg.pose.orientation
+        self.measured = (np.array([p.x, p.y, p.z]), euler_from_quaternion([o.x, o.y, o.z, o.w]))
+        self.measured_time = self._now()
+        if self.integrator.target is None:
+            self.integrator.reseed(*self.measured)
+
+    def _on_error(self, msg: Bool) -> None:
+        if msg.data and not self.error:
+            self.get_logger().error("robot reports an error: holding until ~/resume")
+            self.error = True
+            self._hold_here()
+
+    def _stale(self, stamp: float | None, timeout: str) -> bool:
+        return stamp is None or self._now() - stamp > self.get_parameter(timeout).value
+
+    def _on_action(self, msg: RelativeAction) -> None:
+        self.last_action_time = self._now()
+        if self.held or self.error:
+            return
+        if self._stale(self.measured_time, "observation_timeout"):
+            self._hold_here()
+            return
+        action = np.array(list(msg.delta) + [msg.gripper], dtype=float)
+        try:
+            update = self.integrator.apply(action, *self.measured)
+        except ValueError as exc:
+            self.counters["rejected"] += 1
+            self.get_logger().warning(f"action rejected: {exc}", throttle_duration_sec=1.0)
+            return
+        if update.clamped:
+            self.counters["clamped"] += 1
+            self.get_logger().info(f"target clamped: {', '.join(update.clamped)}",
+                                   throttle_duration_sec=1.0)
+        self._send_target(update.position, update.euler)
+        command = self.gripper.update(msg.gripper, self._now())
+        if command is not None:
+            self.gripper_pub.publish(Bool(data=command))
+        self.counters["applied"] += 1
+        executed = RelativeAction()
+        executed.header.stamp = self.get_clock().now().to_msg()
+        executed.header.frame_id = self.frame_id
+        dpos = np.clip((update.position - self.measured[0]) / self.integrator.pos_scale, -1, 1)
+        drot = np.clip(wrap(update.euler - self.measured[1]) / self.integrator.rot_scale, -1, 1)
+        executed.delta = [float(v) for v in np.concatenate([dpos, drot])]
+        executed.gripper = 1.0 if self.gripper.open else -1.0
+        executed.step = msg.step
+        self.executed_pub.publish(executed)
+
+    # --- outputs -----------------------------------------------------------------------------
+    def _send_target(self, position: np.ndarray, euler: np.ndarray) -> None:
+        stamp = self.get_clock().now().to_msg()
+        if self.backend == "servo":
+            dt = self.get_parameter("control_period").value
+            twist = TwistStamped()
+            twist.header.stamp, twist.header.frame_id = stamp, self.frame_id
+            v = (position - self.measured[0]) / dt
+            w = wrap(euler - self.measured[1]) / dt
+            twist.twist.linear.x, twist.twist.linear.y, twist.twist.linear.z = map(float, v)
+            twist.twist.angular.x, twist.twist.angular.y, twist.twist.angular.z = map(float, w)
+            self.twist_pub.publish(twist)
+            return
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = map(float, position)
+        q = quaternion_from_euler(*euler)
+        o = pose.pose.orientation
+        o.x, o.y, o.z, o.w = map(float, q)
+        self.target_pub.publish(pose)
+
+    def _hold_here(self) -> None:
+        """Target = measured pose (zero twist for servo)."""
+        if self.measured is None:
+            return
+        self.counters["held"] += 1
+        self.integrator.reseed(*self.measured)
+        self._send_target(*self.measured)
+
+    def _watchdog(self) -> None:
+        if self.held or self.error:
+            return
+        if self.last_action_time is not None and (
+                self._stale(self.last_action_time, "action_timeout")
+                or self._stale(self.measured_time, "observation_timeout")):
+            self._hold_here()
+
+    def _on_hold(self, request, response):
+        self.held = True
+        self._hold_here()
+        response.success, response.message = True, "holding the measured pose"
+        return response
+
+    def _on_resume(self, request, response):
+        if self.measured is None or self._stale(self.measured_time, "observation_timeout"):
+            response.success = False
+            response.message = "cannot resume: no fresh measured pose"
+            return response
+        self.held = self.error = False
+        self.integrator.reseed(*self.measured)
+        response.success, response.message = True, "resumed from the measured pose"
+        return response
+
+
+def main(args=None) -> int:
+    """Run the node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ActionExecutor()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"action_executor: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
