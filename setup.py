@@ -30,6 +30,7 @@ setup(
             "lumos=lumos_core.cli:main",
             "language_command_server=lumos_ros.language_command_server:main",
             "action_executor=lumos_ros.action_executor:main",
+            "sim_robot=lumos_ros.sim_robot:main",
         ],
     },
 )

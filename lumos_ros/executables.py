@@ -7,4 +7,5 @@ The same table appears in setup.py (console_scripts) and CMakeLists.txt
 NODES = {
     "language_command_server": "lumos_ros.language_command_server:main",
     "action_executor": "lumos_ros.action_executor:main",
+    "sim_robot": "lumos_ros.sim_robot:main",
 }

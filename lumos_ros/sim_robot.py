@@ -1,0 +1,186 @@
+"""sim_robot: the simulated play table behind the interfaces a real robot and cameras present.
+
+Publishes, once per control step (after stepping the simulator towards the latest target):
+two ``sensor_msgs/Image`` (rgb8; static and wrist camera), ``sensor_msgs/JointState``, the
+measured end-effector ``PoseStamped``, the simulator state (``std_msgs/Float32MultiArray``:
+robot_obs + scene_obs, for state-mode models) and the tasks the oracle sees completed since the
+current goal arrived (``std_msgs/String``, JSON list). Accepts a target ``PoseStamped`` and a
+gripper command (``std_msgs/Bool``, true = open). ``~/reset`` (std_srvs/Trigger) resets the scene:
+to the initial state of evaluation chain ``chain_index`` (>= 0) or to a random scene.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float32MultiArray, String
+from std_srvs.srv import Trigger
+
+from lumos_core.config import SimConfig
+from lumos_core.executor import euler_from_quaternion, quaternion_from_euler
+from lumos_core.sim.env import PlayTableEnv
+from lumos_core.sim.tasks import SceneState, completed_tasks
+from lumos_ros.conversions import rgb_to_image
+from lumos_ros.msg import LanguageGoal
+from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
+
+JOINT_NAMES = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1",
+                                                          "panda_finger_joint2"]
+
+
+class SimRobot(Node):
+    """PlayTableEnv as a ROS robot with two cameras."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim_robot", **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        for name, default in (("static_topic", "/static_cam/image_raw"),
+                              ("gripper_cam_topic", "/wrist_cam/image_raw"),
+                              ("joint_states_topic", "/joint_states"),
+                              ("pose_topic", "/lumos/ee_pose"),
+                              ("target_topic", "/lumos/target_pose"),
+                              ("gripper_topic", "/lumos/gripper_command"),
+                              ("state_topic", "/lumos/sim_state"),
+                              ("tasks_topic", "/lumos/completed_tasks"),
+                              ("goal_topic", "/lumos/goal"), ("frame_id", "panda_link0")):
+            self.declare_parameter(name, default, ro)
+        self.declare_parameter("control_rate", 15.0, ro)
+        self.declare_parameter("static_size", 64, ro)
+        self.declare_parameter("gripper_size", 64, ro)
+        self.declare_parameter("render", True, ro)
+        self.declare_parameter("seed", 0, ro)
+        self.declare_parameter("chain_index", -1, ParameterDescriptor(
+            description="reset to this evaluation chain's initial state (-1: random scene)"))
+        g = self.get_parameter
+        self.env = PlayTableEnv(SimConfig(static_size=g("static_size").value,
+                                          gripper_size=g("gripper_size").value,
+                                          render=g("render").value))
+        self.frame_id = g("frame_id").value
+        self.seed = g("seed").value
+        self.target = None
+        self.gripper = 1.0
+        self.steps = 0
+        self.pubs = {
+            "static": self.create_publisher(Image, g("static_topic").value, SENSOR),
+            "gripper": self.create_publisher(Image, g("gripper_cam_topic").value, SENSOR),
+            "joints": self.create_publisher(JointState, g("joint_states_topic").value, SENSOR),
+            "pose": self.create_publisher(PoseStamped, g("pose_topic").value, RELIABLE),
+            "state": self.create_publisher(Float32MultiArray, g("state_topic").value, RELIABLE),
+            "tasks": self.create_publisher(String, g("tasks_topic").value, LATCHED),
+        }
+        self.create_subscription(PoseStamped, g("target_topic").value, self._on_target,
+                                 RELIABLE)
+        self.create_subscription(Bool, g("gripper_topic").value, self._on_gripper, RELIABLE)
+        self.create_subscription(LanguageGoal, g("goal_topic").value, self._on_goal, LATCHED)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self._reset()
+        self.create_timer(1.0 / g("control_rate").value, self._step)
+
+    def _reset(self) -> str:
+        index = self.get_parameter("chain_index").value
+        if index >= 0:
+            from lumos_core.sim.chains import load_chains
+
+            chain = load_chains()[index]
+            self.obs, _ = self.env.reset(options={
+                "scene_obs": np.asarray(chain["scene_obs"], np.float32),
+                "robot_obs": np.asarray(chain["robot_obs"], np.float32)})
+            what = f"chain {index} ({', '.join(chain['tasks'])})"
+        else:
+            self.obs, _ = self.env.reset(seed=self.seed)
+            what = f"random scene (seed {self.seed})"
+            self.seed += 1
+        self.target, self.gripper = None, 1.0
+        self.reference = SceneState(self.env.scene_obs(), self.env.held_block())
+        self.completed: list[str] = []
+        self._publish_tasks()
+        return what
+
+    def _on_target(self, msg: PoseStamped) -> None:
+        p, o = msg.pose.position, msg.pose.orientation
+        self.target = (np.array([p.x, p.y, p.z]), euler_from_quaternion([o.x, o.y, o.z, o.w]))
+
+    def _on_gripper(self, msg: Bool) -> None:
+        self.gripper = 1.0 if msg.data else -1.0
+
+    def _on_goal(self, msg: LanguageGoal) -> None:
+        """A new goal: the oracle compares against the scene as it is now."""
+        self.reference = SceneState(self.env.scene_obs(), self.env.held_block())
+        self.completed = []
+        self._publish_tasks()
+
+    def _on_reset(self, request, response):
+        response.message = f"reset to {self._reset()}"
+        response.success = True
+        return response
+
+    def _publish_tasks(self) -> None:
+        self.pubs["tasks"].publish(String(data=json.dumps(self.completed)))
+
+    def _step(self) -> None:
+        if self.target is None:
+            pos, euler = self.env.tcp_pose()
+        else:
+            pos, euler = self.target
+        self.obs, *_ = self.env.step_absolute(pos, euler, self.gripper)
+        self.steps += 1
+        stamp = self.get_clock().now().to_msg()
+        if "rgb_static" in self.obs:
+            self.pubs["static"].publish(rgb_to_image(self.obs["rgb_static"], stamp, "static_cam"))
+            self.pubs["gripper"].publish(rgb_to_image(self.obs["rgb_gripper"], stamp,
+                                                      "wrist_cam"))
+        robot = self.obs["robot_obs"]
+        joints = JointState()
+        joints.header.stamp = stamp
+        joints.name = JOINT_NAMES
+        width = float(robot[6])
+        joints.position = [float(v) for v in robot[7:14]] + [width / 2, width / 2]
+        self.pubs["joints"].publish(joints)
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = map(float, robot[:3])
+        o = pose.pose.orientation
+        o.x, o.y, o.z, o.w = map(float, quaternion_from_euler(*robot[3:6]))
+        self.pubs["pose"].publish(pose)
+        state = Float32MultiArray()
+        state.data = [float(v) for v in np.concatenate([robot, self.obs["scene_obs"]])]
+        self.pubs["state"].publish(state)
+        done = sorted(completed_tasks(self.reference,
+                                      SceneState(self.obs["scene_obs"], self.env.held_block())))
+        if done != self.completed:
+            self.completed = done
+            self._publish_tasks()
+
+    def destroy_node(self) -> None:
+        """Close the simulator too."""
+        self.env.close()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Run the node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimRobot()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
