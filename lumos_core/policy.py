@@ -65,7 +65,8 @@ class LumosPolicy:
         self.state = self.world_model.initial(1)
         self.prev_action = torch.tensor([ZERO_ACTION], device=self.device)
         self.plan = None
-        self.counter = 0
+        self.counter = 0          # actions since reset (re-planning)
+        self.filter_steps = 0     # observations filtered since reset
 
     def _obs(self, obs: dict) -> dict:
         out = {"robot_obs": torch.as_tensor(np.asarray(obs["robot_obs"], np.float32),
@@ -92,16 +93,31 @@ class LumosPolicy:
     @torch.no_grad()
     def filter(self, obs: dict) -> torch.Tensor:
         """One posterior step; returns s_t (1, feat_dim)."""
-        first = torch.tensor([[self.counter == 0]], device=self.device)
+        first = torch.tensor([[self.filter_steps == 0]], device=self.device)
         self.state, feat, _ = self.world_model.observe(self.state, self._obs(obs),
                                                        self.prev_action[:, None], first)
+        self.filter_steps += 1
         return feat[:, 0]
 
     @torch.no_grad()
     def step(self, obs: dict, goal) -> np.ndarray:
         """The action for ``obs`` towards ``goal`` (instruction text or embedding)."""
+        return self.act(self.filter(obs), goal)
+
+    def set_previous_action(self, action) -> None:
+        """The action the robot actually executed (what the next filter step conditions on);
+        the gripper is binarised as in the data."""
+        a = torch.as_tensor(np.asarray(action, np.float32), device=self.device).reshape(1, 7)
+        a[..., 6] = torch.where(a[..., 6] > 0, 1.0, -1.0)
+        self.prev_action = a
+
+    @torch.no_grad()
+    def act(self, feat: torch.Tensor, goal) -> np.ndarray:
+        """The action for the latent state ``feat`` (1, feat_dim): re-plans every
+        ``replan_every`` calls, samples (or takes the mean of) the actor, binarises the gripper.
+        Used directly by the ROS policy node, which receives latents from the filter node."""
         b = self.behaviour
-        feat = self.filter(obs)
+        feat = torch.as_tensor(feat, dtype=torch.float32, device=self.device).reshape(1, -1)
         goal_vec = b.lang_goal(self.goal_embedding(goal))
         if b.uses_plan and (self.plan is None or self.counter % self.cfg.agent.replan_every == 0):
             code = b.code(feat)

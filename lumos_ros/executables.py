@@ -8,4 +8,6 @@ NODES = {
     "language_command_server": "lumos_ros.language_command_server:main",
     "action_executor": "lumos_ros.action_executor:main",
     "sim_robot": "lumos_ros.sim_robot:main",
+    "world_model_filter": "lumos_ros.world_model_filter:main",
+    "policy_publisher": "lumos_ros.policy_publisher:main",
 }

@@ -85,6 +85,26 @@ def sim_dataset(tmp_path_factory, encoder):
 
 
 @pytest.fixture(scope="session")
+def policy_checkpoint(tmp_path_factory):
+    """A state-mode policy checkpoint with random weights (debug sizes)."""
+    import torch
+
+    from lumos_core.agent import BehaviourModel
+    from lumos_core.checkpoint import save_checkpoint
+    from lumos_core.config import load_config
+    from lumos_core.language import MODEL_ID
+    from lumos_core.world_model import WorldModel
+
+    cfg = load_config("debug", ["world_model.obs_mode=state", "world_model.use_proprio=false"])
+    torch.manual_seed(0)
+    modules = {"world_model": WorldModel(cfg.world_model),
+               "behaviour": BehaviourModel(cfg.agent, cfg.world_model)}
+    return save_checkpoint(tmp_path_factory.mktemp("policy") / "ckpt", kind="policy",
+                           modules=modules, config=cfg, language_model_id=MODEL_ID,
+                           extra={"instructions": {"open_drawer": ["open the drawer"]}})
+
+
+@pytest.fixture(scope="session")
 def encoder():
     """The real all-MiniLM-L6-v2 encoder, loaded once per test session."""
     from lumos_core.language import LanguageEncoder

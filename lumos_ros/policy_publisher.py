@@ -1,0 +1,137 @@
+"""policy_publisher: the policy action publisher, a lifecycle node.
+
+configure = load the policy checkpoint; activate = start the control timer; deactivate = stop
+it (no more actions); cleanup = release the model. At the control rate (default 15 Hz) it maps
+the latest ``LatentState`` and the current ``LanguageGoal`` to a ``RelativeAction``, re-sampling
+the plan every ``replan_every`` steps (and on every new goal). Nothing is published without an
+active goal or when the latest latent state is older than ``latent_timeout``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
+
+from lumos_core.policy import LumosPolicy
+from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
+from lumos_ros.qos import LATCHED, RELIABLE
+
+
+class PolicyPublisher(LifecycleNode):
+    """LatentState + LanguageGoal -> RelativeAction at the control rate."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("policy_publisher", **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        self.declare_parameter("checkpoint", "", ro)
+        self.declare_parameter("latent_topic", "/lumos/latent_state", ro)
+        self.declare_parameter("goal_topic", "/lumos/goal", ro)
+        self.declare_parameter("action_topic", "/lumos/action", ro)
+        self.declare_parameter("control_rate", 15.0, ro)
+        self.declare_parameter("latent_timeout", 0.5, ro)
+        self.declare_parameter("action_mode", "", ParameterDescriptor(
+            read_only=True, description="'sample', 'mean' or '' (the checkpoint's setting)"))
+        self.policy: LumosPolicy | None = None
+        self.latent = None
+        self.latent_time = None
+        self.goal: LanguageGoal | None = None
+        self.published = 0
+        self.timer = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        """Load the checkpoint and create the topics."""
+        path = self.get_parameter("checkpoint").value
+        try:
+            self.policy = LumosPolicy(path, action_mode=self.get_parameter("action_mode").value
+                                      or None)
+        except Exception as exc:  # noqa: BLE001 - report any load failure and stay unconfigured
+            self.get_logger().error(f"cannot load checkpoint {path!r}: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.pub = self.create_lifecycle_publisher(
+            RelativeAction, self.get_parameter("action_topic").value, RELIABLE)
+        self.create_subscription(LatentState, self.get_parameter("latent_topic").value,
+                                 self._on_latent, RELIABLE)
+        self.create_subscription(LanguageGoal, self.get_parameter("goal_topic").value,
+                                 self._on_goal, LATCHED)
+        self.get_logger().info(f"configured with {path}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        """Start acting."""
+        self.timer = self.create_timer(1.0 / self.get_parameter("control_rate").value,
+                                       self._tick)
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        """Stop acting (the executor holds once actions stop)."""
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+            self.timer = None
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        """Release the model."""
+        self.policy = None
+        return TransitionCallbackReturn.SUCCESS
+
+    # --- data --------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_latent(self, msg: LatentState) -> None:
+        self.latent = np.concatenate([np.asarray(msg.deterministic, np.float32),
+                                      np.asarray(msg.stochastic, np.float32)])
+        self.latent_time = self._now()
+
+    def _on_goal(self, msg: LanguageGoal) -> None:
+        if self.goal is None or msg.goal_id != self.goal.goal_id:
+            if self.policy is not None:
+                self.policy.counter, self.policy.plan = 0, None   # re-plan for the new goal
+        self.goal = msg
+
+    def _tick(self) -> None:
+        if self.goal is None or not self.goal.active or len(self.goal.embedding) != 384:
+            return
+        if self.latent_time is None or self._now() - self.latent_time > \
+                self.get_parameter("latent_timeout").value:
+            return
+        action = self.policy.act(self.latent, np.asarray(self.goal.embedding, np.float32))
+        msg = RelativeAction()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.delta = [float(v) for v in action[:6]]
+        msg.gripper = float(action[6])
+        msg.step = self.policy.counter
+        self.pub.publish(msg)
+        self.published += 1
+
+
+def main(args=None) -> int:
+    """Run the node; ``--ros-args -p autostart:=true`` configures and activates it at once."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PolicyPublisher()
+        node.declare_parameter("autostart", False)
+        if node.get_parameter("autostart").value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                return 2
+            node.trigger_activate()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

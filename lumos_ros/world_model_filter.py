@@ -1,0 +1,163 @@
+"""world_model_filter: one world-model posterior step per synchronised observation -> LatentState.
+
+Vision mode: the static and wrist ``sensor_msgs/Image`` topics (rgb8/bgr8/..., any size; resized
+to the model's resolution) are paired by timestamp (approximate sync with ``slop``); the 15-d
+proprioception is assembled from the end-effector pose, the joint states and the last executed
+gripper action. State mode: the simulator's state topic (robot_obs + scene_obs). The executed
+action (from action_executor) is the previous action of the next step. ``~/reset`` and every new
+goal (``reset_on_goal``) restart the filter from the reset state, as the policy does per subtask.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float32MultiArray
+from std_srvs.srv import Trigger
+
+from lumos_core.executor import euler_from_quaternion
+from lumos_core.policy import LumosPolicy
+from lumos_ros.conversions import image_to_rgb
+from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
+from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
+from lumos_ros.sync import ApproximateSync
+
+
+def stamp_seconds(msg) -> float:
+    """Header stamp in seconds."""
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+class WorldModelFilter(Node):
+    """Filters observations into latent states."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("world_model_filter", **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        for name, default in (("checkpoint", ""), ("static_topic", "/static_cam/image_raw"),
+                              ("gripper_cam_topic", "/wrist_cam/image_raw"),
+                              ("pose_topic", "/lumos/ee_pose"),
+                              ("joint_states_topic", "/joint_states"),
+                              ("state_topic", "/lumos/sim_state"),
+                              ("executed_topic", "/lumos/executed_action"),
+                              ("goal_topic", "/lumos/goal"),
+                              ("latent_topic", "/lumos/latent_state")):
+            self.declare_parameter(name, default, ro)
+        self.declare_parameter("slop", 0.02, ro)
+        self.declare_parameter("reset_on_goal", True, ro)
+        g = self.get_parameter
+        if not g("checkpoint").value:
+            raise ValueError("parameter checkpoint is required (a policy checkpoint directory)")
+        self.policy = LumosPolicy(g("checkpoint").value)
+        self.checkpoint_id = str(g("checkpoint").value)
+        self.mode = self.policy.cfg.world_model.obs_mode
+        self.pose = None
+        self.joints = None
+        self.goal_id = None
+        self.steps = 0
+        self.pub = self.create_publisher(LatentState, g("latent_topic").value, RELIABLE)
+        self.create_subscription(RelativeAction, g("executed_topic").value, self._on_executed,
+                                 RELIABLE)
+        self.create_subscription(LanguageGoal, g("goal_topic").value, self._on_goal, LATCHED)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        if self.mode == "state":
+            self.create_subscription(Float32MultiArray, g("state_topic").value, self._on_state,
+                                     RELIABLE)
+        else:
+            self.sync = ApproximateSync(2, g("slop").value, self._on_images)
+            self.create_subscription(Image, g("static_topic").value,
+                                     lambda m: self.sync.add(0, stamp_seconds(m), m), SENSOR)
+            self.create_subscription(Image, g("gripper_cam_topic").value,
+                                     lambda m: self.sync.add(1, stamp_seconds(m), m), SENSOR)
+            self.create_subscription(PoseStamped, g("pose_topic").value, self._on_pose,
+                                     RELIABLE)
+            self.create_subscription(JointState, g("joint_states_topic").value,
+                                     self._on_joints, SENSOR)
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        p, o = msg.pose.position, msg.pose.orientation
+        self.pose = np.concatenate([[p.x, p.y, p.z],
+                                    euler_from_quaternion([o.x, o.y, o.z, o.w])])
+
+    def _on_joints(self, msg: JointState) -> None:
+        self.joints = np.asarray(msg.position, np.float32)
+
+    def _on_executed(self, msg: RelativeAction) -> None:
+        self.policy.set_previous_action(list(msg.delta) + [msg.gripper])
+
+    def _on_goal(self, msg: LanguageGoal) -> None:
+        if self.get_parameter("reset_on_goal").value and msg.goal_id != self.goal_id:
+            self.policy.reset()
+        self.goal_id = msg.goal_id
+
+    def _on_reset(self, request, response):
+        self.policy.reset()
+        response.success, response.message = True, "filter reset"
+        return response
+
+    def _robot_obs(self) -> np.ndarray | None:
+        if self.pose is None or self.joints is None or len(self.joints) < 9:
+            return None
+        gripper = float(self.policy.prev_action[0, 6])
+        return np.concatenate([self.pose, [self.joints[7] + self.joints[8]], self.joints[:7],
+                               [gripper]]).astype(np.float32)
+
+    def _on_images(self, static: Image, wrist: Image) -> None:
+        robot = self._robot_obs()
+        if robot is None:
+            return
+        obs = {"rgb_static": image_to_rgb(static), "rgb_gripper": image_to_rgb(wrist),
+               "robot_obs": robot}
+        self._publish(self.policy.filter(obs), static.header.stamp)
+
+    def _on_state(self, msg: Float32MultiArray) -> None:
+        data = np.asarray(msg.data, np.float32)
+        if data.shape != (39,):
+            self.get_logger().error(f"state topic must carry 39 values (robot_obs + "
+                                    f"scene_obs), got {data.shape}", throttle_duration_sec=5.0)
+            return
+        self._publish(self.policy.filter({"robot_obs": data[:15], "scene_obs": data[15:]}),
+                      self.get_clock().now().to_msg())
+
+    def _publish(self, feat, stamp) -> None:
+        deter = self.policy.cfg.world_model.deter
+        values = feat[0].cpu().numpy()
+        msg = LatentState()
+        msg.header.stamp = stamp
+        msg.deterministic = values[:deter].tolist()
+        msg.stochastic = values[deter:].tolist()
+        msg.step = self.policy.filter_steps
+        msg.is_first = self.policy.filter_steps == 1
+        msg.checkpoint_id = self.checkpoint_id
+        self.pub.publish(msg)
+
+
+def main(args=None) -> int:
+    """Run the node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = WorldModelFilter()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"world_model_filter: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
