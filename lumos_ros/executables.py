@@ -10,4 +10,5 @@ NODES = {
     "sim_robot": "lumos_ros.sim_robot:main",
     "world_model_filter": "lumos_ros.world_model_filter:main",
     "policy_publisher": "lumos_ros.policy_publisher:main",
+    "policy_bringup": "lumos_ros.bringup:main",
 }

@@ -44,3 +44,20 @@ def test_every_node_names_an_executable_and_existing_parameter_files():
                 params = yaml.safe_load(path.read_text())
                 assert executable in params and "ros__parameters" in params[executable], \
                     f"config/{name} has no {executable}.ros__parameters"
+
+
+def test_bringup_starts_what_policy_launch_starts():
+    from lumos_ros.bringup import policy_nodes
+
+    tree = ast.parse((REPO / "launch" / "policy.launch.py").read_text())
+    launched = set()
+    for kwargs in _nodes(tree):
+        files = [c.args[-1].value for c in ast.walk(kwargs["parameters"])
+                 if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "join"
+                 and isinstance(c.args[-1], ast.Constant)]
+        launched.add((ast.literal_eval(kwargs["executable"]), files[0]))
+    specs = {(s.executable, s.params_file) for s in policy_nodes("ckpt", use_sim=True)}
+    assert specs == launched
+    assert "sim_robot" not in {s.executable for s in policy_nodes("ckpt", use_sim=False)}
+    for spec in policy_nodes("ckpt"):
+        assert spec.command()[2] == NODES[spec.executable].split(":")[0]

@@ -1,0 +1,69 @@
+"""Start the policy nodes without `ros2 launch` (not installable on pip-only machines): the
+same executables and parameter files as ``launch/policy.launch.py``.
+
+    policy_bringup --checkpoint CKPT [--no-sim] [--backend impedance] [--namespace NS] \
+        [--static-topic T] [--gripper-topic T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from lumos_ros.launcher import NodeGroup, NodeSpec
+
+
+def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
+                 namespace: str = "", static_topic: str = "", gripper_topic: str = "",
+                 sim_parameters: dict | None = None) -> list[NodeSpec]:
+    """The node specs of policy.launch.py for these arguments."""
+    cams = {}
+    if static_topic:
+        cams["static_topic"] = static_topic
+    if gripper_topic:
+        cams["gripper_cam_topic"] = gripper_topic
+    specs = [
+        NodeSpec("language_command_server", "language_command_server.yaml",
+                 {"checkpoint": checkpoint}, namespace),
+        NodeSpec("world_model_filter", "world_model_filter.yaml",
+                 {"checkpoint": checkpoint, **cams}, namespace),
+        NodeSpec("policy_publisher", "policy_publisher.yaml",
+                 {"checkpoint": checkpoint, "autostart": True}, namespace),
+        NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace),
+    ]
+    if use_sim:
+        specs.insert(0, NodeSpec("sim_robot", "sim_robot.yaml",
+                                 {**cams, **(sim_parameters or {})}, namespace))
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the nodes until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--no-sim", dest="use_sim", action="store_false")
+    parser.add_argument("--backend", default="sim", choices=["sim", "impedance", "servo"])
+    parser.add_argument("--namespace", default="")
+    parser.add_argument("--static-topic", default="")
+    parser.add_argument("--gripper-topic", default="")
+    args = parser.parse_args(argv)
+    from lumos_core.netns import ensure_loopback_only
+
+    if args.use_sim:
+        ensure_loopback_only()
+    specs = policy_nodes(args.checkpoint, args.use_sim, args.backend, args.namespace,
+                         args.static_topic, args.gripper_topic)
+    with NodeGroup(specs) as group:
+        try:
+            while not group.poll():
+                time.sleep(0.5)
+            print(f"policy_bringup: a node exited: {group.poll()}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
