@@ -70,6 +70,19 @@ def _checkpoint_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_export(args: argparse.Namespace) -> int:
+    from lumos_core.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(args.source)
+    modules = {name: ckpt.state_dict(name) for name in ckpt.modules}
+    save_checkpoint(args.destination, kind=ckpt.kind, modules=modules, config=ckpt.config,
+                    normalization=ckpt.normalization,
+                    language_model_id=ckpt.language_model_id,
+                    extra={**ckpt.extra, "exported_from": str(ckpt.path)})
+    print(f"exported {ckpt.path} -> {args.destination} (weights only, no optimiser state)")
+    return 0
+
+
 def _embed(args: argparse.Namespace) -> int:
     from lumos_core.language import LanguageEncoder
 
@@ -281,7 +294,7 @@ def _demo(args: argparse.Namespace) -> int:
     ensure_loopback_only()
     from lumos_ros.demo import run_demo
 
-    return run_demo(timeout=args.timeout)
+    return run_demo(args.checkpoint, args.seconds_per_task, args.out, args.chain, args.timeout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = ckpt_sub.add_parser("info", help="verify a checkpoint and print what it holds")
     info.add_argument("path", help="checkpoint directory")
     info.set_defaults(handler=_checkpoint_info)
+    export = ckpt_sub.add_parser("export", help="copy a checkpoint without optimiser/RNG state")
+    export.add_argument("source")
+    export.add_argument("destination")
+    export.set_defaults(handler=_checkpoint_export)
 
     embed = sub.add_parser("embed", help="embed instructions with all-MiniLM-L6-v2 (offline)")
     embed.add_argument("text", nargs="+", help="one or more instructions")
@@ -407,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the end-to-end demo in a loopback-only namespace")
     demo.add_argument("--timeout", type=float, default=120.0,
                       help="seconds to wait for the nodes (default: 120)")
+    demo.add_argument("--checkpoint", default=None,
+                      help="policy checkpoint (default: checkpoints/policy_state_demo)")
+    demo.add_argument("--seconds-per-task", type=float, default=25.0)
+    demo.add_argument("--chain", type=int, default=None,
+                      help="evaluation chain to play (default: the first whose tasks the "
+                           "policy knows in language)")
+    demo.add_argument("--out", default="runs/demo", help="video and node logs")
     demo.set_defaults(handler=_demo)
     return parser
 

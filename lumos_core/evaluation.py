@@ -164,7 +164,8 @@ def _env(sim: dict, video: bool) -> PlayTableEnv:
     return _ENV[key]
 
 
-def _overlay(frame: np.ndarray, text: str, ok: bool | None) -> np.ndarray:
+def overlay_instruction(frame: np.ndarray, text: str, ok: bool | None) -> np.ndarray:
+    """A 256x256 copy of ``frame`` with ``text`` on top (green: done, red: failed)."""
     import cv2
 
     image = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_NEAREST)
@@ -190,12 +191,12 @@ def run_chain(env: PlayTableEnv, policy, chain: dict, instructions: dict[str, li
         for steps in range(1, max_steps + 1):
             obs, *_ = env.step(policy.step(obs, goal))
             if frames is not None:
-                frames.append(_overlay(obs["rgb_static"], goal, None))
+                frames.append(overlay_instruction(obs["rgb_static"], goal, None))
             if task in completed_tasks(start, SceneState(obs["scene_obs"], env.held_block())):
                 success = True
                 break
         if frames is not None and frames:
-            frames.extend([_overlay(obs["rgb_static"], goal, success)] * 8)
+            frames.extend([overlay_instruction(obs["rgb_static"], goal, success)] * 8)
         results.append({"task": task, "instruction": goal, "success": success, "steps": steps})
         if not success:
             break

@@ -1,87 +1,133 @@
-"""The end-to-end demo over real ROS 2 processes (run it with `make demo` or `lumos demo`).
+"""The end-to-end demo over real ROS 2 processes (`make demo` / `lumos demo`).
 
-Starts the language_command_server as its own process with the simulated play table's training
-instructions, then a client process (this one) sends language commands through the real
-LanguageCommand service, prints each answer, and checks that a subscriber that starts late still
-receives the latched current goal.
+Starts the simulated Panda play table and every policy node (`policy_bringup`: sim_robot,
+language_command_server, world_model_filter, policy_publisher, action_executor) with the shipped
+checkpoint, resets the scene to evaluation chain 0, then -- as a separate client process -- sends
+the chain's five instructions (evaluation paraphrases) through the real LanguageCommand service,
+prints for each whether the simulator's task oracle saw it completed, and writes a GIF of the
+static camera with the instruction overlaid. Also shows one rejected instruction.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import rclpy
 from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
-from lumos_core.paths import config_file
-from lumos_ros.launcher import NodeGroup, NodeSpec
-from lumos_ros.msg import LanguageGoal
-from lumos_ros.qos import LATCHED
+from lumos_core.instructions import load_instruction_file
+from lumos_core.paths import config_file, share_dir
+from lumos_core.sim.chains import load_chains
+from lumos_ros.bringup import policy_nodes
+from lumos_ros.conversions import image_to_rgb
+from lumos_ros.launcher import NodeGroup
+from lumos_ros.qos import LATCHED, SENSOR
 from lumos_ros.srv import LanguageCommand
 
-DEMO_COMMANDS = [
-    "slide the drawer open",
-    "light up the led",
-    "",
-    "make me a cup of coffee",
-    "shove the red cube leftwards",
-]
+DEFAULT_CHECKPOINT = "checkpoints/policy_state_demo"
 
 
-def _call(node: Node, client, instruction: str, timeout: float):
-    request = LanguageCommand.Request()
-    request.instruction = instruction
-    future = client.call_async(request)
-    rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
-    if not future.done():
-        raise TimeoutError(f"no answer to {instruction!r} within {timeout:.0f} s")
-    return future.result()
+def _spin_for(node: Node, seconds: float, until=None) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if until is not None and until():
+            return True
+    return until is not None and until()
 
 
-def run_demo(timeout: float = 120.0) -> int:
-    """Run the demo; returns a process exit code."""
-    spec = NodeSpec("language_command_server", "language_command_server.yaml",
-                    {"instructions_file": str(config_file("sim_instructions_train.yaml"))})
-    with NodeGroup([spec]) as group:
+def pick_chain(known_tasks: set[str]) -> int:
+    """The first evaluation chain whose tasks the policy was trained to follow in language."""
+    for index, chain in enumerate(load_chains()):
+        if set(chain["tasks"]) <= known_tasks:
+            return index
+    return 0
+
+
+def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
+             out: str = "runs/demo", chain: int | None = None, timeout: float = 120.0) -> int:
+    """Run the demo; returns a process exit code (0 when the loop ran, whatever the success)."""
+    from lumos_core.checkpoint import read_meta
+
+    checkpoint = checkpoint or str(share_dir() / DEFAULT_CHECKPOINT)
+    if not Path(checkpoint).is_dir():
+        print(f"demo: policy checkpoint {checkpoint} not found")
+        return 1
+    if chain is None:
+        chain = pick_chain(set(read_meta(checkpoint)["extra"].get("instructions", {})))
+    tasks = load_chains()[chain]["tasks"]
+    instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
+    specs = policy_nodes(checkpoint, use_sim=True, sim_parameters={"chain_index": chain})
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with NodeGroup(specs, log_dir=out_dir / "logs") as group:
         rclpy.init()
         node = Node("lumos_demo_client")
+        frames, completed, caption = [], {"tasks": []}, {"text": "(starting)"}
+        node.create_subscription(Image, "/static_cam/image_raw",
+                                 lambda m: frames.append((caption["text"], image_to_rgb(m))),
+                                 SENSOR)
+        node.create_subscription(String, "/lumos/completed_tasks",
+                                 lambda m: completed.update(tasks=json.loads(m.data)), LATCHED)
+        client = node.create_client(LanguageCommand, "/lumos/command")
         try:
-            client = node.create_client(LanguageCommand, "/lumos/command")
             start = time.monotonic()
-            print("waiting for /lumos/command ...", flush=True)
-            while not client.wait_for_service(timeout_sec=1.0):
-                if group.poll():
-                    print(f"demo: node exited early: {group.poll()}")
-                    return 1
-                if time.monotonic() - start > timeout:
-                    print(f"demo: /lumos/command not available after {timeout:.0f} s")
-                    return 1
-            print(f"service up after {time.monotonic() - start:.1f} s")
-            last_accepted = None
-            for instruction in DEMO_COMMANDS:
-                res = _call(node, client, instruction, timeout=30.0)
-                mark = "ACCEPTED" if res.accepted else "rejected"
-                print(f"  {instruction!r:34} -> {mark:8} goal_id={res.goal_id} {res.message}")
-                if res.accepted:
-                    last_accepted = instruction
-            received = []
-            late = node.create_subscription(LanguageGoal, "/lumos/goal",
-                                            lambda msg: received.append(msg), LATCHED)
-            deadline = time.monotonic() + 15.0
-            while not received and time.monotonic() < deadline:
-                rclpy.spin_once(node, timeout_sec=0.2)
-            node.destroy_subscription(late)
-            if not received:
-                print("demo: a late subscriber did not receive the latched goal")
+            print(f"starting {len(specs)} nodes (logs: {out_dir / 'logs'}) ...", flush=True)
+            ready = _spin_for(node, timeout, lambda: client.service_is_ready() and frames
+                              or bool(group.poll()))
+            if not ready or group.poll():
+                print(f"demo: nodes not ready after {timeout:.0f} s; exited: {group.poll()}")
                 return 1
-            goal = received[-1]
-            print(f"late subscriber got the current goal: {goal.instruction!r} "
-                  f"(goal_id {goal.goal_id}, {len(goal.embedding)}-d {goal.model_id})")
-            if goal.instruction != last_accepted:
-                print(f"demo: expected the goal {last_accepted!r}")
-                return 1
+            print(f"nodes up after {time.monotonic() - start:.1f} s; chain {chain}: "
+                  f"{', '.join(tasks)}")
+
+            def command(text: str):
+                future = client.call_async(LanguageCommand.Request(instruction=text))
+                _spin_for(node, 30.0, future.done)
+                return future.result()
+
+            res = command("what is the weather tomorrow")
+            print(f"  {'what is the weather tomorrow'!r:42} -> rejected: {not res.accepted} "
+                  f"({res.message})")
+            results = []
+            for task in tasks:
+                text = instructions[task][0]
+                res = command(text)
+                if not res.accepted:
+                    print(f"  {text!r:42} -> not accepted: {res.message}")
+                    results.append(False)
+                    continue
+                caption["text"] = text
+                t0 = time.monotonic()
+                _spin_for(node, 1.0)   # the simulator re-bases its oracle on the new goal
+                done = _spin_for(node, seconds_per_task, lambda: task in completed["tasks"])
+                results.append(done)
+                mark = "completed" if done else "not completed"
+                print(f"  {text!r:42} -> {mark:13} ({task}, {time.monotonic() - t0:.1f} s)",
+                      flush=True)
+            chain_len = next((i for i, ok in enumerate(results) if not ok), len(results))
+            print(f"oracle: {sum(results)}/{len(results)} instructions completed; "
+                  f"CALVIN chain length {chain_len}")
+            gif = _write_gif(frames, out_dir / "demo.gif")
+            print(f"video: {gif} ({len(frames)} camera frames)")
             print("demo: OK")
             return 0
         finally:
             node.destroy_node()
             rclpy.shutdown()
+
+
+def _write_gif(frames: list, path: Path) -> Path:
+    import imageio
+
+    from lumos_core.evaluation import overlay_instruction
+
+    images = [overlay_instruction(rgb, text, None) for i, (text, rgb) in enumerate(frames)
+              if i % 2 == 0]
+    if images:
+        imageio.mimsave(path, images, duration=2 / 15, loop=0)
+    return path

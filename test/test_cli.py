@@ -48,3 +48,19 @@ def test_console_script_installed():
     result = subprocess.run([sys.executable, "-m", "lumos_core.cli", "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "demo" in result.stdout
+
+
+def test_checkpoint_export_drops_training_state(tmp_path, capsys):
+    import torch
+
+    from lumos_core.checkpoint import load_checkpoint, save_checkpoint
+    from lumos_core.config import load_config
+
+    save_checkpoint(tmp_path / "c", kind="policy", modules={"agent": torch.nn.Linear(3, 2)},
+                    config=load_config("debug"), training_state={"step": torch.tensor(3)},
+                    extra={"instructions": {"t": ["x"]}})
+    assert main(["checkpoint", "export", str(tmp_path / "c"), str(tmp_path / "d")]) == 0
+    out = load_checkpoint(tmp_path / "d", kind="policy")
+    assert out.training_state() is None and out.extra["instructions"] == {"t": ["x"]}
+    assert torch.equal(out.tensors["agent.weight"], load_checkpoint(tmp_path / "c")
+                       .tensors["agent.weight"])

@@ -10,10 +10,14 @@ from conftest import require_loopback_only
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
-def test_lumos_demo_end_to_end():
+def test_lumos_demo_end_to_end(tmp_path):
     require_loopback_only()
     lumos = Path(sys.executable).parent / "lumos"
-    result = subprocess.run([str(lumos), "demo"], capture_output=True, text=True, timeout=300)
+    out = tmp_path / "demo"
+    result = subprocess.run([str(lumos), "demo", "--seconds-per-task", "3", "--out", str(out)],
+                            capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "demo: OK" in result.stdout
-    assert "late subscriber got the current goal" in result.stdout
+    assert "rejected: True" in result.stdout
+    assert result.stdout.count("completed (") == 5   # one verdict of the oracle per instruction
+    assert (out / "demo.gif").stat().st_size > 10_000

@@ -149,7 +149,8 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
     metas = {split: read_episode_meta(root / split) for split in SPLITS}
     wanted = {k: getattr(cfg, k) for k in ANNOTATION_KEYS}
     marker = root / "annotations.json"
-    if marker.exists() and json.loads(marker.read_text()) != wanted:
+    if not marker.exists() or json.loads(marker.read_text()) != wanted:
+        # annotations of unknown or other settings: write them anew (frames stay)
         for split in SPLITS:
             (root / split / LANG_DIR / LANG_FILE).unlink(missing_ok=True)
     stats = merge_moments([m["moments"] for m in metas["training"]] or
