@@ -19,5 +19,5 @@ def test_lumos_demo_end_to_end(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "demo: OK" in result.stdout
     assert "rejected: True" in result.stdout
-    assert result.stdout.count("completed (") == 5   # one verdict of the oracle per instruction
+    assert result.stdout.count(" -> ") == 6   # the rejected one, then a verdict per instruction
     assert (out / "demo.gif").stat().st_size > 10_000
