@@ -6,7 +6,7 @@ all of them on the same chains with the same seeds. Writes ``report.md`` (succes
 row, average chain length, per-task success, mean +- std over seeds, the exact command lines),
 ``report.json`` and ``success.png``.
 
-Profiles: ``quick`` fits in under an hour on a 2-core CPU (1 seed, 40 chains, 3 minutes of
+Profiles: ``quick`` fits in under an hour on a 2-core CPU (1 seed, 25 chains, 2.5 minutes of
 training per agent, the world model trained for 15 minutes unless one is given);
 ``full`` is the protocol for bigger machines (3 seeds, 1000 chains, longer training).
 """
@@ -45,8 +45,8 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile(frames=100_000, lang_fraction=0.05, wm_minutes=15, agent_minutes=3,
-                     seeds=(0,), chains=40, workers=2),
+    "quick": Profile(frames=100_000, lang_fraction=0.05, wm_minutes=15, agent_minutes=2.5,
+                     seeds=(0,), chains=25, workers=2),
     "full": Profile(frames=300_000, lang_fraction=0.05, wm_minutes=120, agent_minutes=60,
                     seeds=(0, 1, 2), chains=1000, workers=8),
     # seconds, for the test suite: exercises every stage, measures nothing
