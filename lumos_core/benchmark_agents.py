@@ -152,20 +152,22 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     plot_reports(reports, out / "success.png")
     summary = dataset / "summary.json"
     data_info = json.loads(summary.read_text()) if summary.exists() else {}
-    write_report(out, profile_name, prof, reports, commands, timings, data_info)
+    write_report(out, profile_name, prof, reports, commands, timings, data_info,
+                 reused_world_model=None if "world_model_min" in timings else str(world_model))
     return {"reports": reports, "timings": timings, "commands": commands}
 
 
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],
-                 timings: dict, data_info: dict) -> None:
+                 timings: dict, data_info: dict, reused_world_model: str | None = None) -> None:
     """report.md and report.json."""
     from lumos_core.evaluation import markdown_table, per_task_table
 
+    wm = (f"world model reused ({reused_world_model})" if reused_world_model
+          else f"world model trained {prof.wm_minutes} min")
     lines = [f"# Agent benchmark, profile `{name}`", "",
              f"State mode on the simulated play table; {prof.chains} chains x "
-             f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; world model "
-             f"{prof.wm_minutes} min, each agent {prof.agent_minutes} min of training on this "
-             f"machine.", "",
+             f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; each agent "
+             f"{prof.agent_minutes} min of training on this machine.", "",
              "Dataset: " + ", ".join(f"{split} {info['frames']} frames, {info['annotations']} "
                                      "language-annotated windows"
                                      for split, info in data_info.items()
