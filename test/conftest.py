@@ -32,15 +32,24 @@ def require_loopback_only() -> None:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 
+_DOMAINS = iter(range(20, 200))
+
+
 @pytest.fixture
 def ros():
-    """A fresh rclpy context with a multi-threaded executor spinning in the background."""
+    """A fresh rclpy context with a multi-threaded executor spinning in the background.
+
+    Every test gets its own DDS domain (also for the processes it starts), so participants
+    that outlive a test cannot talk to the next one.
+    """
     require_loopback_only()
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
+    domain = next(_DOMAINS)
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=domain)
     executor = MultiThreadedExecutor(context=context)
     thread = threading.Thread(target=executor.spin, daemon=True)
 
@@ -66,6 +75,7 @@ def ros():
             node.destroy_node()
         rclpy.shutdown(context=context)
         thread.join(timeout=5)
+        os.environ.pop("ROS_DOMAIN_ID", None)
 
 
 @pytest.fixture(scope="session")
