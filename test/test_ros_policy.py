@@ -1,6 +1,5 @@
 """rclpy integration tests of world_model_filter and the policy_publisher lifecycle node."""
 
-import time
 
 import numpy as np
 import pytest
@@ -47,56 +46,6 @@ def test_filter_publishes_latent_states(ros, policy_checkpoint):
     pub.publish(Float32MultiArray(data=[0.1] * 5))    # malformed: logged, nothing published
     wait_for(lambda: False, 0.3)
     assert len(got) == 3
-
-
-def test_policy_publisher_lifecycle(ros, policy_checkpoint):
-    from rclpy.lifecycle import TransitionCallbackReturn
-    from rclpy.node import Node
-    from rclpy.parameter import Parameter
-
-    from lumos_core.checkpoint import load_checkpoint
-    from lumos_ros.msg import LatentState, RelativeAction
-    from lumos_ros.policy_publisher import PolicyPublisher
-    from lumos_ros.qos import RELIABLE
-
-    pp = ros.add(PolicyPublisher(context=ros.context, parameter_overrides=[
-        Parameter("checkpoint", value=str(policy_checkpoint)),
-        Parameter("control_rate", value=20.0), Parameter("latent_timeout", value=1.0)]))
-    assert pp.trigger_configure() == TransitionCallbackReturn.SUCCESS
-    assert pp.trigger_activate() == TransitionCallbackReturn.SUCCESS
-    node = ros.add(Node("test_client", context=ros.context))
-    actions = []
-    node.create_subscription(RelativeAction, "/lumos/action", actions.append, RELIABLE)
-    latent_pub = node.create_publisher(LatentState, "/lumos/latent_state", RELIABLE)
-    cfg = load_checkpoint(policy_checkpoint).lumos_config().world_model
-    latent = LatentState(deterministic=[0.0] * cfg.deter, stochastic=[0.0] * cfg.stoch_dim)
-
-    def stream(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            latent_pub.publish(latent)
-            wait_for(lambda: False, 0.02)
-
-    assert wait_for(lambda: latent_pub.get_subscription_count() >= 1
-                    and pp.pub.get_subscription_count() >= 1, TIMEOUT)
-    stream(0.5)
-    assert not actions, "no goal: no action"
-    goal_pub = _goal(node)
-    assert wait_for(lambda: pp.goal is not None, TIMEOUT)
-    stream(2.0)
-    n = len(actions)
-    # 40 expected at 20 Hz; a loaded CI machine delays timers, never adds ticks
-    assert 4 <= n <= 45, f"{n} actions in 2 s at 20 Hz"
-    a = actions[-1]
-    assert all(-1 <= v <= 1 for v in a.delta) and a.gripper in (-1.0, 1.0)
-    wait_for(lambda: False, 1.5)           # latent stream stopped: stale -> no action
-    stale = len(actions)
-    wait_for(lambda: False, 0.4)
-    assert len(actions) == stale
-    assert pp.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
-    stream(0.4)
-    assert len(actions) == stale, "inactive: no action"
-    assert goal_pub.get_subscription_count() >= 1
 
 
 def test_policy_publisher_refuses_a_bad_checkpoint(ros, tmp_path):
