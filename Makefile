@@ -64,7 +64,9 @@ $(STAMP_PKG): $(STAMP_IFACE) setup.py pyproject.toml
 # made later files' timing-sensitive tests flaky under load.
 test: setup
 	$(ISOLATE) bash -c '$(VPY) -m pytest -m "not ros" $(PYTEST_ARGS) && \
-	  for f in test/test_ros_*.py test/test_demo.py; do $(VPY) -m pytest $$f $(PYTEST_ARGS) || exit 1; done'
+	  base=20; for f in test/test_ros_*.py test/test_demo.py; do \
+	    LUMOS_TEST_DOMAIN_BASE=$$base $(VPY) -m pytest $$f $(PYTEST_ARGS) || exit 1; \
+	    base=$$((base + 30)); done'
 
 
 demo: setup

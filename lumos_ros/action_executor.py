@@ -21,10 +21,8 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -32,6 +30,7 @@ from std_srvs.srv import Trigger
 from lumos_core.executor import (ActionIntegrator, GripperDebouncer, SafetyLimits,
                                  euler_from_quaternion, quaternion_from_euler, wrap)
 from lumos_ros.msg import RelativeAction
+from lumos_ros.launcher import run_node
 from lumos_ros.qos import RELIABLE
 
 BACKENDS = ("impedance", "servo", "sim")
@@ -153,6 +152,7 @@ class ActionExecutor(Node):
         executed.delta = [float(v) for v in np.concatenate([dpos, drot])]
         executed.gripper = 1.0 if self.gripper.open else -1.0
         executed.step = msg.step
+        executed.observation_stamp = msg.observation_stamp
         self.executed_pub.publish(executed)
 
     # --- outputs -----------------------------------------------------------------------------
@@ -211,22 +211,7 @@ class ActionExecutor(Node):
 
 def main(args=None) -> int:
     """Run the node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ActionExecutor()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"action_executor: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(ActionExecutor, "action_executor", args)
 
 
 if __name__ == "__main__":

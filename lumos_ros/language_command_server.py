@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
 from lumos_core.instructions import InstructionGate, load_instruction_file
 from lumos_core.language import LanguageEncoder
 from lumos_ros.msg import LanguageGoal
+from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED
 from lumos_ros.srv import LanguageCommand
 
@@ -130,22 +129,7 @@ class LanguageCommandServer(Node):
 
 def main(args=None) -> int:
     """Run the node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = LanguageCommandServer()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"language_command_server: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(LanguageCommandServer, "language_command_server", args)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from lumos_core.netns import ros_environment
 from lumos_core.paths import config_file
 from lumos_ros.executables import NODES
+
+if TYPE_CHECKING:
+    from rclpy.node import Node
 
 
 @dataclass
@@ -84,3 +88,36 @@ class NodeGroup:
                 proc.wait()
         for log in self._logs:
             log.close()
+
+
+def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None,
+             start: Callable[[Node], int] | None = None) -> int:
+    """The ``main()`` of every lumos node: init, build, optionally ``start``, spin, shut down.
+
+    Configuration errors (``ValueError``, ``FileNotFoundError`` raised while building the node,
+    e.g. a bad parameter or a missing checkpoint) are printed as ``<name>: <reason>`` and give
+    exit code 2; Ctrl-C / SIGTERM (rclpy's signal handlers) end the spin cleanly with 0.
+    ``start(node)`` may return a non-zero exit code to stop before spinning.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = factory()
+        code = start(node) if start is not None else 0
+        if code:
+            return code
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0

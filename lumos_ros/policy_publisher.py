@@ -5,6 +5,12 @@ it (no more actions); cleanup = release the model. At the control rate (default 
 the latest ``LatentState`` and the current ``LanguageGoal`` to a ``RelativeAction``, re-sampling
 the plan every ``replan_every`` steps (and on every new goal). Nothing is published without an
 active goal or when the latest latent state is older than ``latent_timeout``.
+
+``trigger`` chooses when an action is computed: ``timer`` (default) at ``control_rate`` from the
+latest latent state, or ``latent``: one action per new latent state as soon as it arrives (the
+camera sets the rate; lowest latency). Every action carries the stamp of the observation its
+latent state was filtered from (``observation_stamp``), so observation-to-action latency can be
+measured end to end (``lumos benchmark latency``).
 """
 
 from __future__ import annotations
@@ -12,14 +18,15 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
 from lumos_core.policy import LumosPolicy
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
+from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE
+
+TRIGGERS = ("timer", "latent")
 
 
 class PolicyPublisher(LifecycleNode):
@@ -34,11 +41,16 @@ class PolicyPublisher(LifecycleNode):
         self.declare_parameter("action_topic", "/lumos/action", ro)
         self.declare_parameter("control_rate", 15.0, ro)
         self.declare_parameter("latent_timeout", 0.5, ro)
+        self.declare_parameter("trigger", "timer", ParameterDescriptor(
+            read_only=True, description="'timer' (act at control_rate) or 'latent' (act on "
+                                        "every new latent state)"))
         self.declare_parameter("action_mode", "", ParameterDescriptor(
             read_only=True, description="'sample', 'mean' or '' (the checkpoint's setting)"))
         self.policy: LumosPolicy | None = None
         self.latent = None
         self.latent_time = None
+        self.latent_stamp = None
+        self.active = False
         self.goal: LanguageGoal | None = None
         self.published = 0
         self.timer = None
@@ -47,6 +59,10 @@ class PolicyPublisher(LifecycleNode):
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         """Load the checkpoint and create the topics."""
         path = self.get_parameter("checkpoint").value
+        if self.get_parameter("trigger").value not in TRIGGERS:
+            self.get_logger().error(f"parameter trigger={self.get_parameter('trigger').value!r};"
+                                    f" allowed: {', '.join(TRIGGERS)}")
+            return TransitionCallbackReturn.FAILURE
         try:
             self.policy = LumosPolicy(path, action_mode=self.get_parameter("action_mode").value
                                       or None)
@@ -64,12 +80,15 @@ class PolicyPublisher(LifecycleNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         """Start acting."""
-        self.timer = self.create_timer(1.0 / self.get_parameter("control_rate").value,
-                                       self._tick)
+        if self.get_parameter("trigger").value == "timer":
+            self.timer = self.create_timer(1.0 / self.get_parameter("control_rate").value,
+                                           self._tick)
+        self.active = True
         return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         """Stop acting (the executor holds once actions stop)."""
+        self.active = False
         if self.timer is not None:
             self.destroy_timer(self.timer)
             self.timer = None
@@ -88,6 +107,9 @@ class PolicyPublisher(LifecycleNode):
         self.latent = np.concatenate([np.asarray(msg.deterministic, np.float32),
                                       np.asarray(msg.stochastic, np.float32)])
         self.latent_time = self._now()
+        self.latent_stamp = msg.header.stamp
+        if self.active and self.get_parameter("trigger").value == "latent":
+            self._tick()
 
     def _on_goal(self, msg: LanguageGoal) -> None:
         if self.goal is None or msg.goal_id != self.goal.goal_id:
@@ -107,30 +129,23 @@ class PolicyPublisher(LifecycleNode):
         msg.delta = [float(v) for v in action[:6]]
         msg.gripper = float(action[6])
         msg.step = self.policy.counter
+        msg.observation_stamp = self.latent_stamp
         self.pub.publish(msg)
         self.published += 1
 
 
+def _autostart(node: PolicyPublisher) -> int:
+    node.declare_parameter("autostart", False)
+    if node.get_parameter("autostart").value:
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return 2
+        node.trigger_activate()
+    return 0
+
+
 def main(args=None) -> int:
     """Run the node; ``--ros-args -p autostart:=true`` configures and activates it at once."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyPublisher()
-        node.declare_parameter("autostart", False)
-        if node.get_parameter("autostart").value:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                return 2
-            node.trigger_activate()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(PolicyPublisher, "policy_publisher", args, start=_autostart)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ import json
 import sys
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32MultiArray, String
@@ -30,6 +28,7 @@ from lumos_core.sim.env import PlayTableEnv
 from lumos_core.sim.tasks import SceneState, completed_tasks
 from lumos_ros.conversions import rgb_to_image
 from lumos_ros.msg import LanguageGoal
+from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 
 JOINT_NAMES = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1",
@@ -167,19 +166,7 @@ class SimRobot(Node):
 
 def main(args=None) -> int:
     """Run the node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimRobot()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(SimRobot, "sim_robot", args)
 
 
 if __name__ == "__main__":

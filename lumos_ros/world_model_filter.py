@@ -13,10 +13,8 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32MultiArray
@@ -26,6 +24,7 @@ from lumos_core.executor import euler_from_quaternion
 from lumos_core.policy import LumosPolicy
 from lumos_ros.conversions import image_to_rgb
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
+from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 from lumos_ros.sync import ApproximateSync
 
@@ -141,22 +140,7 @@ class WorldModelFilter(Node):
 
 def main(args=None) -> int:
     """Run the node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = WorldModelFilter()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"world_model_filter: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(WorldModelFilter, "world_model_filter", args)
 
 
 if __name__ == "__main__":

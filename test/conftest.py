@@ -32,7 +32,9 @@ def require_loopback_only() -> None:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 
-_DOMAINS = iter(range(20, 200))
+# `make test` runs each ROS test file in its own process and gives each a different base, so
+# no two processes ever share a DDS domain (Fast DDS accepts domain ids up to 232).
+_DOMAINS = iter(range(int(os.environ.get("LUMOS_TEST_DOMAIN_BASE", "20")), 233))
 
 
 @pytest.fixture
