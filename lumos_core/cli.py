@@ -148,7 +148,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from lumos_core.config import SimConfig
 
-    if args.target == "policy":
+    if args.target == "latency":
+        from lumos_core.netns import ensure_loopback_only
+
+        ensure_loopback_only()
+        from lumos_ros.latency_benchmark import run, table
+
+        print(table(run(args.checkpoint, args.preset, args.trigger, args.seconds, args.rate,
+                        args.out)), end="")
+    elif args.target == "policy":
         from lumos_core.agent_benchmark import measure, table
 
         presets = args.presets or ["state", "cpu"]
@@ -398,10 +406,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
     bench.add_argument("target",
-                       choices=["sim", "expert", "data", "world-model", "policy", "agents"])
+                       choices=["sim", "expert", "data", "world-model", "policy", "agents",
+                                "latency"])
     bench.add_argument("--profile", choices=["quick", "full", "smoke"], default="quick",
                        help="agents: quick (~1 h on 2 cores) or full (3 seeds, 1000 chains)")
-    bench.add_argument("--out", default=None, help="agents: report directory")
+    bench.add_argument("--out", default=None,
+                       help="agents: report directory; latency: latency.json and node logs")
+    bench.add_argument("--checkpoint", default=None,
+                       help="latency: vision policy checkpoint (default: random weights of "
+                            "--preset)")
+    bench.add_argument("--preset", default="cpu", help="latency: preset of the random policy")
+    bench.add_argument("--trigger", nargs="+", default=["latent", "timer"],
+                       choices=["latent", "timer"], help="latency: policy_publisher modes")
+    bench.add_argument("--seconds", type=float, default=20.0, help="latency: measured seconds")
+    bench.add_argument("--rate", type=float, default=15.0, help="latency: camera/control Hz")
     bench.add_argument("--dataset-root", default="data/sim_play",
                        help="agents: CALVIN-format dataset (collected when missing)")
     bench.add_argument("--world-model", default=None,

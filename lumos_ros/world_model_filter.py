@@ -51,7 +51,13 @@ class WorldModelFilter(Node):
             self.declare_parameter(name, default, ro)
         self.declare_parameter("slop", 0.02, ro)
         self.declare_parameter("reset_on_goal", True, ro)
+        self.declare_parameter("torch_threads", 0, ParameterDescriptor(
+            read_only=True, description="CPU threads for the model (0: torch's default)"))
         g = self.get_parameter
+        if g("torch_threads").value > 0:
+            import torch
+
+            torch.set_num_threads(g("torch_threads").value)
         if not g("checkpoint").value:
             raise ValueError("parameter checkpoint is required (a policy checkpoint directory)")
         self.policy = LumosPolicy(g("checkpoint").value)

@@ -76,7 +76,8 @@ def ros():
         for node in handle.nodes:
             node.destroy_node()
         rclpy.shutdown(context=context)
-        thread.join(timeout=5)
+        if thread.is_alive():
+            thread.join(timeout=5)
         os.environ.pop("ROS_DOMAIN_ID", None)
 
 
