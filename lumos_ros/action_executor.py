@@ -7,8 +7,10 @@ pose and sends it through a backend:
   impedance controller's target, e.g. crisp_controllers ``target_pose``, or ``sim_robot``);
 - ``servo``: ``geometry_msgs/TwistStamped`` (delta / dt) on ``twist_topic`` (MoveIt Servo).
 
-The gripper is debounced and commanded on ``gripper_topic`` (``std_msgs/Bool``, true = open;
-franka_gripper actions need franka_msgs, which is not installed here). Safety: workspace box,
+The gripper is debounced, then commanded through franka_gripper's Move/Grasp actions
+(``gripper_backend`` ``franka``, or ``auto`` when ``franka_msgs`` is importable; see
+``lumos_ros.franka_gripper``) or on ``gripper_topic`` (``std_msgs/Bool``, true = open: the
+simulator, or ``auto`` without franka_msgs). Safety: workspace box,
 per-step and target-to-measured limits, NaN/inf rejection, hold when actions or the measured
 pose are older than their timeouts, ``~/hold`` / ``~/resume``, and a robot error flag
 (``error_topic``) that holds until resumed. Holding publishes the measured pose as the target.
@@ -30,6 +32,7 @@ from std_srvs.srv import Trigger
 from lumos_core.executor import (ActionIntegrator, GripperDebouncer, SafetyLimits,
                                  euler_from_quaternion, quaternion_from_euler, wrap)
 from lumos_ros.msg import RelativeAction
+from lumos_ros.franka_gripper import FrankaGripper, GripperSettings, franka_msgs_available
 from lumos_ros.launcher import run_node
 from lumos_ros.qos import RELIABLE
 
@@ -69,6 +72,15 @@ class ActionExecutor(Node):
         p("gripper_agree_steps", 2, ro)
         p("gripper_min_interval", 0.5, ro)
         p("control_period", 1.0 / 15.0, ro)
+        p("gripper_backend", "auto", ParameterDescriptor(
+            read_only=True, description="franka (franka_gripper actions), topic (Bool on "
+                                        "gripper_topic) or auto (franka if franka_msgs exists)"))
+        p("gripper_namespace", "/franka_gripper", ro)
+        p("gripper_open_width", 0.08, ro)
+        p("gripper_speed", 0.1, ro)
+        p("grasp_force", 30.0, ro)
+        p("grasp_epsilon", 0.08, ro)
+        p("gripper_homing", True, ro)
         g = self.get_parameter
         backend = g("backend").value
         if backend not in BACKENDS:
@@ -82,6 +94,7 @@ class ActionExecutor(Node):
         self.gripper = GripperDebouncer(g("gripper_agree_steps").value,
                                         g("gripper_min_interval").value)
         self.frame_id = g("frame_id").value
+        self.franka = self._franka_gripper(g("gripper_backend").value)
         self.measured: tuple[np.ndarray, np.ndarray] | None = None
         self.measured_time = None
         self.last_action_time = None
@@ -100,6 +113,23 @@ class ActionExecutor(Node):
         self.create_service(Trigger, "~/hold", self._on_hold)
         self.create_service(Trigger, "~/resume", self._on_resume)
         self.create_timer(0.05, self._watchdog)
+
+    def _franka_gripper(self, backend: str):
+        if backend not in ("auto", "franka", "topic"):
+            raise ValueError(f"parameter gripper_backend={backend!r}; allowed: auto, franka, "
+                             "topic")
+        available = franka_msgs_available()
+        if backend == "franka" and not available:
+            raise ValueError("gripper_backend=franka needs franka_msgs (franka_ros2), which "
+                             "cannot be imported here; use gripper_backend:=topic")
+        if backend == "topic" or not available:
+            return None
+        g = self.get_parameter
+        settings = GripperSettings(g("gripper_namespace").value, g("gripper_open_width").value,
+                                   g("gripper_speed").value, g("grasp_force").value,
+                                   g("grasp_epsilon").value, g("gripper_homing").value)
+        self.get_logger().info(f"gripper: franka_gripper actions under {settings.namespace}")
+        return FrankaGripper(self, settings)
 
     # --- inputs ------------------------------------------------------------------------------
     def _now(self) -> float:
@@ -142,7 +172,10 @@ class ActionExecutor(Node):
         self._send_target(update.position, update.euler)
         command = self.gripper.update(msg.gripper, self._now())
         if command is not None:
-            self.gripper_pub.publish(Bool(data=command))
+            if self.franka is not None:
+                self.franka.command(command)
+            else:
+                self.gripper_pub.publish(Bool(data=command))
         self.counters["applied"] += 1
         executed = RelativeAction()
         executed.header.stamp = self.get_clock().now().to_msg()

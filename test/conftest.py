@@ -24,6 +24,19 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool:
     return bool(predicate())
 
 
+def linked(publisher, *nodes) -> bool:
+    """True when ``publisher`` and every subscription of ``nodes`` on its topic have matched
+    each other. Both sides matter: a reliable writer that matched a reader before the reader
+    matched it sends a sample the reader drops, and Fast DDS resends it only after its next
+    heartbeat (~3 s later) -- the cause of this suite's old timing flakes."""
+    topic = publisher.topic_name
+    subs = [s for n in nodes for s in n.subscriptions if s.topic_name == topic]
+    if not subs:
+        raise ValueError(f"no subscription on {topic} in the given nodes")
+    return (publisher.get_subscription_count() >= len(subs)
+            and all(s.get_publisher_count() >= 1 for s in subs))
+
+
 def require_loopback_only() -> None:
     """Fail (not skip) a ROS test that would otherwise send DDS traffic off this host."""
     if not is_loopback_only():
@@ -39,20 +52,24 @@ _DOMAINS = iter(range(int(os.environ.get("LUMOS_TEST_DOMAIN_BASE", "20")), 233))
 
 @pytest.fixture
 def ros():
-    """A fresh rclpy context with a multi-threaded executor spinning in the background.
+    """A fresh rclpy context with a single-threaded executor spinning in a background thread.
+
+    Single-threaded on purpose: with rclpy's MultiThreadedExecutor, messages to these nodes
+    were measured arriving 1.5-3 s late now and then (the cause of the suite's old timing
+    flakes); the nodes themselves run under ``rclpy.spin`` (single-threaded) in deployment.
 
     Every test gets its own DDS domain (also for the processes it starts), so participants
     that outlive a test cannot talk to the next one.
     """
     require_loopback_only()
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     domain = next(_DOMAINS)
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
-    executor = MultiThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=context)
     thread = threading.Thread(target=executor.spin, daemon=True)
 
     class Ros:

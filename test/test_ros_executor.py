@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import linked, wait_for
 
 pytestmark = pytest.mark.ros
 TIMEOUT = 15.0
@@ -51,11 +51,9 @@ def rig(ros):
         action_pub.publish(RelativeAction(delta=[float(d) for d in delta], gripper=gripper))
 
     # every link matched before the tests publish (a message sent before discovery is lost)
-    assert wait_for(lambda: pose_pub.get_subscription_count() >= 1
-                    and action_pub.get_subscription_count() >= 1
-                    and executor.target_pub.get_subscription_count() >= 1
-                    and executor.gripper_pub.get_subscription_count() >= 1
-                    and executor.executed_pub.get_subscription_count() >= 1, TIMEOUT)
+    assert wait_for(lambda: linked(pose_pub, executor) and linked(action_pub, executor)
+                    and linked(executor.target_pub, node) and linked(executor.gripper_pub, node)
+                    and linked(executor.executed_pub, node), TIMEOUT)
     publish_pose()
     assert wait_for(lambda: executor.measured is not None, TIMEOUT)
     return executor, node, got, act
@@ -129,3 +127,16 @@ def test_stale_observation_holds(rig):
     assert wait_for(lambda: executor.counters["held"] >= 1, TIMEOUT)
     # the counter moves before the hold target is published: wait for the message itself
     assert wait_for(lambda: np.allclose(_position(got["target"][-1]), HOME, atol=1e-6), TIMEOUT)
+
+
+def test_franka_gripper_backend_needs_franka_msgs(ros):
+    from rclpy.parameter import Parameter
+
+    from lumos_ros.action_executor import ActionExecutor
+    from lumos_ros.franka_gripper import franka_msgs_available
+
+    if franka_msgs_available():
+        pytest.skip("franka_msgs is installed here")
+    with pytest.raises(ValueError, match="needs franka_msgs"):
+        ActionExecutor(context=ros.context, parameter_overrides=[
+            Parameter("gripper_backend", value="franka")])

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import linked, wait_for
 
 pytestmark = pytest.mark.ros
 TIMEOUT = 15.0
@@ -37,7 +37,8 @@ def test_filter_publishes_latent_states(ros, policy_checkpoint):
     got = []
     node.create_subscription(LatentState, "/lumos/latent_state", got.append, RELIABLE)
     pub = node.create_publisher(Float32MultiArray, "/lumos/sim_state", RELIABLE)
-    assert wait_for(lambda: pub.get_subscription_count() >= 1, TIMEOUT)
+    assert wait_for(lambda: linked(pub, ros.nodes[0]) and linked(ros.nodes[0].pub, node),
+                    TIMEOUT)
     for _ in range(3):
         pub.publish(Float32MultiArray(data=[0.1] * 39))
     assert wait_for(lambda: len(got) == 3, TIMEOUT)
@@ -69,8 +70,7 @@ def _policy_rig(ros, checkpoint, **params):
     node.create_subscription(RelativeAction, "/lumos/action", actions.append, RELIABLE)
     latent_pub = node.create_publisher(LatentState, "/lumos/latent_state", RELIABLE)
     cfg = load_checkpoint(checkpoint).lumos_config().world_model
-    assert wait_for(lambda: latent_pub.get_subscription_count() >= 1
-                    and pp.pub.get_subscription_count() >= 1, TIMEOUT)
+    assert wait_for(lambda: linked(latent_pub, pp) and linked(pp.pub, node), TIMEOUT)
 
     def latent(stamp_ns=0):
         msg = LatentState(deterministic=[0.0] * cfg.deter, stochastic=[0.0] * cfg.stoch_dim)

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import linked, wait_for
 
 pytestmark = pytest.mark.ros
 TIMEOUT = 20.0
@@ -64,11 +64,12 @@ def test_executor_drives_the_simulated_robot(sim, ros):
     from lumos_ros.qos import LATCHED, RELIABLE
 
     robot, node = sim
-    ros.add(ActionExecutor(context=ros.context))
+    executor = ros.add(ActionExecutor(context=ros.context))
     tasks = _subscribe(node, String, "/lumos/completed_tasks", LATCHED)
     assert wait_for(lambda: tasks, TIMEOUT) and json.loads(tasks[-1].data) == []
     pub = node.create_publisher(RelativeAction, "/lumos/action", RELIABLE)
-    assert wait_for(lambda: pub.get_subscription_count() >= 1, TIMEOUT)
+    assert wait_for(lambda: linked(pub, executor) and linked(executor.target_pub, robot)
+                    and linked(executor.gripper_pub, robot), TIMEOUT)
     start = robot.env.tcp_pose()[0].copy()
     for step in range(30):
         pub.publish(RelativeAction(delta=[0.0, 0.0, -1.0, 0.0, 0.0, 0.0], gripper=1.0,
