@@ -55,14 +55,68 @@ def main(argv: list[str] | None = None) -> int:
         ensure_loopback_only()
     specs = policy_nodes(args.checkpoint, args.use_sim, args.backend, args.namespace,
                          args.static_topic, args.gripper_topic)
+    return _run(specs, "policy_bringup")
+
+
+def record_nodes(output_dir: str, use_sim: bool = True, backend: str = "sim",
+                 teleop_input: str = "twist", script: str = "", namespace: str = "",
+                 static_topic: str = "", gripper_topic: str = "",
+                 recorder_parameters: dict | None = None) -> list[NodeSpec]:
+    """The node specs of record.launch.py for these arguments."""
+    cams = {}
+    if static_topic:
+        cams["static_topic"] = static_topic
+    if gripper_topic:
+        cams["gripper_cam_topic"] = gripper_topic
+    recorder = {"output_dir": output_dir, **cams, **(recorder_parameters or {})}
+    if use_sim:
+        recorder.setdefault("state_topic", "/lumos/sim_state")
+    specs = [NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace),
+             NodeSpec("teleop", "teleop.yaml", {"input": teleop_input, "script": script},
+                      namespace),
+             NodeSpec("teleop_recorder", "teleop_recorder.yaml", recorder, namespace)]
+    if use_sim:
+        specs.insert(0, NodeSpec("sim_robot", "sim_robot.yaml", cams, namespace))
+    return specs
+
+
+def _run(specs: list[NodeSpec], name: str, until=None) -> int:
     with NodeGroup(specs) as group:
         try:
             while not group.poll():
+                if until is not None and until():
+                    return 0
                 time.sleep(0.5)
-            print(f"policy_bringup: a node exited: {group.poll()}", file=sys.stderr)
+            print(f"{name}: a node exited: {group.poll()}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             return 0
+
+
+def record_main(argv: list[str] | None = None) -> int:
+    """`record_bringup`: record play data (the launch-free record.launch.py)."""
+    parser = argparse.ArgumentParser(description=record_main.__doc__)
+    parser.add_argument("--output-dir", default="data/recorded/training")
+    parser.add_argument("--no-sim", dest="use_sim", action="store_false")
+    parser.add_argument("--backend", default="sim", choices=["sim", "impedance", "servo"])
+    parser.add_argument("--input", default="twist", choices=["twist", "keyboard", "script"])
+    parser.add_argument("--script", default="", help="input=script: YAML steps "
+                        "(e.g. config/teleop_script_sim.yaml)")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="stop after this many seconds (0: until Ctrl-C)")
+    parser.add_argument("--namespace", default="")
+    parser.add_argument("--static-topic", default="")
+    parser.add_argument("--gripper-topic", default="")
+    args = parser.parse_args(argv)
+    from lumos_core.netns import ensure_loopback_only
+
+    if args.use_sim:
+        ensure_loopback_only()
+    specs = record_nodes(args.output_dir, args.use_sim, args.backend, args.input, args.script,
+                         args.namespace, args.static_topic, args.gripper_topic)
+    end = time.monotonic() + args.seconds
+    return _run(specs, "record_bringup",
+                (lambda: time.monotonic() > end) if args.seconds > 0 else None)
 
 
 if __name__ == "__main__":

@@ -11,4 +11,7 @@ NODES = {
     "world_model_filter": "lumos_ros.world_model_filter:main",
     "policy_publisher": "lumos_ros.policy_publisher:main",
     "policy_bringup": "lumos_ros.bringup:main",
+    "teleop_recorder": "lumos_ros.teleop_recorder:main",
+    "teleop": "lumos_ros.teleop:main",
+    "record_bringup": "lumos_ros.bringup:record_main",
 }

@@ -91,13 +91,15 @@ class NodeGroup:
 
 
 def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None,
-             start: Callable[[Node], int] | None = None) -> int:
+             start: Callable[[Node], int] | None = None,
+             on_exit: Callable[[Node], None] | None = None) -> int:
     """The ``main()`` of every lumos node: init, build, optionally ``start``, spin, shut down.
 
     Configuration errors (``ValueError``, ``FileNotFoundError`` raised while building the node,
     e.g. a bad parameter or a missing checkpoint) are printed as ``<name>: <reason>`` and give
     exit code 2; Ctrl-C / SIGTERM (rclpy's signal handlers) end the spin cleanly with 0.
-    ``start(node)`` may return a non-zero exit code to stop before spinning.
+    ``start(node)`` may return a non-zero exit code to stop before spinning; ``on_exit(node)``
+    runs after the spin ends, however it ends (the context may already be shut down then).
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -117,6 +119,8 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         return 2
     finally:
         if node is not None:
+            if on_exit is not None:
+                on_exit(node)
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

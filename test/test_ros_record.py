@@ -1,0 +1,205 @@
+"""rclpy tests of play-data recording: scripted teleop in simulation, faults, discard."""
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pytest
+import yaml
+from conftest import linked, wait_for
+
+pytestmark = pytest.mark.ros
+TIMEOUT = 120.0
+
+
+def _status_watcher(ros):
+    from rclpy.node import Node
+    from std_msgs.msg import String
+
+    from lumos_ros.qos import LATCHED
+
+    node = ros.add(Node("status_watcher", context=ros.context))
+    status = {}
+    node.create_subscription(String, "/teleop_recorder/status",
+                             lambda m: status.update(json.loads(m.data)), LATCHED)
+    return node, status
+
+
+def _record(tmp_path, script, **recorder):
+    from lumos_ros.bringup import record_nodes
+
+    path = tmp_path / "script.yaml"
+    path.write_text(yaml.safe_dump(script))
+    return record_nodes(str(tmp_path / "play" / "training"), use_sim=True, teleop_input="script",
+                        script=str(path), recorder_parameters={"static_size": 64,
+                                                               "gripper_size": 64, **recorder})
+
+
+def test_scripted_teleop_records_two_episodes_that_train(ros, tmp_path):
+    from lumos_core.config import load_config
+    from lumos_core.data.calvin import read_episode_meta
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.train_wm import WorldModelTrainer
+    from lumos_ros.launcher import NodeGroup
+
+    script = [{"wait": 4.0}, {"event": "start"},
+              {"twist": [0, 0, -1, 0, 0, 0], "seconds": 1.0}, {"gripper": "close"},
+              {"wait": 0.4}, {"event": "stop"}, {"event": "start"}, {"gripper": "open"},
+              {"twist": [1, 0, 0.5, 0, 0, 0.5], "seconds": 1.0}, {"event": "stop"}]
+    _, status = _status_watcher(ros)
+    with NodeGroup(_record(tmp_path, script)) as group:
+        done = wait_for(lambda: status.get("episodes") == 2 or group.poll(), TIMEOUT)
+        assert not group.poll(), f"a node exited: {group.poll()}"
+        assert done, f"recorder status: {status}"
+    split = tmp_path / "play" / "training"
+    data = PlayData(split, 64, progress=False)
+    assert len(data.episodes) == 2
+    lengths = data.episodes[:, 1] - data.episodes[:, 0] + 1
+    assert np.all(lengths >= 8), lengths              # ~1.4 s and ~1 s at 15 Hz
+    rel = data.arrays["rel_actions"]
+    first = slice(data.segments[0][0], data.segments[0][1] + 1)
+    assert np.any(rel[first][:, 2] < -0.4), "the first episode moves down (0.15 m/s)"
+    assert np.any(rel[first][:, 6] < 0), "and closes the gripper"
+    assert set(np.unique(rel[:, 6])) <= {-1.0, 1.0}
+    robot = data.arrays["robot_obs"]
+    z = robot[first][:, 2]
+    assert z[-1] < z[0] - 0.05, f"tcp z goes down with the actions: {z}"
+    metas = read_episode_meta(split)
+    assert [m["source"] for m in metas] == ["teleop_recorder"] * 2
+    cfg = load_config("debug", [f"data.dataset={tmp_path / 'play'}", "wm_train.seq_len=4",
+                                "wm_train.batch_size=2", "wm_train.eval_every=1000",
+                                "wm_train.checkpoint_every=1000"])
+    trainer = WorldModelTrainer(cfg, tmp_path / "wm", progress=False)
+    trainer.fit(3)
+    assert trainer.step == 3
+
+
+def _staged_frames(split):
+    return sum(len(list(d.glob("episode_*.npz"))) for d in split.glob(".incoming-*"))
+
+
+def test_kill_9_keeps_earlier_episodes_and_discard_drops_only_the_current(ros, tmp_path):
+    from lumos_core.data.calvin import read_episode_ids
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.data.recording import EpisodeWriter
+    from lumos_ros.launcher import NodeGroup
+
+    script = [{"wait": 4.0}, {"event": "start"}, {"twist": [0, 0, -1, 0, 0, 0], "seconds": 1.0},
+              {"event": "stop"}, {"event": "start"},
+              {"twist": [0, 1, 0, 0, 0, 0], "seconds": 0.8}, {"event": "discard"},
+              {"event": "start"}, {"twist": [1, 0, 0, 0, 0, 0], "seconds": 30.0}]
+    _, status = _status_watcher(ros)
+    split = tmp_path / "play" / "training"
+    specs = _record(tmp_path, script)
+    with NodeGroup(specs) as group:
+        # one episode kept, one discarded, a third being recorded: then kill -9 the recorder
+        assert wait_for(lambda: status.get("episodes") == 1 and status.get("discarded") == 1
+                        and status.get("recording") and status.get("frames", 0) > 5
+                        and _staged_frames(split) > 5, TIMEOUT), status
+        recorder = group.procs[[s.executable for s in specs].index("teleop_recorder")]
+        os.kill(recorder.pid, signal.SIGKILL)
+        recorder.wait()
+    assert _staged_frames(split) > 5, "the killed episode's frames are staged, not listed"
+    ids = read_episode_ids(split)
+    assert len(ids) == 1 and ids[0][0] == 0, ids
+    data = PlayData(split, 64, progress=False)
+    assert len(data) == ids[0][1] + 1
+    # the next recorder on this split removes the staged frames and appends after episode 1
+    writer = EpisodeWriter(split)
+    assert _staged_frames(split) == 0 and writer.writer.next_index == ids[0][1] + 1
+
+
+def test_sigterm_commits_the_current_episode(ros, tmp_path):
+    from lumos_core.data.calvin import read_episode_ids
+    from lumos_ros.launcher import NodeGroup
+
+    script = [{"wait": 4.0}, {"event": "start"}, {"twist": [0, 0, -1, 0, 0, 0], "seconds": 30}]
+    _, status = _status_watcher(ros)
+    split = tmp_path / "play" / "training"
+    specs = _record(tmp_path, script)
+    with NodeGroup(specs) as group:
+        assert wait_for(lambda: status.get("recording") and status.get("frames", 0) > 5,
+                        TIMEOUT), status
+        recorder = group.procs[[s.executable for s in specs].index("teleop_recorder")]
+        recorder.send_signal(signal.SIGTERM)
+        assert recorder.wait(timeout=30) == 0
+    ids = read_episode_ids(split)
+    assert len(ids) == 1 and ids[0][1] - ids[0][0] + 1 > 5
+    assert _staged_frames(split) == 0
+
+
+def test_recorder_services_discard_and_write_error(ros, tmp_path):
+    """In-process recorder fed by this test with exact stamps."""
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image, JointState
+    from std_srvs.srv import Trigger
+
+    from lumos_core.data.calvin import read_episode_ids
+    from lumos_ros.conversions import rgb_to_image
+    from lumos_ros.msg import RelativeAction
+    from lumos_ros.qos import RELIABLE
+    from lumos_ros.teleop_recorder import TeleopRecorder
+
+    split = tmp_path / "training"
+    rec = ros.add(TeleopRecorder(context=ros.context, parameter_overrides=[
+        Parameter("output_dir", value=str(split)), Parameter("static_size", value=0),
+        Parameter("gripper_size", value=0)]))
+    node = ros.add(Node("feeder", context=ros.context))
+    pubs = {"static": node.create_publisher(Image, "/static_cam/image_raw", RELIABLE),
+            "wrist": node.create_publisher(Image, "/wrist_cam/image_raw", RELIABLE),
+            "pose": node.create_publisher(PoseStamped, "/lumos/ee_pose", RELIABLE),
+            "joints": node.create_publisher(JointState, "/joint_states", RELIABLE),
+            "action": node.create_publisher(RelativeAction, "/lumos/executed_action", RELIABLE)}
+    assert wait_for(lambda: all(linked(p, rec) for p in pubs.values()), 30)
+    clients = {name: node.create_client(Trigger, f"/teleop_recorder/{name}")
+               for name in ("start", "stop", "discard")}
+
+    def call(name):
+        assert clients[name].wait_for_service(timeout_sec=30)
+        future = clients[name].call_async(Trigger.Request())
+        assert wait_for(future.done, 30)
+        return future.result()
+
+    def feed(t0, n):
+        for i in range(n):
+            ns = t0 + i * 66_666_667
+            stamp = PoseStamped().header.stamp
+            stamp.sec, stamp.nanosec = divmod(ns, 10**9)
+            pose = PoseStamped()
+            pose.header.stamp = stamp
+            pose.pose.position.x, pose.pose.orientation.x = 0.5 + 0.001 * i, 1.0
+            pubs["pose"].publish(pose)
+            pubs["joints"].publish(JointState(header=pose.header, position=[0.1] * 9))
+            before = rec.pairs
+            image = np.full((32, 32, 3), i, np.uint8)
+            pubs["static"].publish(rgb_to_image(image, stamp))
+            pubs["wrist"].publish(rgb_to_image(image, stamp))
+            assert wait_for(lambda: rec.pairs == before + 1, 30)
+            action = RelativeAction(delta=[0.05, 0, 0, 0, 0, 0], gripper=1.0)
+            action.header.stamp.sec, action.header.stamp.nanosec = divmod(ns + 10_000_000,
+                                                                          10**9)
+            pubs["action"].publish(action)
+            time.sleep(0.02)
+
+    assert not call("stop").success, "not recording"
+    assert call("start").success
+    assert not call("start").success, "already recording"
+    feed(10**18, 6)
+    res = call("stop")
+    assert res.success and "6 frames" in res.message, res.message
+    assert call("start").success
+    feed(10**18 + 10**10, 4)
+    assert call("discard").success
+    assert read_episode_ids(split).tolist() == [[0, 5]]
+    # a write error (as from a full disk): the staging directory vanishes under the recorder
+    assert call("start").success
+    shutil.rmtree(rec.writer.staged)
+    feed(10**18 + 2 * 10**10, 3)
+    assert wait_for(lambda: rec.error and not rec.writer.recording, 30), rec.status()
+    assert "cannot write" in rec.error
+    assert read_episode_ids(split).tolist() == [[0, 5]], "nothing partial is listed"
