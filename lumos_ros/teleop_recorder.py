@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
@@ -28,19 +27,11 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
-from lumos_core.data.recording import (AssemblerConfig, EpisodeWriter, FrameAssembler,
-                                       RecordingError)
-from lumos_core.executor import euler_from_quaternion
-from lumos_ros.conversions import image_to_rgb
+from lumos_core.data.recording import AssemblerConfig
 from lumos_ros.launcher import run_node
 from lumos_ros.msg import RelativeAction
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
-from lumos_ros.sync import ApproximateSync
-
-
-def stamp_seconds(stamp) -> float:
-    """A builtin_interfaces/Time in seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
+from lumos_ros.recording_session import RecordingSession
 
 
 class TeleopRecorder(Node):
@@ -70,26 +61,19 @@ class TeleopRecorder(Node):
         if g("on_shutdown").value not in ("commit", "discard"):
             raise ValueError(f"parameter on_shutdown={g('on_shutdown').value!r}; allowed: "
                              "commit, discard")
-        self.assembler = FrameAssembler(AssemblerConfig(
-            g("rate").value, g("max_age").value, g("static_size").value,
-            g("gripper_size").value))
-        self.writer = EpisodeWriter(Path(g("output_dir").value))
-        self.error = ""
-        self.pairs = 0
-        self.discarded = 0
+        self.session = RecordingSession(
+            Path(g("output_dir").value),
+            AssemblerConfig(g("rate").value, g("max_age").value, g("static_size").value,
+                            g("gripper_size").value),
+            g("slop").value, "teleop_recorder", self._log_error)
         self.status_pub = self.create_publisher(String, "~/status", LATCHED)
-        self.sync = ApproximateSync(2, g("slop").value, self._on_images)
-        self.create_subscription(Image, g("static_topic").value,
-                                 lambda m: self.sync.add(0, stamp_seconds(m.header.stamp), m),
+        s = self.session
+        self.create_subscription(Image, g("static_topic").value, lambda m: s.image(0, m), SENSOR)
+        self.create_subscription(Image, g("gripper_cam_topic").value, lambda m: s.image(1, m),
                                  SENSOR)
-        self.create_subscription(Image, g("gripper_cam_topic").value,
-                                 lambda m: self.sync.add(1, stamp_seconds(m.header.stamp), m),
-                                 SENSOR)
-        self.create_subscription(PoseStamped, g("pose_topic").value, self._on_pose, SENSOR)
-        self.create_subscription(JointState, g("joint_states_topic").value, self._on_joints,
-                                 SENSOR)
-        self.create_subscription(RelativeAction, g("executed_topic").value, self._on_action,
-                                 RELIABLE)
+        self.create_subscription(PoseStamped, g("pose_topic").value, s.pose, SENSOR)
+        self.create_subscription(JointState, g("joint_states_topic").value, s.joints, SENSOR)
+        self.create_subscription(RelativeAction, g("executed_topic").value, s.action, RELIABLE)
         if g("state_topic").value:
             self.create_subscription(Float32MultiArray, g("state_topic").value, self._on_state,
                                      RELIABLE)
@@ -101,100 +85,30 @@ class TeleopRecorder(Node):
         self.publish_status()
 
     # --- inputs ------------------------------------------------------------------------------
-    def _on_pose(self, msg: PoseStamped) -> None:
-        p, o = msg.pose.position, msg.pose.orientation
-        self.assembler.add_pose(stamp_seconds(msg.header.stamp), [p.x, p.y, p.z],
-                                euler_from_quaternion([o.x, o.y, o.z, o.w]))
-
-    def _on_joints(self, msg: JointState) -> None:
-        self.assembler.add_joints(stamp_seconds(msg.header.stamp), msg.position)
-
-    def _on_action(self, msg: RelativeAction) -> None:
-        self.assembler.add_action(stamp_seconds(msg.header.stamp),
-                                  list(msg.delta) + [msg.gripper])
-
     def _on_state(self, msg: Float32MultiArray) -> None:
-        data = np.asarray(msg.data, np.float32)
-        if data.shape == (39,):
-            self.assembler.add_state(self.get_clock().now().nanoseconds * 1e-9, data[15:])
-
-    def _on_images(self, static: Image, wrist: Image) -> None:
-        self.pairs += 1
-        if not self.writer.recording:
-            return
-        try:
-            frame = self.assembler.add_images(stamp_seconds(static.header.stamp),
-                                              image_to_rgb(static), image_to_rgb(wrist))
-        except ValueError as exc:
-            self.get_logger().error(f"image dropped: {exc}", throttle_duration_sec=5.0)
-            return
-        if frame is not None:
-            self._write(frame)
-
-    def _write(self, frame: dict) -> None:
-        try:
-            self.writer.append(frame)
-        except RecordingError as exc:
-            self._fail(str(exc))
-
-    def _fail(self, reason: str) -> None:
-        self.writer.discard()
-        self.error = reason
-        self.get_logger().error(f"recording stopped, episode discarded: {reason}")
-        self.publish_status()
+        # no header: stamped on arrival (simulator only, same host clock as its images)
+        self.session.state(self.get_clock().now().nanoseconds * 1e-9, msg)
 
     def _on_event(self, msg: String) -> None:
-        action = {"start": self.start, "stop": self.stop, "discard": self.discard}.get(msg.data)
-        if action is None:
-            self.get_logger().warning(f"unknown episode event {msg.data!r}; expected start, "
-                                      "stop or discard")
-            return
-        ok, message = action()
+        ok, message = self._run(self.session.event, msg.data)
         self.get_logger().info(message) if ok else self.get_logger().warning(message)
 
-    # --- episode control ---------------------------------------------------------------------
+    def _run(self, action, *args) -> tuple[bool, str]:
+        recording, error = self.session.writer.recording, self.session.error
+        ok, message = action(*args)
+        if (recording, error) != (self.session.writer.recording, self.session.error):
+            self.publish_status()
+        return ok, message
+
+    # --- episode control (also used on shutdown) ---------------------------------------------
     def start(self) -> tuple[bool, str]:
-        if self.writer.recording:
-            return False, "already recording"
-        self.assembler.reset()
-        self.error = ""
-        try:
-            self.writer.begin()
-        except OSError as exc:
-            self.error = f"cannot start: {exc}"
-            return False, self.error
-        self.publish_status()
-        return True, f"recording episode {self.writer.episodes} into {self.writer.dir}"
+        return self._run(self.session.start)
 
     def stop(self) -> tuple[bool, str]:
-        if not self.writer.recording:
-            return False, "not recording"
-        frame = self.assembler.flush()
-        if frame is not None:
-            self._write(frame)
-            if not self.writer.recording:
-                return False, f"episode lost: {self.error}"
-        frames = self.writer.frames
-        try:
-            ids = self.writer.commit({"source": "teleop_recorder",
-                                      "dropped": self.assembler.dropped,
-                                      "rate": self.get_parameter("rate").value})
-        except RecordingError as exc:
-            self._fail(str(exc))
-            return False, f"episode lost: {exc}"
-        self.publish_status()
-        if ids is None:
-            return False, "episode had no complete frame; nothing written"
-        return True, f"episode saved: frames {ids[0]}..{ids[1]} ({frames} frames)"
+        return self._run(self.session.stop)
 
     def discard(self) -> tuple[bool, str]:
-        if not self.writer.recording:
-            return False, "not recording"
-        frames = self.writer.frames
-        self.writer.discard()
-        self.discarded += 1
-        self.publish_status()
-        return True, f"episode discarded ({frames} frames)"
+        return self._run(self.session.discard)
 
     def _srv(self, action):
         def handler(request, response):
@@ -202,17 +116,30 @@ class TeleopRecorder(Node):
             return response
         return handler
 
+    def _log_error(self, message: str) -> None:
+        self.get_logger().error(message, throttle_duration_sec=1.0)
+        self.publish_status()
+
+    @property
+    def pairs(self) -> int:
+        """Camera pairs matched so far."""
+        return self.session.pairs
+
+    @property
+    def error(self) -> str:
+        return self.session.error
+
+    @property
+    def writer(self):
+        return self.session.writer
+
     def publish_status(self) -> None:
         if not self.context.ok():      # shutting down after SIGINT/SIGTERM
             return
         self.status_pub.publish(String(data=json.dumps(self.status())))
 
     def status(self) -> dict:
-        return {"recording": self.writer.recording, "frames": self.writer.frames,
-                "dropped": self.assembler.dropped, "episodes": self.writer.episodes,
-                "discarded": self.discarded,
-                "image_pairs": self.pairs, "error": self.error,
-                "output_dir": str(self.writer.dir)}
+        return self.session.status()
 
     def shutdown(self) -> None:
         """Finish the current episode the way ``on_shutdown`` says."""

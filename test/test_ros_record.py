@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -183,8 +182,9 @@ def test_recorder_services_discard_and_write_error(ros, tmp_path):
             action = RelativeAction(delta=[0.05, 0, 0, 0, 0, 0], gripper=1.0)
             action.header.stamp.sec, action.header.stamp.nanosec = divmod(ns + 10_000_000,
                                                                           10**9)
+            actions = rec.session.actions
             pubs["action"].publish(action)
-            time.sleep(0.02)
+            assert wait_for(lambda: rec.session.actions > actions, 30)
 
     assert not call("stop").success, "not recording"
     assert call("start").success

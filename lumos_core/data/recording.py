@@ -7,12 +7,13 @@ their header stamps, in any cross-topic order:
 - a camera pair (static + wrist images with one stamp, paired by the caller) is a frame
   candidate; candidates closer than ``0.9 / rate`` to the last frame are skipped (the camera
   rate is brought down to ``rate``);
+- a frame is completed one camera pair later (or at the end of the episode), so messages of
+  other topics that arrive after its images still count;
 - the robot state of frame *t* is the latest end-effector pose and joint state stamped at or
   before the images (``max_age`` at most older), the gripper action in ``robot_obs`` the last
   executed gripper command at or before them; the optional simulator state gives ``scene_obs``;
 - the action of frame *t* is the last executed action stamped after frame *t* and at or before
-  frame *t+1* (CALVIN: ``rel_actions[t]`` moves frame *t* to *t+1*), so a frame is emitted when
-  the next one arrives; with no action in between, a zero motion with the held gripper state;
+  frame *t+1* (CALVIN: ``rel_actions[t]`` moves frame *t* to *t+1*); with no action in between, a zero motion with the held gripper state;
 - a candidate without a fresh pose or joint state is dropped (counted).
 
 :class:`EpisodeWriter` stages each frame as it comes in a temporary directory inside the split
@@ -113,25 +114,31 @@ class FrameAssembler:
         self.state.add(stamp, np.asarray(scene_obs, np.float32))
 
     def add_images(self, stamp: float, static: np.ndarray, wrist: np.ndarray) -> dict | None:
-        """A camera pair; returns the previous frame once it is complete, else None."""
+        """A camera pair; returns the previous frame once it is complete, else None.
+
+        The previous pair's robot state and action are looked up only now, one frame later,
+        so that messages of other topics that arrive after its images still count."""
         if self.last_stamp is not None and stamp - self.last_stamp < 0.9 / self.cfg.rate:
             return None
-        frame = self._frame(stamp, static, wrist)
-        if frame is None:
-            self.dropped += 1
-            return None
-        done = self._finish(self.pending, stamp) if self.pending is not None else None
-        self.pending, self.last_stamp = frame, stamp
+        done = self._complete(self.pending, stamp) if self.pending is not None else None
+        self.pending, self.last_stamp = (stamp, static, wrist), stamp
         return done
 
     def flush(self) -> dict | None:
         """At the end of an episode: the pending frame if an action followed it, else None."""
         if self.pending is None:
             return None
-        frame, self.pending = self.pending, None
-        if self.actions.last_in(frame["stamp"], float("inf")) is None:
+        pending, self.pending = self.pending, None
+        if self.actions.last_in(pending[0], float("inf")) is None:
             return None
-        return self._finish(frame, float("inf"))
+        return self._complete(pending, float("inf"))
+
+    def _complete(self, pending: tuple, next_stamp: float) -> dict | None:
+        frame = self._frame(*pending)
+        if frame is None:
+            self.dropped += 1
+            return None
+        return self._finish(frame, next_stamp)
 
     def _frame(self, stamp: float, static: np.ndarray, wrist: np.ndarray) -> dict | None:
         pose_stamp, pose = self.pose.at_or_before(stamp)
