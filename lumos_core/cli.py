@@ -296,6 +296,24 @@ def _train_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bag2dataset(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lumos_core.data.recording import AssemblerConfig
+    from lumos_ros.bag2dataset import BagTopics, convert, write_report
+
+    topics = BagTopics(args.static_topic, args.gripper_topic, args.pose_topic,
+                       args.joints_topic, args.action_topic, args.state_topic,
+                       args.episode_topic)
+    cfg = AssemblerConfig(args.rate, args.max_age, args.static_size, args.gripper_size)
+    split = Path(args.out) / args.split
+    report = convert(args.bags, split, topics, cfg, args.slop, args.gap)
+    write_report(report, split / "bag2dataset_report.json")
+    print(report.text())
+    print(f"report: {split / 'bag2dataset_report.json'}")
+    return 0 if report.episodes else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from lumos_core.netns import ensure_loopback_only
 
@@ -439,6 +457,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batches", type=int, default=50)
     bench.set_defaults(handler=_benchmark)
 
+    bag = sub.add_parser("bag2dataset", help="convert rosbag2 bags (MCAP/sqlite3) of the camera, "
+                         "state and action topics into a CALVIN-format dataset split")
+    bag.add_argument("bags", nargs="+", help="bag directories (or .mcap files), in order")
+    bag.add_argument("--out", required=True, help="dataset root (episodes are appended)")
+    bag.add_argument("--split", default="training", choices=["training", "validation"])
+    for name, default in (("static-topic", "/static_cam/image_raw"),
+                          ("gripper-topic", "/wrist_cam/image_raw"),
+                          ("pose-topic", "/lumos/ee_pose"), ("joints-topic", "/joint_states"),
+                          ("action-topic", "/lumos/executed_action"),
+                          ("state-topic", "/lumos/sim_state"),
+                          ("episode-topic", "/lumos/episode_event")):
+        bag.add_argument(f"--{name}", default=default)
+    bag.add_argument("--rate", type=float, default=15.0, help="frames per second written")
+    bag.add_argument("--max-age", type=float, default=0.2,
+                     help="s: a frame whose robot state is older is dropped")
+    bag.add_argument("--slop", type=float, default=0.02, help="s: camera pairing")
+    bag.add_argument("--static-size", type=int, default=200, help="0: as recorded")
+    bag.add_argument("--gripper-size", type=int, default=84, help="0: as recorded")
+    bag.add_argument("--gap", type=float, default=0.5,
+                     help="s: without episode events, a camera gap this long ends an episode")
+    bag.set_defaults(handler=_bag2dataset)
+
     demo = sub.add_parser("demo", help="run the end-to-end demo in a loopback-only namespace")
     demo.add_argument("--timeout", type=float, default=120.0,
                       help="seconds to wait for the nodes (default: 120)")
@@ -471,10 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         from lumos_core.language import LanguageModelMissingError
 
         from lumos_core.data.calvin import DatasetError
+        from lumos_core.data.recording import RecordingError
         from lumos_core.sim.collect import CollectError
 
         if isinstance(exc, (CheckpointError, LanguageModelMissingError, FileNotFoundError,
-                            DatasetError, CollectError)):
+                            DatasetError, CollectError, RecordingError)):
             print(f"lumos: {exc}", file=sys.stderr)
             return 2
         raise

@@ -41,6 +41,7 @@ class RecordingSession:
         self.discarded = 0
         self.image_errors = 0
         self.actions = 0
+        self.dropped_total = 0      # frames dropped in earlier episodes of this session
 
     # --- messages ----------------------------------------------------------------------------
     def pose(self, msg) -> None:
@@ -104,6 +105,7 @@ class RecordingSession:
     def start(self) -> tuple[bool, str]:
         if self.writer.recording:
             return False, "already recording"
+        self.dropped_total += self.assembler.dropped
         self.assembler.reset()
         self.error = ""
         try:

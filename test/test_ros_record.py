@@ -203,3 +203,117 @@ def test_recorder_services_discard_and_write_error(ros, tmp_path):
     assert wait_for(lambda: rec.error and not rec.writer.recording, 30), rec.status()
     assert "cannot write" in rec.error
     assert read_episode_ids(split).tolist() == [[0, 5]], "nothing partial is listed"
+
+
+def _stamped_messages(t0_ns, n):
+    """(topic, message) of n steps: pose, joints, both images, then the executed action."""
+    from geometry_msgs.msg import PoseStamped
+    from sensor_msgs.msg import JointState
+
+    from lumos_core.executor import quaternion_from_euler
+    from lumos_ros.conversions import rgb_to_image
+    from lumos_ros.msg import RelativeAction
+
+    rng = np.random.default_rng(1)
+    out = []
+    for i in range(n):
+        ns = t0_ns + i * 66_666_667
+        pose = PoseStamped()
+        pose.header.stamp.sec, pose.header.stamp.nanosec = divmod(ns - 3_000_000, 10**9)
+        p = pose.pose.position
+        p.x, p.y, p.z = 0.5 + 0.01 * i, 0.0, 0.3 - 0.005 * i
+        o = pose.pose.orientation
+        o.x, o.y, o.z, o.w = map(float, quaternion_from_euler(3.1, 0.0, 0.1 * i))
+        joints = JointState(header=pose.header, position=rng.normal(size=9).tolist())
+        static = rgb_to_image(rng.integers(0, 255, (48, 48, 3), np.uint8))
+        static.header.stamp.sec, static.header.stamp.nanosec = divmod(ns, 10**9)
+        wrist = rgb_to_image(rng.integers(0, 255, (24, 24, 3), np.uint8))
+        wrist.header.stamp = static.header.stamp
+        action = RelativeAction(delta=rng.uniform(-1, 1, 6).tolist(),
+                                gripper=1.0 if i < n // 2 else -1.0)
+        action.header.stamp.sec, action.header.stamp.nanosec = divmod(ns + 20_000_000, 10**9)
+        out += [("/lumos/ee_pose", pose), ("/joint_states", joints),
+                ("/static_cam/image_raw", static), ("/wrist_cam/image_raw", wrist),
+                ("/lumos/executed_action", action)]
+    return out
+
+
+def _write_bag(path, messages, storage):
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from lumos_ros.bag2dataset import typestore
+
+    store = typestore()
+    types = {}
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        connections = {}
+        for i, (topic, msg) in enumerate(messages):
+            if topic not in connections:
+                module = type(msg).__module__.split(".")[0]
+                types[topic] = f"{module}/msg/{type(msg).__name__}"
+                connections[topic] = writer.add_connection(topic, types[topic], typestore=store)
+            writer.write(connections[topic], 10**18 + i * 1_000_000, serialize_message(msg))
+
+
+def _split_content(split):
+    from lumos_core.data.calvin import read_episode_ids
+
+    ids = read_episode_ids(split)
+    frames = []
+    for start, end in ids:
+        for index in range(start, end + 1):
+            with np.load(split / f"episode_{index:07d}.npz") as f:
+                frames.append({k: f[k] for k in f.files})
+    return ids.tolist(), frames
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_a_bag_converts_to_what_the_recorder_wrote(ros, tmp_path, storage):
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import String
+
+    from lumos_core.data.recording import AssemblerConfig
+    from lumos_ros.bag2dataset import convert
+    from lumos_ros.qos import RELIABLE
+    from lumos_ros.teleop_recorder import TeleopRecorder
+
+    messages = _stamped_messages(10**18, 9)
+    rec = ros.add(TeleopRecorder(context=ros.context, parameter_overrides=[
+        Parameter("output_dir", value=str(tmp_path / "live" / "training")),
+        Parameter("static_size", value=32), Parameter("gripper_size", value=16)]))
+    node = ros.add(Node("feeder", context=ros.context))
+    pubs = {topic: node.create_publisher(type(msg), topic, RELIABLE)
+            for topic, msg in messages[:5]}
+    events = node.create_publisher(String, "/lumos/episode_event", RELIABLE)
+    assert wait_for(lambda: all(linked(p, rec) for p in list(pubs.values()) + [events]), 30)
+    events.publish(String(data="start"))
+    assert wait_for(lambda: rec.writer.recording, 30)
+    for topic, msg in messages:
+        counter = (lambda: rec.session.actions) if topic.endswith("action") else \
+            (lambda: rec.session.pairs) if topic.startswith("/wrist") else None
+        before = counter() if counter else None
+        pubs[topic].publish(msg)
+        if counter:                     # every message arrives before the next step
+            assert wait_for(lambda: counter() > before, 30)
+    assert wait_for(lambda: rec.session.assembler.pose.stamps, 30)
+    events.publish(String(data="stop"))
+    assert wait_for(lambda: not rec.writer.recording and rec.writer.episodes == 1, 30), \
+        rec.status()
+
+    bag = tmp_path / f"play_{storage}"
+    _write_bag(bag, [("/lumos/episode_event", String(data="start"))] + messages
+               + [("/lumos/episode_event", String(data="stop"))], storage)
+    report = convert([bag], tmp_path / "bag" / "training",
+                     cfg=AssemblerConfig(static_size=32, gripper_size=16))
+    assert report.messages["/static_cam/image_raw"] == 9 and report.camera_pairs == 9
+    assert len(report.episodes) == 1 and report.dropped == 0 and not report.gaps
+    live_ids, live = _split_content(tmp_path / "live" / "training")
+    bag_ids, converted = _split_content(tmp_path / "bag" / "training")
+    assert live_ids == bag_ids == [[0, 8]]
+    for a, b in zip(live, converted):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert np.array_equal(a[key], b[key]), key
