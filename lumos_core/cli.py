@@ -296,6 +296,19 @@ def _train_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _annotate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lumos_core.annotate import run
+
+    if args.count < 1 or args.length < 2:
+        raise ConfigError("--count must be >= 1 and --length >= 2")
+    summary = run(Path(args.dataset) / args.split, args.count, args.length, args.seed,
+                  args.gif_dir)
+    del summary        # stopping early is not an error: the next run resumes
+    return 0
+
+
 def _bag2dataset(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -456,6 +469,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seq-len", type=int, default=50)
     bench.add_argument("--batches", type=int, default=50)
     bench.set_defaults(handler=_benchmark)
+
+    ann = sub.add_parser("annotate", help="describe random windows of a dataset in language "
+                         "(terminal; GIFs; resumable)")
+    ann.add_argument("dataset", help="dataset root (CALVIN format)")
+    ann.add_argument("--split", default="training", choices=["training", "validation"])
+    ann.add_argument("--count", type=int, default=50, help="windows in this session")
+    ann.add_argument("--length", type=int, default=64, help="frames per window (CALVIN: 64)")
+    ann.add_argument("--seed", type=int, default=0)
+    ann.add_argument("--gif-dir", default="runs/annotate", help="where the window GIFs go")
+    ann.set_defaults(handler=_annotate)
 
     bag = sub.add_parser("bag2dataset", help="convert rosbag2 bags (MCAP/sqlite3) of the camera, "
                          "state and action topics into a CALVIN-format dataset split")
