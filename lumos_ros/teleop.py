@@ -142,9 +142,26 @@ class Teleop(Node):
             self.event("discard")
 
     def _read_keys(self) -> None:
-        for line in sys.stdin:
-            for char in line.strip().lower():
-                self.key(char)
+        """Single key presses from a terminal (cbreak mode); lines from a pipe."""
+        if not sys.stdin.isatty():
+            for line in sys.stdin:
+                for char in line.strip().lower():
+                    self.key(char)
+            return
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            while self.context.ok():
+                char = sys.stdin.read(1)
+                if not char:
+                    break
+                self.key(char.lower())
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
     def event(self, name: str) -> None:
         """Publish an episode event (start / stop / discard)."""

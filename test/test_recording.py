@@ -138,3 +138,29 @@ def test_a_full_disk_raises_and_lists_nothing(tmp_path, monkeypatch):
     writer.discard()
     assert not list((tmp_path / "training").glob(".incoming-*"))
     assert read_episode_ids(tmp_path / "training").tolist() == []
+
+
+def test_teleop_velocity_to_action_matches_the_executor_inverse():
+    from lumos_ros.teleop import twist_to_action
+
+    a = twist_to_action([1, 0, -0.5, 0, 0, 2], -1.0, 1 / 15, lin_speed=0.15, rot_speed=0.5,
+                        pos_scale=0.02, rot_scale=0.05)
+    # 0.15 m/s over 1/15 s = 1 cm = 0.5 normalised units; the executor multiplies by 0.02 again
+    assert np.allclose(a[:3] * 0.02, [0.01, 0.0, -0.005])
+    assert a[5] == 1.0, "2 * 0.5 rad/s / 15 / 0.05 = 1.33 -> clipped to 1"
+    assert a[6] == -1.0
+
+
+def test_teleop_script_is_validated(tmp_path):
+    from lumos_ros.teleop import load_script
+
+    good = tmp_path / "good.yaml"
+    good.write_text("- {event: start}\n- {twist: [0, 0, 1, 0, 0, 0], seconds: 0.5}\n"
+                    "- {gripper: close}\n- {wait: 1}\n- {event: stop}\n")
+    assert len(load_script(good)) == 5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {event: start}\n- {twist: [0, 0, 1], seconds: 0.5}\n")
+    with pytest.raises(ValueError, match="step 1"):
+        load_script(bad)
+    with pytest.raises(ValueError, match="expected a YAML list"):
+        load_script(tmp_path / "missing.yaml")

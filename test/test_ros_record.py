@@ -317,3 +317,42 @@ def test_a_bag_converts_to_what_the_recorder_wrote(ros, tmp_path, storage):
         assert a.keys() == b.keys()
         for key in a:
             assert np.array_equal(a[key], b[key]), key
+
+
+def test_teleop_twist_and_buttons(ros):
+    from geometry_msgs.msg import Twist
+    from rclpy.node import Node
+    from sensor_msgs.msg import Joy
+    from std_msgs.msg import String
+
+    from lumos_ros.msg import RelativeAction
+    from lumos_ros.qos import RELIABLE
+    from lumos_ros.teleop import Teleop
+
+    teleop = ros.add(Teleop(context=ros.context))
+    node = ros.add(Node("operator", context=ros.context))
+    actions, events = [], []
+    node.create_subscription(RelativeAction, "/lumos/action", actions.append, RELIABLE)
+    node.create_subscription(String, "/lumos/episode_event", events.append, RELIABLE)
+    twist_pub = node.create_publisher(Twist, "/spacenav/twist", RELIABLE)
+    joy_pub = node.create_publisher(Joy, "/spacenav/joy", RELIABLE)
+    assert wait_for(lambda: linked(twist_pub, teleop) and linked(joy_pub, teleop)
+                    and linked(teleop.pub, node) and linked(teleop.event_pub, node), 30)
+    assert wait_for(lambda: len(actions) > 3, 30)
+    assert not any(actions[-1].delta), "no input: zero motion"
+    twist = Twist()
+    twist.linear.z = -1.0
+
+    def moving():
+        twist_pub.publish(twist)
+        return actions and np.isclose(actions[-1].delta[2], -0.5)
+    assert wait_for(moving, 30)
+    joy_pub.publish(Joy(buttons=[1, 0]))        # gripper toggles on the press only
+    joy_pub.publish(Joy(buttons=[1, 0]))
+    joy_pub.publish(Joy(buttons=[0, 1]))        # record: start
+    joy_pub.publish(Joy(buttons=[0, 0]))
+    joy_pub.publish(Joy(buttons=[0, 1]))        # record: stop
+    assert wait_for(lambda: [e.data for e in events] == ["start", "stop"], 30)
+    assert wait_for(lambda: actions[-1].gripper == -1.0, 30)
+    # input older than command_timeout: zero motion again
+    assert wait_for(lambda: not any(actions[-1].delta), 30)
