@@ -66,7 +66,7 @@ test: setup
 	$(ISOLATE) bash -c '$(VPY) -m pytest -m "not ros" $(PYTEST_ARGS) && \
 	  base=20; for f in test/test_ros_*.py test/test_demo.py; do \
 	    LUMOS_TEST_DOMAIN_BASE=$$base $(VPY) -m pytest $$f $(PYTEST_ARGS) || exit 1; \
-	    base=$$((base + 30)); done'
+	    base=$$((base + 25)); done'
 
 
 demo: setup
