@@ -18,11 +18,7 @@ def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
                  namespace: str = "", static_topic: str = "", gripper_topic: str = "",
                  sim_parameters: dict | None = None) -> list[NodeSpec]:
     """The node specs of policy.launch.py for these arguments."""
-    cams = {}
-    if static_topic:
-        cams["static_topic"] = static_topic
-    if gripper_topic:
-        cams["gripper_cam_topic"] = gripper_topic
+    cams = _cameras(static_topic, gripper_topic)
     specs = [
         NodeSpec("language_command_server", "language_command_server.yaml",
                  {"checkpoint": checkpoint}, namespace),
@@ -38,12 +34,10 @@ def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
     return specs
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the nodes until Ctrl-C."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--no-sim", dest="use_sim", action="store_false")
+def _robot_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The robot options both bringups share; parse, and isolate the network for the sim."""
+    parser.add_argument("--no-sim", dest="use_sim", action="store_false",
+                        help="a real robot instead of the simulated play table")
     parser.add_argument("--backend", default="sim", choices=["sim", "impedance", "servo"])
     parser.add_argument("--namespace", default="")
     parser.add_argument("--static-topic", default="")
@@ -53,6 +47,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.use_sim:
         ensure_loopback_only()
+    return args
+
+
+def _cameras(static_topic: str, gripper_topic: str) -> dict[str, str]:
+    """Camera topic parameters that differ from the parameter files' defaults."""
+    cams = _cameras(static_topic, gripper_topic)
+    return cams
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the nodes until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True)
+    args = _robot_args(parser, argv)
     specs = policy_nodes(args.checkpoint, args.use_sim, args.backend, args.namespace,
                          args.static_topic, args.gripper_topic)
     return _run(specs, "policy_bringup")
@@ -63,11 +72,7 @@ def record_nodes(output_dir: str, use_sim: bool = True, backend: str = "sim",
                  static_topic: str = "", gripper_topic: str = "",
                  recorder_parameters: dict | None = None) -> list[NodeSpec]:
     """The node specs of record.launch.py for these arguments."""
-    cams = {}
-    if static_topic:
-        cams["static_topic"] = static_topic
-    if gripper_topic:
-        cams["gripper_cam_topic"] = gripper_topic
+    cams = _cameras(static_topic, gripper_topic)
     recorder = {"output_dir": output_dir, **cams, **(recorder_parameters or {})}
     if use_sim:      # scene_obs from the simulator; its camera sizes as they are (64x64)
         recorder.setdefault("state_topic", "/lumos/sim_state")
@@ -99,21 +104,12 @@ def record_main(argv: list[str] | None = None) -> int:
     """`record_bringup`: record play data (the launch-free record.launch.py)."""
     parser = argparse.ArgumentParser(description=record_main.__doc__)
     parser.add_argument("--output-dir", default="data/recorded/training")
-    parser.add_argument("--no-sim", dest="use_sim", action="store_false")
-    parser.add_argument("--backend", default="sim", choices=["sim", "impedance", "servo"])
     parser.add_argument("--input", default="twist", choices=["twist", "keyboard", "script"])
     parser.add_argument("--script", default="", help="input=script: YAML steps "
                         "(e.g. config/teleop_script_sim.yaml)")
     parser.add_argument("--seconds", type=float, default=0.0,
                         help="stop after this many seconds (0: until Ctrl-C)")
-    parser.add_argument("--namespace", default="")
-    parser.add_argument("--static-topic", default="")
-    parser.add_argument("--gripper-topic", default="")
-    args = parser.parse_args(argv)
-    from lumos_core.netns import ensure_loopback_only
-
-    if args.use_sim:
-        ensure_loopback_only()
+    args = _robot_args(parser, argv)
     specs = record_nodes(args.output_dir, args.use_sim, args.backend, args.input, args.script,
                          args.namespace, args.static_topic, args.gripper_topic)
     end = time.monotonic() + args.seconds

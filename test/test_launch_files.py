@@ -46,18 +46,33 @@ def test_every_node_names_an_executable_and_existing_parameter_files():
                     f"config/{name} has no {executable}.ros__parameters"
 
 
-def test_bringup_starts_what_policy_launch_starts():
-    from lumos_ros.bringup import policy_nodes
-
-    tree = ast.parse((REPO / "launch" / "policy.launch.py").read_text())
+def _launched(name):
+    tree = ast.parse((REPO / "launch" / name).read_text())
     launched = set()
     for kwargs in _nodes(tree):
         files = [c.args[-1].value for c in ast.walk(kwargs["parameters"])
                  if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "join"
                  and isinstance(c.args[-1], ast.Constant)]
         launched.add((ast.literal_eval(kwargs["executable"]), files[0]))
+    return launched
+
+
+def test_bringup_starts_what_policy_launch_starts():
+    from lumos_ros.bringup import policy_nodes
+
     specs = {(s.executable, s.params_file) for s in policy_nodes("ckpt", use_sim=True)}
-    assert specs == launched
+    assert specs == _launched("policy.launch.py")
     assert "sim_robot" not in {s.executable for s in policy_nodes("ckpt", use_sim=False)}
     for spec in policy_nodes("ckpt"):
         assert spec.command()[2] == NODES[spec.executable].split(":")[0]
+
+
+def test_record_bringup_starts_what_record_launch_starts():
+    from lumos_ros.bringup import record_nodes
+
+    specs = {(s.executable, s.params_file) for s in record_nodes("out", use_sim=True)}
+    assert specs == _launched("record.launch.py")
+    real = record_nodes("out", use_sim=False, backend="impedance")
+    assert "sim_robot" not in {s.executable for s in real}
+    recorder = next(s for s in real if s.executable == "teleop_recorder")
+    assert "state_topic" not in recorder.parameters, "no simulator state on a real robot"
