@@ -52,7 +52,11 @@ def _robot_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argp
 
 def _cameras(static_topic: str, gripper_topic: str) -> dict[str, str]:
     """Camera topic parameters that differ from the parameter files' defaults."""
-    cams = _cameras(static_topic, gripper_topic)
+    cams = {}
+    if static_topic:
+        cams["static_topic"] = static_topic
+    if gripper_topic:
+        cams["gripper_cam_topic"] = gripper_topic
     return cams
 
 
