@@ -69,8 +69,7 @@ def featurize_split(model: WorldModel, data: PlayData, out_dir: Path, chunk: int
     for t0 in range(0, int(lengths.max()), chunk):
         steps = np.arange(t0, min(t0 + chunk, int(lengths.max())))
         rows = np.minimum(segs[:, :1] + steps[None], segs[:, 1:])       # clamp past the end
-        obs = to_torch({k: np.asarray(data.arrays[k][rows.ravel()]).reshape(
-            rows.shape + data.arrays[k].shape[1:]) for k in keys}, device)
+        obs = to_torch(data.gather(rows, keys), device)
         prev_rows = np.maximum(rows - 1, 0)
         prev = torch.as_tensor(actions[prev_rows], device=device)
         is_first = torch.as_tensor(steps[None] == 0, device=device).expand(len(segs), -1)
@@ -82,7 +81,7 @@ def featurize_split(model: WorldModel, data: PlayData, out_dir: Path, chunk: int
     # history-free: one posterior step per frame from the reset state
     for r0 in range(0, n, batch):
         rows = np.arange(r0, min(r0 + batch, n))
-        obs = to_torch({k: np.asarray(data.arrays[k][rows])[:, None] for k in keys}, device)
+        obs = to_torch(data.gather(rows[:, None], keys), device)
         b = len(rows)
         _, feat, _ = model.observe(model.initial(b), obs, zero.expand(b, 1, -1),
                                    torch.ones(b, 1, dtype=torch.bool, device=device))

@@ -183,13 +183,17 @@ class PlayData:
     def batch(self, starts: Sequence[int], length: int, keys: Sequence[str] | None = None
               ) -> dict[str, np.ndarray]:
         """Windows stacked to (B, T, ...), plus ``is_first`` (B, T)."""
-        keys = keys or self.keys
         rows = np.asarray(starts)[:, None] + np.arange(length)[None]
-        out = {k: np.asarray(self.arrays[k][rows.ravel()]).reshape(rows.shape +
-                                                                   self.arrays[k].shape[1:])
-               for k in keys}
+        out = self.gather(rows, keys or self.keys)
         out["is_first"] = self.is_first(rows)
         return out
+
+    def gather(self, rows: np.ndarray, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Arrays of ``keys`` at packed ``rows`` of any shape: ``rows.shape + item shape``."""
+        rows = np.asarray(rows)
+        return {k: np.asarray(self.arrays[k][rows.ravel()]).reshape(rows.shape +
+                                                                    self.arrays[k].shape[1:])
+                for k in keys}
 
     def statistics(self) -> dict[str, dict[str, np.ndarray]]:
         """Normalisation statistics from ``statistics.yaml`` (CALVIN layout)."""
