@@ -42,3 +42,20 @@ def rgb_to_image(rgb: np.ndarray, stamp=None, frame_id: str = "") -> Image:
     msg.step = rgb.shape[1] * 3
     msg.data = rgb.tobytes()
     return msg
+
+
+def panda_joint_positions(names, positions) -> np.ndarray:
+    """The 7 arm joints then the 2 finger joints from a JointState, whatever its order.
+
+    franka_ros2's merged ``/joint_states`` need not list the fingers last; with names, arm joints
+    (``*joint1`` .. ``*joint7``) come first in number order, then the ``*finger_joint*``s. Without
+    names the message order is taken as it is.
+    """
+    positions = np.asarray(positions, np.float32)
+    names = list(names)
+    if len(names) != len(positions) or not names:
+        return positions
+    fingers = sorted(i for i, n in enumerate(names) if "finger" in n)
+    arm = [i for i, n in enumerate(names) if "finger" not in n]
+    arm.sort(key=lambda i: (int(names[i][-1]) if names[i][-1:].isdigit() else 99, names[i]))
+    return positions[arm + fingers]

@@ -13,7 +13,7 @@ import numpy as np
 from lumos_core.data.recording import (AssemblerConfig, EpisodeWriter, FrameAssembler,
                                        RecordingError)
 from lumos_core.executor import euler_from_quaternion
-from lumos_ros.conversions import image_to_rgb
+from lumos_ros.conversions import image_to_rgb, panda_joint_positions
 from lumos_ros.sync import ApproximateSync
 
 EVENTS = ("start", "stop", "discard")
@@ -52,7 +52,8 @@ class RecordingSession:
 
     def joints(self, msg) -> None:
         """sensor_msgs/JointState: 7 arm joints, then the two finger joints."""
-        self.assembler.add_joints(stamp_seconds(msg.header.stamp), list(msg.position))
+        self.assembler.add_joints(stamp_seconds(msg.header.stamp),
+                                  panda_joint_positions(msg.name, msg.position))
 
     def action(self, msg) -> None:
         """lumos_ros/RelativeAction as executed."""

@@ -22,7 +22,7 @@ from std_srvs.srv import Trigger
 
 from lumos_core.executor import euler_from_quaternion
 from lumos_core.policy import LumosPolicy
-from lumos_ros.conversions import image_to_rgb
+from lumos_ros.conversions import image_to_rgb, panda_joint_positions
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
@@ -92,7 +92,7 @@ class WorldModelFilter(Node):
                                     euler_from_quaternion([o.x, o.y, o.z, o.w])])
 
     def _on_joints(self, msg: JointState) -> None:
-        self.joints = np.asarray(msg.position, np.float32)
+        self.joints = panda_joint_positions(msg.name, msg.position)
 
     def _on_executed(self, msg: RelativeAction) -> None:
         self.policy.set_previous_action(list(msg.delta) + [msg.gripper])

@@ -53,3 +53,14 @@ def test_out_of_order_messages_are_dropped():
     assert sync.dropped == 1 and sync.pending()[0] == 1
     with pytest.raises(ValueError):
         ApproximateSync(1, 0.02, print)
+
+
+def test_joint_order_by_name():
+    from lumos_ros.conversions import panda_joint_positions
+
+    names = ["fr3_finger_joint1", "fr3_joint2", "fr3_joint1", "fr3_finger_joint2"] + \
+        [f"fr3_joint{i}" for i in range(3, 8)]
+    positions = [0.04, 2.0, 1.0, 0.035, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert panda_joint_positions(names, positions).tolist() == pytest.approx(
+        [1, 2, 3, 4, 5, 6, 7, 0.04, 0.035])
+    assert panda_joint_positions([], [1.0, 2.0]).tolist() == [1.0, 2.0], "no names: as given"
