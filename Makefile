@@ -63,7 +63,7 @@ $(STAMP_PKG): $(STAMP_IFACE) setup.py pyproject.toml
 # ROS test files run one pytest process each: in one process, DDS state left by one file's nodes
 # made later files' timing-sensitive tests flaky under load.
 test: setup
-	$(ISOLATE) bash -c '$(VPY) -m pytest -m "not ros" $(PYTEST_ARGS) && \
+	$(ISOLATE) bash -c '$(VPY) -m pytest -m "not ros" $(PYTEST_ARGS) || exit 1; \
 	  base=20; for f in test/test_ros_*.py test/test_demo.py; do \
 	    LUMOS_TEST_DOMAIN_BASE=$$base $(VPY) -m pytest $$f $(PYTEST_ARGS) || exit 1; \
 	    base=$$((base + 25)); done'

@@ -47,7 +47,7 @@ def require_loopback_only() -> None:
 
 # `make test` runs each ROS test file in its own process and gives each a different base, so
 # no two processes ever share a DDS domain (Fast DDS accepts domain ids up to 232).
-_DOMAINS = iter(range(int(os.environ.get("LUMOS_TEST_DOMAIN_BASE", "20")), 233))
+_DOMAINS = iter(range(int(os.environ.get("LUMOS_TEST_DOMAIN_BASE") or "20"), 233))
 
 
 @pytest.fixture

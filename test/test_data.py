@@ -192,3 +192,35 @@ def test_reannotation_with_another_fraction_keeps_frames(dataset, tmp_path, enco
     collect(root, sim_cfg, cfg, instructions, encoder=encoder, progress=False)
     assert len(read_annotations(root / "training")["info"]["indx"]) == before >= 1
     assert (root / "training" / frame_name(3)).stat().st_mtime_ns == mtime
+
+
+def _open_split(path):
+    from lumos_core.data.dataset import PlayData
+
+    return len(PlayData(path, 16, progress=False))
+
+
+def test_concurrent_packing_of_one_split(tmp_path):
+    """DDP ranks open the same split at once: both must get a pack, neither may fail."""
+    import multiprocessing
+    import shutil
+
+    from lumos_core.data.recording import EpisodeWriter
+
+    split = tmp_path / "training"
+    writer = EpisodeWriter(split)
+    rng = np.random.default_rng(0)
+    writer.begin()
+    for _ in range(300):
+        writer.append({"rgb_static": rng.integers(0, 255, (32, 32, 3), np.uint8),
+                       "rgb_gripper": rng.integers(0, 255, (32, 32, 3), np.uint8),
+                       "robot_obs": rng.normal(size=15).astype(np.float32),
+                       "rel_actions": rng.uniform(-1, 1, 7).astype(np.float32),
+                       "actions": rng.normal(size=7).astype(np.float32)})
+    writer.commit()
+    ctx = multiprocessing.get_context("fork")
+    for _ in range(3):
+        shutil.rmtree(split / "packed_16", ignore_errors=True)
+        with ctx.Pool(2) as pool:
+            assert pool.map(_open_split, [split, split]) == [300, 300]
+        assert not [p for p in split.iterdir() if p.name.startswith(".packed")]

@@ -140,12 +140,38 @@ class PlayData:
                 array.flush()
             (tmp / "meta.json").write_text(json.dumps({"fingerprint": self._fingerprint(),
                                                        "keys": keys}))
-            shutil.rmtree(self.pack_dir, ignore_errors=True)
-            os.replace(tmp, self.pack_dir)
+            self._publish_pack(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return time.perf_counter() - start
+
+    def _pack_is_current(self) -> bool:
+        meta_file = self.pack_dir / "meta.json"
+        try:
+            return json.loads(meta_file.read_text()).get("fingerprint") == self._fingerprint()
+        except (OSError, ValueError):
+            return False
+
+    def _publish_pack(self, tmp: Path) -> None:
+        """Move a finished pack into place. Several processes (DDP ranks) may pack the same
+        split at once: whoever comes second keeps the first one's pack when it is current."""
+        if self.pack_dir.exists():
+            if self._pack_is_current():
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            stale = self.dir / f".{self.pack_dir.name}.stale-{os.getpid()}"
+            try:
+                os.replace(self.pack_dir, stale)        # out of the way, atomically
+            except FileNotFoundError:
+                pass
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            os.replace(tmp, self.pack_dir)
+        except OSError:                                  # another process published meanwhile
+            if not self._pack_is_current():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # --- access ------------------------------------------------------------------------------
     def __len__(self) -> int:
