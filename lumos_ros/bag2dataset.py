@@ -23,7 +23,8 @@ from pathlib import Path
 
 from lumos_core.data.recording import AssemblerConfig, RecordingError
 from lumos_core.paths import share_dir
-from lumos_ros.recording_session import RecordingSession, stamp_seconds
+from lumos_ros.conversions import stamp_seconds
+from lumos_ros.recording_session import RecordingSession
 
 
 @dataclass

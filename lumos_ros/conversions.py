@@ -28,6 +28,11 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, :3])
 
 
+def stamp_seconds(stamp) -> float:
+    """A builtin_interfaces/Time (e.g. ``msg.header.stamp``) in seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def rgb_to_image(rgb: np.ndarray, stamp=None, frame_id: str = "") -> Image:
     """An rgb8 Image from an (H, W, 3) uint8 array."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)

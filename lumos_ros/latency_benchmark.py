@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-TRIGGERS = ("latent", "timer")
 
-
-def random_policy_checkpoint(preset: str, out: str | Path) -> Path:
-    """A policy checkpoint of ``preset`` with random weights (for timing only)."""
+def random_policy_checkpoint(preset: str, out: str | Path, overrides: list[str] = (),
+                             extra: dict | None = None) -> Path:
+    """A policy checkpoint of ``preset`` (+ ``section.key=value`` overrides) with random
+    weights (seed 0): for timing and tests only."""
     import torch
 
     from lumos_core.agent import BehaviourModel
@@ -34,13 +34,14 @@ def random_policy_checkpoint(preset: str, out: str | Path) -> Path:
     from lumos_core.language import MODEL_ID
     from lumos_core.world_model import WorldModel
 
-    cfg = load_config(preset)
+    cfg = load_config(preset, list(overrides))
     torch.manual_seed(0)
     modules = {"world_model": WorldModel(cfg.world_model),
                "behaviour": BehaviourModel(cfg.agent, cfg.world_model)}
     return save_checkpoint(Path(out), kind="policy", modules=modules, config=cfg,
                            language_model_id=MODEL_ID,
-                           extra={"note": "random weights, for latency measurements only"})
+                           extra={"note": "random weights, for latency measurements only",
+                                  **(extra or {})})
 
 
 def _ns(stamp) -> int:
@@ -71,6 +72,7 @@ def measure(checkpoint: str | Path, trigger: str = "latent", seconds: float = 20
     from lumos_ros.conversions import rgb_to_image
     from lumos_ros.launcher import NodeGroup, NodeSpec
     from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
+    from lumos_ros.policy_publisher import TRIGGERS
     from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 
     if trigger not in TRIGGERS:

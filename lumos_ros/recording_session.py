@@ -13,15 +13,10 @@ import numpy as np
 from lumos_core.data.recording import (AssemblerConfig, EpisodeWriter, FrameAssembler,
                                        RecordingError)
 from lumos_core.executor import euler_from_quaternion
-from lumos_ros.conversions import image_to_rgb, panda_joint_positions
+from lumos_ros.conversions import image_to_rgb, panda_joint_positions, stamp_seconds
 from lumos_ros.sync import ApproximateSync
 
 EVENTS = ("start", "stop", "discard")
-
-
-def stamp_seconds(stamp) -> float:
-    """A builtin_interfaces/Time in seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class RecordingSession:

@@ -22,16 +22,11 @@ from std_srvs.srv import Trigger
 
 from lumos_core.executor import euler_from_quaternion
 from lumos_core.policy import LumosPolicy
-from lumos_ros.conversions import image_to_rgb, panda_joint_positions
+from lumos_ros.conversions import image_to_rgb, panda_joint_positions, stamp_seconds
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 from lumos_ros.sync import ApproximateSync
-
-
-def stamp_seconds(msg) -> float:
-    """Header stamp in seconds."""
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
 class WorldModelFilter(Node):
@@ -77,10 +72,11 @@ class WorldModelFilter(Node):
                                      RELIABLE)
         else:
             self.sync = ApproximateSync(2, g("slop").value, self._on_images)
-            self.create_subscription(Image, g("static_topic").value,
-                                     lambda m: self.sync.add(0, stamp_seconds(m), m), SENSOR)
-            self.create_subscription(Image, g("gripper_cam_topic").value,
-                                     lambda m: self.sync.add(1, stamp_seconds(m), m), SENSOR)
+            for camera, topic in enumerate(("static_topic", "gripper_cam_topic")):
+                self.create_subscription(
+                    Image, g(topic).value,
+                    lambda m, c=camera: self.sync.add(c, stamp_seconds(m.header.stamp), m),
+                    SENSOR)
             self.create_subscription(PoseStamped, g("pose_topic").value, self._on_pose,
                                      RELIABLE)
             self.create_subscription(JointState, g("joint_states_topic").value,

@@ -98,6 +98,27 @@ def ros():
         os.environ.pop("ROS_DOMAIN_ID", None)
 
 
+def write_random_episodes(split, lengths, static_size=16, gripper_size=8, seed=0):
+    """A split of random-content episodes of the given lengths (CALVIN format); returns it."""
+    import numpy as np
+
+    from lumos_core.data.recording import EpisodeWriter
+
+    writer = EpisodeWriter(split)
+    rng = np.random.default_rng(seed)
+    for length in lengths:
+        writer.begin()
+        for _ in range(length):
+            writer.append({
+                "rgb_static": rng.integers(0, 255, (static_size, static_size, 3), np.uint8),
+                "rgb_gripper": rng.integers(0, 255, (gripper_size, gripper_size, 3), np.uint8),
+                "robot_obs": rng.normal(size=15).astype(np.float32),
+                "rel_actions": rng.uniform(-1, 1, 7).astype(np.float32),
+                "actions": rng.normal(size=7).astype(np.float32)})
+        writer.commit()
+    return Path(split)
+
+
 @pytest.fixture(scope="session")
 def sim_dataset(tmp_path_factory, encoder):
     """A small scripted play dataset (2 recordings of 120 frames, 64x64 cameras)."""
@@ -117,21 +138,12 @@ def sim_dataset(tmp_path_factory, encoder):
 @pytest.fixture(scope="session")
 def policy_checkpoint(tmp_path_factory):
     """A state-mode policy checkpoint with random weights (debug sizes)."""
-    import torch
+    from lumos_ros.latency_benchmark import random_policy_checkpoint
 
-    from lumos_core.agent import BehaviourModel
-    from lumos_core.checkpoint import save_checkpoint
-    from lumos_core.config import load_config
-    from lumos_core.language import MODEL_ID
-    from lumos_core.world_model import WorldModel
-
-    cfg = load_config("debug", ["world_model.obs_mode=state", "world_model.use_proprio=false"])
-    torch.manual_seed(0)
-    modules = {"world_model": WorldModel(cfg.world_model),
-               "behaviour": BehaviourModel(cfg.agent, cfg.world_model)}
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "ckpt", kind="policy",
-                           modules=modules, config=cfg, language_model_id=MODEL_ID,
-                           extra={"instructions": {"open_drawer": ["open the drawer"]}})
+    return random_policy_checkpoint(
+        "debug", tmp_path_factory.mktemp("policy") / "ckpt",
+        ["world_model.obs_mode=state", "world_model.use_proprio=false"],
+        {"instructions": {"open_drawer": ["open the drawer"]}})
 
 
 @pytest.fixture(scope="session")

@@ -5,26 +5,15 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import write_random_episodes
 
 from lumos_core.annotate import AnnotationSession, run, sample_windows
 from lumos_core.data.calvin import DatasetError, read_annotations
-from lumos_core.data.recording import EpisodeWriter
 
 
 @pytest.fixture
 def split(tmp_path):
-    writer = EpisodeWriter(tmp_path / "play" / "training")
-    rng = np.random.default_rng(0)
-    for length in (40, 25, 12):
-        writer.begin()
-        for _ in range(length):
-            writer.append({"rgb_static": rng.integers(0, 255, (16, 16, 3), np.uint8),
-                           "rgb_gripper": rng.integers(0, 255, (8, 8, 3), np.uint8),
-                           "robot_obs": rng.normal(size=15).astype(np.float32),
-                           "rel_actions": rng.uniform(-1, 1, 7).astype(np.float32),
-                           "actions": rng.normal(size=7).astype(np.float32)})
-        writer.commit()
-    return tmp_path / "play" / "training"
+    return write_random_episodes(tmp_path / "play" / "training", (40, 25, 12))
 
 
 def test_windows_lie_inside_episodes_and_do_not_overlap():

@@ -205,19 +205,9 @@ def test_concurrent_packing_of_one_split(tmp_path):
     import multiprocessing
     import shutil
 
-    from lumos_core.data.recording import EpisodeWriter
+    from conftest import write_random_episodes
 
-    split = tmp_path / "training"
-    writer = EpisodeWriter(split)
-    rng = np.random.default_rng(0)
-    writer.begin()
-    for _ in range(300):
-        writer.append({"rgb_static": rng.integers(0, 255, (32, 32, 3), np.uint8),
-                       "rgb_gripper": rng.integers(0, 255, (32, 32, 3), np.uint8),
-                       "robot_obs": rng.normal(size=15).astype(np.float32),
-                       "rel_actions": rng.uniform(-1, 1, 7).astype(np.float32),
-                       "actions": rng.normal(size=7).astype(np.float32)})
-    writer.commit()
+    split = write_random_episodes(tmp_path / "training", [300], 32, 32)
     ctx = multiprocessing.get_context("fork")
     for _ in range(3):
         shutil.rmtree(split / "packed_16", ignore_errors=True)

@@ -84,13 +84,18 @@ class PlayData:
         """Where the packed arrays of this split and resolution live."""
         return self.dir / (f"packed_{self.image_size}" if self.images else "packed_state")
 
+    def _current_pack_meta(self) -> dict | None:
+        """The pack's meta.json when the pack was built from these episodes, else None."""
+        try:
+            meta = json.loads((self.pack_dir / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return meta if meta.get("fingerprint") == self._fingerprint() else None
+
     def _open_pack(self, progress: bool) -> dict[str, np.ndarray]:
-        meta_file = self.pack_dir / "meta.json"
-        if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            if meta.get("fingerprint") == self._fingerprint():
-                return {k: np.load(self.pack_dir / f"{k}.npy", mmap_mode="r")
-                        for k in meta["keys"]}
+        meta = self._current_pack_meta()
+        if meta is not None:
+            return {k: np.load(self.pack_dir / f"{k}.npy", mmap_mode="r") for k in meta["keys"]}
         self.pack_seconds = self._pack(progress)
         return self._open_pack(progress)
 
@@ -146,18 +151,11 @@ class PlayData:
             raise
         return time.perf_counter() - start
 
-    def _pack_is_current(self) -> bool:
-        meta_file = self.pack_dir / "meta.json"
-        try:
-            return json.loads(meta_file.read_text()).get("fingerprint") == self._fingerprint()
-        except (OSError, ValueError):
-            return False
-
     def _publish_pack(self, tmp: Path) -> None:
         """Move a finished pack into place. Several processes (DDP ranks) may pack the same
         split at once: whoever comes second keeps the first one's pack when it is current."""
         if self.pack_dir.exists():
-            if self._pack_is_current():
+            if self._current_pack_meta() is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
             stale = self.dir / f".{self.pack_dir.name}.stale-{os.getpid()}"
@@ -169,7 +167,7 @@ class PlayData:
         try:
             os.replace(tmp, self.pack_dir)
         except OSError:                                  # another process published meanwhile
-            if not self._pack_is_current():
+            if self._current_pack_meta() is None:
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -24,7 +24,6 @@ leaves every earlier episode intact.
 from __future__ import annotations
 
 import bisect
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,8 +231,7 @@ class EpisodeWriter:
         meta = {"source": "recording", "frames": self.frames, "first_stamp": self.stamps[0],
                 "last_stamp": self.stamps[-1], "moments": moments(frames), **(metadata or {})}
         try:
-            ids = self.writer.commit(self.staged, self.start, self.frames, json.loads(
-                json.dumps(meta)))
+            ids = self.writer.commit(self.staged, self.start, self.frames, meta)
             parts = [m["moments"] for m in read_episode_meta(self.dir) if "moments" in m]
             write_statistics(self.dir, merge_moments(parts))
         except OSError as exc:
