@@ -115,11 +115,18 @@ class BehaviourModel(nn.Module):
             self.recognition = PlanRecognition(cfg)
             self.proposal = _mlp(cfg.code_dim + cfg.goal_dim, cfg.proposal_units,
                                  cfg.proposal_layers, cfg.plan_dim, False, nn.ReLU)
-        inp = feat + cfg.goal_dim + plan
+        self.deter = wm_cfg.deter
+        seen = wm_cfg.deter if cfg.actor_latent == "h" else feat
+        inp = seen + cfg.goal_dim + plan
         self.actor = _mlp(inp, cfg.actor_units, cfg.actor_layers, 2 * ACTION_DIM)
         if self.imagines:
             self.critic = _mlp(inp, cfg.critic_units, cfg.critic_layers, 1)
             self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+            # statistics of the reward latent (agent.reward_norm='standardize'); set by the
+            # trainer from the training features, saved with the policy
+            reward_dim = wm_cfg.deter if cfg.reward_latent == "h" else feat
+            self.register_buffer("reward_mean", torch.zeros(reward_dim))
+            self.register_buffer("reward_std", torch.ones(reward_dim))
         if self.aligns:
             self.align_seq = nn.Sequential(nn.Linear(cfg.recognition_features, 128), nn.ReLU(),
                                            nn.Linear(128, cfg.goal_dim))
@@ -150,10 +157,14 @@ class BehaviourModel(nn.Module):
         return [p for p in self.parameters() if id(p) not in skip]
 
     # networks
+    def seen(self, feat: torch.Tensor) -> torch.Tensor:
+        """The part of the latent s = (h, z) the actor and critic see (``actor_latent``)."""
+        return feat[..., :self.deter] if self.cfg.actor_latent == "h" else feat
+
     def action_dist(self, feat: torch.Tensor, goal: torch.Tensor,
                     plan: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of the pre-tanh Gaussian; log-std squashed into [-5, 2]."""
-        x = torch.cat([feat, goal] + ([plan] if plan is not None else []), -1)
+        x = torch.cat([self.seen(feat), goal] + ([plan] if plan is not None else []), -1)
         mean, raw = self.actor(x).chunk(2, -1)
         return mean, (-5 + 3.5 * (torch.tanh(raw) + 1)).exp()
 
@@ -164,7 +175,7 @@ class BehaviourModel(nn.Module):
 
     def value(self, net: nn.Module, feat, goal, plan) -> torch.Tensor:
         """Critic output (..., )."""
-        x = torch.cat([feat, goal] + ([plan] if plan is not None else []), -1)
+        x = torch.cat([self.seen(feat), goal] + ([plan] if plan is not None else []), -1)
         return net(x).squeeze(-1)
 
     def plan_logits(self, logits: torch.Tensor) -> torch.Tensor:
@@ -209,8 +220,29 @@ class LumosAgent(nn.Module):
         return State(feat[..., :deter], feat[..., deter:])
 
     def reward_part(self, feat: torch.Tensor) -> torch.Tensor:
-        """The latent the DITTO reward compares: h, or s = (h, z)."""
-        return feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
+        """The latent the DITTO reward compares: h, or s = (h, z); standardised per dimension
+        with the training features' statistics when ``reward_norm='standardize'``."""
+        x = feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
+        if self.cfg.reward_norm == "standardize":
+            b = self.behaviour
+            x = (x - b.reward_mean) / b.reward_std
+        return x
+
+    def set_reward_statistics(self, feats: torch.Tensor) -> None:
+        """Mean and std (floored at 1e-2) of the reward latent over sample features (N, F)."""
+        x = feats[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feats
+        self.behaviour.reward_mean.copy_(x.mean(0))
+        self.behaviour.reward_std.copy_(x.std(0).clamp(min=1e-2))
+
+    def bc_loss(self, feat: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor | None,
+                actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """MSE of tanh(actor mean) to the expert actions along the expert latents (real
+        frames only)."""
+        steps = feat.shape[1]
+        plans = None if plan is None else plan[:, None].expand(-1, steps, -1)
+        mean, _ = self.behaviour.action_dist(feat, goal[:, None].expand(-1, steps, -1), plans)
+        err = (torch.tanh(mean) - actions).pow(2).mean(-1)
+        return (err * mask).sum() / mask.sum()
 
     def losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Policy loss, critic loss (None without imagination) and metrics.
@@ -244,15 +276,14 @@ class LumosAgent(nn.Module):
                                   b.logit_scale)
                 policy = policy + cfg.alignment_scale * align
                 metrics["align"] = align.item()
-        if not b.imagines:
-            # behaviour cloning on the expert latents (GCBC, MCIL, the no-DITTO ablation)
-            steps = feat.shape[1]
-            plans = None if plan is None else plan[:, None].expand(-1, steps, -1)
-            mean, _ = b.action_dist(feat, goal[:, None].expand(-1, steps, -1), plans)
-            err = (torch.tanh(mean) - batch["actions"]).pow(2).mean(-1)
-            bc = (err * mask).sum() / mask.sum()
+        if not b.imagines or cfg.ditto_bc_scale > 0:
+            # behaviour cloning on the expert latents (GCBC, MCIL, the no-DITTO ablation; the
+            # optional BC term of LUMOS)
+            bc = self.bc_loss(feat, goal, plan, batch["actions"], mask)
             metrics["bc_mse"] = bc.item()
-            return policy + cfg.bc_scale * bc, None, metrics
+            if not b.imagines:
+                return policy + cfg.bc_scale * bc, None, metrics
+            policy = policy + cfg.ditto_bc_scale * bc
         critic_loss, actor_loss, imag = self.imagine(feat, goal, plan, mask)
         metrics.update(imag)
         return policy + actor_loss, critic_loss, metrics

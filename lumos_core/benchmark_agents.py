@@ -36,7 +36,7 @@ class Profile:
     """Sizes of one benchmark profile."""
 
     frames: int
-    lang_fraction: float
+    lang_density: float
     wm_minutes: float
     agent_minutes: float
     seeds: tuple[int, ...]
@@ -45,12 +45,12 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile(frames=100_000, lang_fraction=0.05, wm_minutes=15, agent_minutes=2.5,
+    "quick": Profile(frames=100_000, lang_density=0.01, wm_minutes=15, agent_minutes=2.5,
                      seeds=(0,), chains=25, workers=2),
-    "full": Profile(frames=300_000, lang_fraction=0.05, wm_minutes=120, agent_minutes=60,
+    "full": Profile(frames=300_000, lang_density=0.01, wm_minutes=120, agent_minutes=60,
                     seeds=(0, 1, 2), chains=1000, workers=8),
     # seconds, for the test suite: exercises every stage, measures nothing
-    "smoke": Profile(frames=240, lang_fraction=0.5, wm_minutes=0.02, agent_minutes=0.02,
+    "smoke": Profile(frames=240, lang_density=0.1, wm_minutes=0.02, agent_minutes=0.02,
                      seeds=(0,), chains=1, workers=1),
 }
 
@@ -94,13 +94,13 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
 
     if (dataset / "collect.json").exists():   # reuse the recording; annotate as the profile says
         sim_cfg, collect_cfg = recorded_settings(dataset)
-        collect_cfg = replace(collect_cfg, lang_fraction=prof.lang_fraction)
+        collect_cfg = replace(collect_cfg, lang_density=prof.lang_density)
     else:
         sim_cfg, collect_cfg = SimConfig(), CollectConfig(frames=prof.frames,
-                                                          lang_fraction=prof.lang_fraction)
+                                                          lang_density=prof.lang_density)
     commands.append(_cmd("lumos", "collect", "--set", f"collect.frames={collect_cfg.frames}",
                          "--set", f"collect.episode_length={collect_cfg.episode_length}",
-                         "--set", f"collect.lang_fraction={prof.lang_fraction}", "--out",
+                         "--set", f"collect.lang_density={prof.lang_density}", "--out",
                          dataset))
     collect(dataset, sim_cfg, collect_cfg,
             load_instruction_file(config_file("sim_instructions_train.yaml")), progress=progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Callable
 
 from lumos_core.config import ConfigError
@@ -142,6 +143,55 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(markdown_table({args.policy: report}), end="")
     if args.out:
         print(f"report: {args.out}/results.md")
+    return 0
+
+
+def _ladder(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    if args.rung == "replay":
+        r = ladder.replay(args.dataset, args.split, args.events, args.seed)
+        print(f"rung (a) replay of recorded actions: {r['re_completed']}/{r['replayed']} "
+              f"completions re-completed ({100 * r['rate']:.1f} %); starting with a block in "
+              f"the hand (not restorable by a reset): {r['held_start']['re_completed']}/"
+              f"{r['held_start']['replayed']}")
+        for task, v in r["per_task"].items():
+            print(f"  {task}: {v['success']}/{v['total']}")
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            (Path(args.out) / "replay.json").write_text(json.dumps(r, indent=2))
+        return 0
+    if args.rung == "reward":
+        if not args.features:
+            print("lumos: ladder reward needs --features", file=sys.stderr)
+            return 2
+        rows = ladder.reward_separation(args.features, seed=args.seed)
+        print("| reward latent | normalisation | expert actions | holding still | random | "
+              "hold / expert |\n|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['reward_latent']} | {r['reward_norm']} | {r['expert']:.3f} | "
+                  f"{r['hold']:.3f} | {r['random']:.3f} | {r['hold_over_expert']:.2f} |")
+        return 0
+    from lumos_core.evaluation import evaluate, markdown_table, per_task_table
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.chains import load_chains
+
+    if not args.out:
+        print("lumos: ladder state-bc needs --out (the trained network's directory)",
+              file=sys.stderr)
+        return 2
+    info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed)
+    print(f"trained on {info['windows']} annotated windows ({info['frames']} frames), "
+          f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
+          f"{info['final_mse']:.4f}")
+    chains = load_chains()[: args.chains]
+    instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
+    report = evaluate(args.out, chains, instructions, [args.seed], Path(args.out) / "eval",
+                      args.workers)
+    name = f"state BC ({args.goal} goal)"
+    print(markdown_table({name: report}), end="")
+    print(per_task_table({name: report}), end="")
     return 0
 
 
@@ -391,6 +441,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="report directory")
     evaluate.set_defaults(handler=_evaluate)
 
+    lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
+                         "behaviour cloning on the true state")
+    lad.add_argument("rung", choices=["replay", "state-bc", "reward"])
+    lad.add_argument("--features", default=None, help="reward: output of `lumos featurize`")
+    lad.add_argument("--dataset", default="data/sim_play", help="dataset root")
+    lad.add_argument("--split", default="training")
+    lad.add_argument("--events", type=int, default=300, help="replay: completions replayed")
+    lad.add_argument("--goal", choices=["task", "language"], default="task",
+                     help="state-bc: one-hot task (rung b) or sentence embedding (rung c)")
+    lad.add_argument("--steps", type=int, default=6000, help="state-bc: updates")
+    lad.add_argument("--chains", type=int, default=200, help="state-bc: evaluation chains")
+    lad.add_argument("--workers", type=int, default=2)
+    lad.add_argument("--seed", type=int, default=0)
+    lad.add_argument("--out", default=None, help="report / network directory")
+    lad.set_defaults(handler=_ladder)
+
     train_wm = sub.add_parser("train-wm", help="train the world model on a CALVIN-format dataset")
     add_config_args(train_wm, "state")
     train_wm.add_argument("--out", required=True, help="run directory")
@@ -535,10 +601,11 @@ def main(argv: list[str] | None = None) -> int:
 
         from lumos_core.data.calvin import DatasetError
         from lumos_core.data.recording import RecordingError
+        from lumos_core.ladder import LadderError
         from lumos_core.sim.collect import CollectError
 
         if isinstance(exc, (CheckpointError, LanguageModelMissingError, FileNotFoundError,
-                            DatasetError, CollectError, RecordingError)):
+                            DatasetError, CollectError, RecordingError, LadderError)):
             print(f"lumos: {exc}", file=sys.stderr)
             return 2
         raise

@@ -131,7 +131,8 @@ class CollectConfig(Section):
 
     SECTION = "collect"
     frames: int = doc(100_000, "Frames to record in total (training + validation).", low=1)
-    episode_length: int = doc(2000, "Frames per play episode (one continuous recording).",
+    episode_length: int = doc(1000, "Frames per play episode (one continuous recording; each "
+                                    "starts at the neutral pose, as evaluation chains do).",
                               low=10)
     validation_fraction: float = doc(0.1, "Share of episodes written to validation/.",
                                      low=0.0, high=0.9)
@@ -142,10 +143,27 @@ class CollectConfig(Section):
                             low=0.0, high=1.0)
     free_motion_prob: float = doc(0.15, "Probability of a free motion between tasks.",
                                   low=0.0, high=1.0)
-    lang_fraction: float = doc(0.01, "Target fraction of frames covered by language-annotated "
-                                     "windows (paper: under 1 %).", low=0.0, high=1.0)
-    lang_window: int = doc(64, "Length of an annotated window, ending where the oracle sees "
-                               "the task completed (CALVIN: 64).", low=2)
+    home_prob: float = doc(0.1, "Probability of returning to (near) the neutral pose between "
+                                "tasks, where evaluation chains start.", low=0.0, high=1.0)
+    balance_tasks: bool = doc(True, "Choose the next task among the feasible ones with weight "
+                                    "1/(1 + completions of it so far in the episode), so that "
+                                    "every task is visited often; false: a family uniformly, "
+                                    "then a task in it.")
+    lang_density: float = doc(0.01, "Language-annotated windows per recorded frame, as CALVIN "
+                                    "counts its '1 %' (D: ~5 100 windows over 512 k frames, one "
+                                    "per ~100 frames); each annotates one oracle-detected task "
+                                    "completion, tasks round-robin, so a density above the "
+                                    "completion rate annotates every completion. Lower values "
+                                    "give the data-efficiency regimes.", low=0.0, high=1.0)
+    lang_window: int = doc(128, "Longest annotated window; windows end where the oracle sees "
+                                "the task completed (CALVIN: 64 frames, fixed).", low=2)
+    lang_align: bool = doc(True, "Annotated windows start where the expert began the task "
+                                 "(at least 20 and at most lang_window frames): the described "
+                                 "behaviour, its approach included, and nothing of the task "
+                                 "before. false: exactly lang_window frames ending at the "
+                                 "completion (CALVIN's fixed windows; here the expert's tasks "
+                                 "take 23-126 frames, so fixed windows cut approaches off and "
+                                 "carry other behaviour).")
     seed: int = doc(0, "Random seed of the collection.")
 
 
@@ -172,6 +190,10 @@ class WorldModelConfig(Section):
                                  "KL(q||sg(p)).", low=0.0, high=1.0)
     free_nats: float = doc(0.0, "KL values below this are not penalised (official: 0).", low=0.0)
     image_scale: float = doc(1.0, "Weight of the image (or state) reconstruction NLL.", low=0.0)
+    filter_warmup: int = doc(0, "Extra filter steps on the first observation after a reset "
+                                "(the robot holding still), so that the first latent a policy "
+                                "acts on resembles the long-history latents it trained on; "
+                                "0 = one step, as the official code.", low=0, high=100)
 
     @property
     def stoch_dim(self) -> int:
@@ -221,6 +243,18 @@ class AgentConfig(Section):
     reward_latent: str = doc("h", "Latent the DITTO reward compares: 'h' (deterministic part, as "
                                   "the official code) or 'hz' (s = (h, z), as the paper's eq. 3).",
                              choices=("h", "hz"))
+    reward_norm: str = doc("none", "Normalisation of the reward latent before eq. 3: 'none' "
+                                   "(official) or 'standardize' (per dimension, with the mean "
+                                   "and std of the training features): without it the "
+                                   "constant part of the latent dominates the dot product and "
+                                   "standing still earns most of the expert's reward.",
+                           choices=("none", "standardize"))
+    ditto_bc_scale: float = doc(0.0, "Weight of a behaviour-cloning term (MSE of the actor's "
+                                     "mean on the expert latents) next to the DITTO objective; "
+                                     "0 = the paper. Reported as 'LUMOS + BC term'.", low=0.0)
+    actor_latent: str = doc("hz", "What the actor and critic see of the latent: 'hz' (s = (h, "
+                                  "z), the paper) or 'h' (the deterministic part only; z is "
+                                  "one straight-through sample).", choices=("hz", "h"))
     horizon: int = doc(32, "Imagination horizon H.", low=2)
     min_window: int = doc(20, "Minimum expert window length.", low=2)
     max_window: int = doc(32, "Maximum expert window length (windows are padded to it).", low=2)
@@ -251,7 +285,9 @@ class AgentConfig(Section):
                                "BC baselines).", low=0.0)
     replan_every: int = doc(30, "Re-sample the plan from the proposal every N control steps.",
                             low=1)
-    action_mode: str = doc("sample", "Control-time action: 'sample' (official) or 'mean'.",
+    action_mode: str = doc("mean", "Control-time action: 'mean' (tanh of the Gaussian mean) or "
+                                   "'sample' (the official code; BC heads never train the std, "
+                                   "so samples are noise around the mean).",
                            choices=("sample", "mean"))
 
     @property

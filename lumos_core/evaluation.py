@@ -113,6 +113,15 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
     if spec == "expert":
         lookup = {text: task for task, texts in instructions.items() for text in texts}
         return ExpertPolicy(env, lookup, seed)
+    if Path(spec).is_dir() and (Path(spec) / "state_bc.pt").exists():
+        # a learning-ladder network on the true state (lumos_core.ladder)
+        from lumos_core.ladder import StateBCPolicy
+
+        if spec not in _POLICIES:
+            _POLICIES.clear()
+            lookup = {text: task for task, texts in instructions.items() for text in texts}
+            _POLICIES[spec] = StateBCPolicy(spec, lookup)
+        return _POLICIES[spec]
     if Path(spec).is_dir():
         # loading a checkpoint costs far more than a chain: one policy per worker process
         from lumos_core.policy import LumosPolicy
@@ -123,13 +132,13 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
         policy = _POLICIES[spec]
         policy.seed(seed)
         return policy
-    raise ValueError(f"unknown policy {spec!r}; use 'expert', 'random' or a policy checkpoint "
-                     "directory")
+    raise ValueError(f"unknown policy {spec!r}; use 'expert', 'random', a policy checkpoint "
+                     "directory or a `lumos ladder state-bc` directory")
 
 
 def policy_needs_images(spec: str) -> bool:
     """Whether the policy named by ``spec`` reads camera images."""
-    if spec in ("expert", "random"):
+    if spec in ("expert", "random") or (Path(spec) / "state_bc.pt").exists():
         return False
     from lumos_core.checkpoint import read_meta
 

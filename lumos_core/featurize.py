@@ -4,8 +4,9 @@ Per split, memory-mappable arrays (one row per frame, episode order, like the pa
 
 - ``features.npy`` (N, feat_dim): s_t = (h_t, z_t) filtered over the whole recording with the
   true previous actions (z_t a sample from the posterior, as in the official featurizer);
-- ``zero_features.npy`` (N, feat_dim): the history-free s_t -- one posterior step on frame t
-  from the reset state with the zero previous action, exactly the first step after a policy
+- ``zero_features.npy`` (N, feat_dim): the history-free s_t -- the filter's first step on
+  frame t after a reset (:meth:`WorldModel.start`: one posterior step with the zero previous
+  action, plus ``filter_warmup`` holding steps), exactly the first step after a policy
   ``reset()``;
 - ``rel_actions.npy``, ``frame_ids.npy``, ``segments.npy``;
 - ``meta.json``: the world-model checkpoint (path, config, code version, weights checksum) and
@@ -82,11 +83,9 @@ def featurize_split(model: WorldModel, data: PlayData, out_dir: Path, chunk: int
     for r0 in range(0, n, batch):
         rows = np.arange(r0, min(r0 + batch, n))
         obs = to_torch(data.gather(rows[:, None], keys), device)
-        b = len(rows)
-        _, feat, _ = model.observe(model.initial(b), obs, zero.expand(b, 1, -1),
-                                   torch.ones(b, 1, dtype=torch.bool, device=device))
-        zeros[rows] = feat[:, 0].cpu().numpy()
-        bar.update(b)
+        _, feat = model.start(obs)
+        zeros[rows] = feat.cpu().numpy()
+        bar.update(len(rows))
     bar.close()
     feats.flush()
     zeros.flush()

@@ -93,11 +93,15 @@ class LumosPolicy:
     @torch.no_grad()
     def filter(self, obs: dict) -> torch.Tensor:
         """One posterior step; returns s_t (1, feat_dim)."""
-        first = torch.tensor([[self.filter_steps == 0]], device=self.device)
-        self.state, feat, _ = self.world_model.observe(self.state, self._obs(obs),
-                                                       self.prev_action[:, None], first)
+        if self.filter_steps == 0:
+            self.state, feat = self.world_model.start(self._obs(obs))
+        else:
+            self.state, feat, _ = self.world_model.observe(
+                self.state, self._obs(obs), self.prev_action[:, None],
+                torch.zeros(1, 1, dtype=torch.bool, device=self.device))
+            feat = feat[:, 0]
         self.filter_steps += 1
-        return feat[:, 0]
+        return feat
 
     @torch.no_grad()
     def step(self, obs: dict, goal) -> np.ndarray:

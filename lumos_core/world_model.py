@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lumos_core.config import WorldModelConfig
+from lumos_core.data.calvin import canonical_robot_obs
 
 ZERO_ACTION = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # CALVIN's "no previous action": gripper open
 ACTION_DIM = 7
@@ -200,7 +201,7 @@ class WorldModel(nn.Module):
 
     def vector_targets(self, obs: dict) -> torch.Tensor:
         """Normalised concat(robot_obs, scene_obs) (state mode)."""
-        robot = (obs["robot_obs"] - self.robot_mean) / self.robot_std
+        robot = (canonical_robot_obs(obs["robot_obs"]) - self.robot_mean) / self.robot_std
         scene = (obs["scene_obs"] - self.scene_mean) / self.scene_std
         return torch.cat([robot, scene], -1)
 
@@ -219,7 +220,8 @@ class WorldModel(nn.Module):
                  for c in CAMERAS]
         e = self.fuse(torch.cat(parts, -1)).view(*lead, -1)
         if self.cfg.use_proprio:
-            e = torch.cat([e, (obs["robot_obs"] - self.robot_mean) / self.robot_std], -1)
+            robot = (canonical_robot_obs(obs["robot_obs"]) - self.robot_mean) / self.robot_std
+            e = torch.cat([e, robot], -1)
         return e
 
     def initial(self, batch: int) -> State:
@@ -250,6 +252,25 @@ class WorldModel(nn.Module):
         h, z = torch.stack(hs, 1), torch.stack(zs, 1)
         prior = self.rssm.prior(h)   # recomputed in one batch from the stack of h's
         return state, torch.cat([h, z], -1), {"post": torch.stack(posts, 1), "prior": prior}
+
+    def start(self, obs: dict, warmup: int | None = None) -> tuple[State, torch.Tensor]:
+        """The filter's first step after a reset on observations (B, 1, ...): one posterior
+        step from the reset state with the zero previous action, then ``warmup`` (default
+        ``cfg.filter_warmup``) more on the same observation with the 'hold still' action (zero
+        deltas, the gripper as observed). Returns the state and its features (B, feat_dim).
+        The policy's first step and the featurizer's history-free latents both use this."""
+        warmup = self.cfg.filter_warmup if warmup is None else warmup
+        b = obs["robot_obs"].shape[0]
+        device = self.robot_mean.device
+        zero = torch.tensor(ZERO_ACTION, device=device).expand(b, 1, -1)
+        first = torch.ones(b, 1, dtype=torch.bool, device=device)
+        state, feat, _ = self.observe(self.initial(b), obs, zero, first)
+        if warmup:
+            hold = torch.zeros(b, 1, len(ZERO_ACTION), device=device)
+            hold[..., -1] = torch.where(obs["robot_obs"][:, :1, 14] >= 0, 1.0, -1.0)
+            for _ in range(warmup):
+                state, feat, _ = self.observe(state, obs, hold, ~first)
+        return state, feat[:, 0]
 
     def img_step(self, state: State, action: torch.Tensor) -> State:
         """One imagined step: GRU, then z sampled from the prior."""

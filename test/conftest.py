@@ -128,7 +128,7 @@ def sim_dataset(tmp_path_factory, encoder):
     from lumos_core.sim.collect import collect
 
     cfg = CollectConfig(frames=240, episode_length=120, validation_fraction=0.5, workers=1,
-                        lang_fraction=0.5, seed=3)
+                        lang_density=0.1, seed=3)
     root = tmp_path_factory.mktemp("sim_play")
     instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
     summary = collect(root, SimConfig(), cfg, instructions, encoder=encoder, progress=False)

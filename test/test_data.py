@@ -186,7 +186,7 @@ def test_reannotation_with_another_fraction_keeps_frames(dataset, tmp_path, enco
     instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
     before = len(read_annotations(root / "training")["info"]["indx"])
     mtime = (root / "training" / frame_name(3)).stat().st_mtime_ns
-    collect(root, sim_cfg, replace(cfg, lang_fraction=0.0), instructions, encoder=encoder,
+    collect(root, sim_cfg, replace(cfg, lang_density=0.0), instructions, encoder=encoder,
             progress=False)
     assert len(read_annotations(root / "training")["info"]["indx"]) == 0
     collect(root, sim_cfg, cfg, instructions, encoder=encoder, progress=False)

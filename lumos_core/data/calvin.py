@@ -18,6 +18,7 @@ listed there are not part of the dataset, so a crash leaves every earlier episod
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
@@ -239,12 +240,28 @@ def _normalizer(mean, std) -> list[dict]:
              "mean": [float(v) for v in mean], "std": [float(v) for v in std]}]
 
 
+def canonical_robot_obs(robot_obs):
+    """robot_obs with the TCP roll (index 3) taken modulo 2 pi.
+
+    A gripper pointing down has roll near +-pi: the raw value jumps between -3.14 and 3.14 at
+    the slightest tilt (normalisation std 3.08 on play data), so a model would see a step of
+    two units for a rotation of a fraction of a degree. Modulo 2 pi it is continuous around pi.
+    Works on numpy arrays and torch tensors of shape (..., 15); returns a copy.
+    """
+    out = robot_obs.clone() if hasattr(robot_obs, "clone") else np.array(robot_obs, copy=True)
+    out[..., 3] = out[..., 3] % (2 * math.pi)
+    return out
+
+
 def moments(frames: Mapping[str, np.ndarray]) -> dict[str, dict[str, list]]:
-    """Per-key count, sum, sum of squares, min and max of an episode (JSON-serialisable)."""
+    """Per-key count, sum, sum of squares, min and max of an episode (JSON-serialisable);
+    robot_obs in its canonical form (:func:`canonical_robot_obs`), as the models see it."""
     out = {}
     for key in STAT_KEYS:
         if key in frames:
             x = np.asarray(frames[key], np.float64)
+            if key == "robot_obs":
+                x = canonical_robot_obs(x)
             out[key] = {"n": len(x), "sum": x.sum(0).tolist(), "sumsq": (x ** 2).sum(0).tolist(),
                         "min": x.min(0).tolist(), "max": x.max(0).tolist()}
     return out

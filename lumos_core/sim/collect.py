@@ -70,7 +70,9 @@ def _record(job: dict) -> dict:
 
 
 #: settings that only shape the language annotations: changing them re-annotates, no re-recording
-ANNOTATION_KEYS = ("lang_fraction", "lang_window")
+ANNOTATION_KEYS = ("lang_density", "lang_window", "lang_align")
+#: shortest task-aligned annotated window (the agents' shortest expert window)
+MIN_LANG_WINDOW = 20
 
 
 def _check_settings(root: Path, sim_cfg: SimConfig, cfg: CollectConfig) -> None:
@@ -143,7 +145,7 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
            encoder=None) -> dict:
     """Write statistics and the hindsight language annotations of every split.
 
-    Annotations are written once per annotation setting (``lang_fraction``, ``lang_window``):
+    Annotations are written once per annotation setting (``lang_density``, ``lang_window``):
     asking for another setting replaces them (the frames stay as they are).
     """
     metas = {split: read_episode_meta(root / split) for split in SPLITS}
@@ -162,7 +164,7 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
         frames = sum(m["moments"]["actions"]["n"] for m in metas[split])
         existing = read_annotations(root / split)
         added = 0
-        if not existing["info"]["indx"] and events and cfg.lang_fraction > 0:
+        if not existing["info"]["indx"] and events and cfg.lang_density > 0:
             added = annotate(root / split, events, frames, cfg, instructions, encoder)
         tasks = defaultdict(int)
         for event in events:
@@ -177,9 +179,10 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
 
 def annotate(split_dir: Path, events: list[dict], frames: int,
              cfg: CollectConfig, instructions: dict[str, list[str]], encoder=None) -> int:
-    """Annotate windows ending where the oracle saw a task completed, with a random training
-    paraphrase, until ``lang_fraction`` of the frames are covered. Tasks are visited
-    round-robin so every task gets annotations."""
+    """Annotate windows ending where the oracle saw a task completed (starting where the
+    expert began it, with ``lang_align``), with a random training paraphrase: ``round(lang_density * frames)`` windows (CALVIN's density: one per ~100
+    frames), or every completion when there are fewer. Tasks are visited round-robin so every
+    task gets annotations; windows may overlap (as CALVIN's do)."""
     rng = np.random.default_rng(cfg.seed + 7)
     episode_starts = [int(s) for s, _ in read_episode_ids(split_dir)]
     by_task = defaultdict(list)
@@ -187,19 +190,20 @@ def annotate(split_dir: Path, events: list[dict], frames: int,
         by_task[event["task"]].append(event)
     for items in by_task.values():
         rng.shuffle(items)
-    target = cfg.lang_fraction * frames
-    covered: set[int] = set()
+    target = max(1, round(cfg.lang_density * frames))
     chosen = []
     order = sorted(by_task)
-    while len(covered) < target and any(by_task.values()):
+    while len(chosen) < target and any(by_task.values()):
         for task in order:
-            if not by_task[task] or len(covered) >= target:
+            if not by_task[task] or len(chosen) >= target:
                 continue
             event = by_task[task].pop()
             ep_start = max(s for s in episode_starts if s <= event["end"])
-            start = max(ep_start, event["end"] - cfg.lang_window + 1)
+            start = event["end"] - cfg.lang_window + 1
+            if cfg.lang_align:
+                start = max(start, min(event["start"], event["end"] - MIN_LANG_WINDOW + 1))
+            start = max(ep_start, start)
             chosen.append((start, event["end"], task))
-            covered.update(range(start, event["end"] + 1))
     missing = sorted({t for _, _, t in chosen} - set(instructions))
     if missing:
         raise CollectError(f"no training instructions for tasks {missing}")

@@ -1,0 +1,300 @@
+"""The learning ladder (`lumos ladder`): rungs that locate a learning failure instead of
+guessing it. Each rung prints its figure; each must pass before the next one is trusted.
+
+(a) ``replay``: the recorded ``rel_actions`` replayed from each completion's recorded start
+    state re-complete the task (the action path: scaling, clipping, frames, the oracle);
+(b) ``state-bc --goal task``: behaviour cloning on the *true* state (robot_obs + scene_obs)
+    with a one-hot task goal, evaluated per task on the evaluation chains (can the data teach
+    each task at all?);
+(c) ``state-bc --goal language``: the same with the MiniLM embedding of the instruction, on
+    the evaluation paraphrases (language grounding with a perfect state);
+(d) GCBC and MCIL on world-model features: ``lumos train-agent --set agent.method=gcbc``;
+(e) LUMOS and its ablations: ``lumos benchmark agents``.
+
+Rungs (b) and (c) train :class:`StateBCNet` on the language-annotated windows only -- exactly
+the supervision the agents get -- and save a ``state_bc`` checkpoint that ``lumos evaluate``
+accepts like any policy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lumos_core.data.calvin import canonical_robot_obs, read_annotations, read_episode_meta
+
+STATE_BC_FILE = "state_bc.pt"
+
+
+class LadderError(ValueError):
+    """A rung cannot run on the given input."""
+
+
+# --- rung (a): the action path -------------------------------------------------------------
+def replay(dataset: str | Path, split: str = "training", events: int = 300,
+           seed: int = 0, progress: bool = True) -> dict:
+    """Replay the recorded actions of ``events`` random completions from their start frames.
+
+    The scene and the robot are reset to the recorded ``scene_obs`` / ``robot_obs`` of the
+    frame where the expert began the task, then every recorded ``rel_action`` up to the frame
+    that completed it is stepped; a replay succeeds when the oracle sees the task done by then
+    (plus 15 frames of slack: contacts complete a few frames later when replayed). Completions that start with a block in the
+    hand cannot be restored by a reset (the grasp is a physical contact) and are counted apart.
+    """
+    from tqdm import tqdm
+
+    from lumos_core.config import SimConfig
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.tasks import SceneState, completed_tasks
+
+    split_dir = Path(dataset) / split
+    data = PlayData(split_dir, images=False, progress=progress)
+    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
+    all_events = [e for m in read_episode_meta(split_dir) for e in m["events"]]
+    if not all_events:
+        raise LadderError(f"{split_dir}: no recorded task completions (episode metadata "
+                          "written by `lumos collect` is needed)")
+    rng = np.random.default_rng(seed)
+    chosen = [all_events[i] for i in rng.permutation(len(all_events))[:events]]
+    robot, scene = data.arrays["robot_obs"], data.arrays["scene_obs"]
+    actions = data.arrays["rel_actions"]
+    per_task = defaultdict(lambda: [0, 0])
+    held_start = [0, 0]
+    env = PlayTableEnv(SimConfig(render=False))
+    try:
+        for event in tqdm(chosen, desc="replay", disable=not progress):
+            s, e = row_of[int(event["start"])], row_of[int(event["end"])]
+            env.reset(options={"scene_obs": np.asarray(scene[s]),
+                               "robot_obs": np.asarray(robot[s])})
+            start = SceneState(env.scene_obs(), env.held_block())
+            ok = False
+            last = min(e + 15, len(actions) - 1)
+            for row in range(s, last + 1):
+                obs, *_ = env.step(np.asarray(actions[row], np.float64))
+                if event["task"] in completed_tasks(start, SceneState(obs["scene_obs"],
+                                                                      env.held_block())):
+                    ok = True
+                    break
+            if event["task"] in ("place_in_drawer", "place_in_slider", "stack_block"):
+                held_start[0] += ok
+                held_start[1] += 1
+            else:
+                per_task[event["task"]][0] += ok
+                per_task[event["task"]][1] += 1
+    finally:
+        env.close()
+    done = sum(v[0] for v in per_task.values())
+    total = sum(v[1] for v in per_task.values())
+    return {"replayed": total, "re_completed": done, "rate": done / max(total, 1),
+            "held_start": {"replayed": held_start[1], "re_completed": held_start[0]},
+            "per_task": {t: {"success": s, "total": n} for t, (s, n) in sorted(per_task.items())}}
+
+
+# --- rungs (b) and (c): behaviour cloning on the true state --------------------------------
+def state_input(robot_obs, scene_obs, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Normalised concat(canonical robot_obs, scene_obs), float32."""
+    x = np.concatenate([canonical_robot_obs(np.asarray(robot_obs, np.float32)),
+                        np.asarray(scene_obs, np.float32)], -1)
+    return ((x - mean) / std).astype(np.float32)
+
+
+class StateBCNet(nn.Module):
+    """MLP (state, goal) -> tanh action; the goal is a one-hot task or a 384-d embedding."""
+
+    def __init__(self, state_dim: int, goal_dim: int, units: int = 256, layers: int = 3) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        inp = state_dim + goal_dim
+        for _ in range(layers):
+            mods += [nn.Linear(inp, units), nn.LayerNorm(units), nn.ELU()]
+            inp = units
+        mods.append(nn.Linear(inp, 7))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """Action in [-1, 1]^7."""
+        return torch.tanh(self.net(torch.cat([state, goal], -1)))
+
+
+def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
+    """Every frame inside a language-annotated window, with its window's task and embedding."""
+    from lumos_core.data.dataset import PlayData
+
+    split_dir = Path(dataset) / split
+    data = PlayData(split_dir, images=False, progress=False)
+    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
+    lang = read_annotations(split_dir)
+    if not len(lang["info"]["indx"]):
+        raise LadderError(f"{split_dir}: no language annotations")
+    rows, window = [], []
+    for i, (s, e) in enumerate(lang["info"]["indx"]):
+        r = np.arange(row_of[int(s)], row_of[int(e)] + 1)
+        rows.append(r)
+        window.append(np.full(len(r), i))
+    rows, window = np.concatenate(rows), np.concatenate(window)
+    return {"robot_obs": np.asarray(data.arrays["robot_obs"])[rows],
+            "scene_obs": np.asarray(data.arrays["scene_obs"])[rows],
+            "actions": np.asarray(data.arrays["rel_actions"])[rows],
+            "task": [lang["language"]["task"][i] for i in window],
+            "emb": np.asarray(lang["language"]["emb"][window, 0], np.float32),
+            "windows": len(lang["info"]["indx"])}
+
+
+def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
+                   steps: int = 6000, batch: int = 512, lr: float = 1e-3, seed: int = 0,
+                   progress: bool = True) -> dict:
+    """Train rung (b) (``goal='task'``) or (c) (``goal='language'``); writes ``out``."""
+    from tqdm import tqdm
+
+    from lumos_core.sim.tasks import TASKS
+
+    if goal not in ("task", "language"):
+        raise LadderError(f"goal must be 'task' or 'language', got {goal!r}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    frames = annotated_frames(dataset)
+    x_raw = np.concatenate([canonical_robot_obs(frames["robot_obs"]), frames["scene_obs"]], -1)
+    mean, std = x_raw.mean(0), np.maximum(x_raw.std(0), 1e-2)
+    x = torch.as_tensor((x_raw - mean) / std, dtype=torch.float32)
+    tasks = list(TASKS)
+    if goal == "task":
+        g = torch.nn.functional.one_hot(torch.as_tensor([tasks.index(t)
+                                                         for t in frames["task"]]),
+                                        len(tasks)).float()
+    else:
+        g = torch.as_tensor(frames["emb"])
+    y = torch.as_tensor(frames["actions"], dtype=torch.float32)
+    net = StateBCNet(x.shape[1], g.shape[1])
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    started = time.perf_counter()
+    for step in tqdm(range(steps), desc=f"state-bc ({goal})", disable=not progress):
+        idx = torch.as_tensor(rng.integers(len(x), size=batch))
+        loss = (net(x[idx], g[idx]) - y[idx]).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = {"goal": goal, "steps": steps, "batch": batch, "windows": frames["windows"],
+            "frames": len(x), "final_mse": float(loss.item()),
+            "train_seconds": time.perf_counter() - started, "dataset": str(dataset)}
+    torch.save({"state_dict": net.state_dict(), "mean": mean, "std": std, "tasks": tasks,
+                "goal": goal, "state_dim": x.shape[1], "goal_dim": g.shape[1], "info": info},
+               out / STATE_BC_FILE)
+    (out / "info.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def is_state_bc(path: str | Path) -> bool:
+    """Whether ``path`` is a directory written by :func:`train_state_bc`."""
+    return (Path(path) / STATE_BC_FILE).exists()
+
+
+class StateBCPolicy:
+    """The CALVIN policy contract over a rung-(b)/(c) network.
+
+    With a task goal, the instruction is looked up in the evaluation instruction set (the rung
+    is *told* the task, like the expert); with a language goal, it is embedded with MiniLM.
+    """
+
+    needs_images = False
+
+    def __init__(self, path: str | Path, instruction_to_task: dict[str, str]) -> None:
+        data = torch.load(Path(path) / STATE_BC_FILE, weights_only=False)
+        self.net = StateBCNet(data["state_dim"], data["goal_dim"])
+        self.net.load_state_dict(data["state_dict"])
+        self.net.eval()
+        self.mean, self.std = data["mean"], data["std"]
+        self.tasks, self.goal_kind = data["tasks"], data["goal"]
+        self.lookup = instruction_to_task
+        self._goals: dict[str, torch.Tensor] = {}
+
+    def reset(self) -> None:
+        """Stateless."""
+
+    def seed(self, seed: int) -> None:
+        """Deterministic: nothing to seed."""
+
+    def _goal(self, text: str) -> torch.Tensor:
+        if text not in self._goals:
+            if self.goal_kind == "task":
+                vec = torch.zeros(1, len(self.tasks))
+                vec[0, self.tasks.index(self.lookup[text])] = 1.0
+            else:
+                from lumos_core.language import shared_encoder
+
+                vec = torch.as_tensor(shared_encoder().encode_one(text), dtype=torch.float32)
+                vec = vec.reshape(1, -1)
+            self._goals[text] = vec
+        return self._goals[text]
+
+    @torch.no_grad()
+    def step(self, obs: dict, goal: str) -> np.ndarray:
+        """Action for ``obs`` towards ``goal`` (the gripper binarised)."""
+        x = torch.as_tensor(state_input(obs["robot_obs"], obs["scene_obs"], self.mean,
+                                        self.std))[None]
+        action = self.net(x, self._goal(goal))[0].numpy().astype(np.float64)
+        action[6] = 1.0 if action[6] > 0 else -1.0
+        return action
+
+
+# --- rung (e) diagnostic: does the DITTO reward separate expert from idle behaviour? --------
+@torch.no_grad()
+def reward_separation(features: str | Path, windows: int = 256, seed: int = 0,
+                      preset: str = "state") -> list[dict]:
+    """Mean DITTO reward (eq. 3) of imagined rollouts from the first latent of ``windows``
+    expert windows under three action sequences -- the expert's own actions, holding still
+    (zero deltas, the expert's gripper) and uniform random actions -- for each reward latent
+    (h, hz) and normalisation (none, standardize). A reward that teaches imitation gives the
+    expert clearly more than holding still."""
+    from dataclasses import replace
+
+    from lumos_core.agent import LumosAgent, intrinsic_reward
+    from lumos_core.agent_data import WindowSampler
+    from lumos_core.config import load_config
+    from lumos_core.featurize import Features, load_world_model
+    from lumos_core.world_model import State
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    feats = Features(Path(features) / "training")
+    world_model, _ = load_world_model(feats.meta["checkpoint"])
+    agent_cfg = load_config(preset).agent
+    sampler = WindowSampler(feats, Path(feats.meta["dataset"]) / "training", agent_cfg, rng)
+    batch = sampler.sample(windows // 2)
+    feat, actions, mask = batch["feat"], batch["actions"], batch["mask"]
+    hold = torch.zeros_like(actions)
+    hold[..., 6] = actions[..., 6]
+    rand = torch.rand_like(actions) * 2 - 1
+    rand[..., 6] = torch.where(rand[..., 6] > 0, 1.0, -1.0)
+    rows = np.sort(rng.choice(len(feats), min(len(feats), 20000), replace=False))
+    sample = torch.as_tensor(np.asarray(feats.arrays["features"][rows]))
+    deter = world_model.cfg.deter
+    out = []
+    for latent in ("h", "hz"):
+        for norm in ("none", "standardize"):
+            cfg = replace(agent_cfg, method="lumos", use_ditto=True, reward_latent=latent,
+                          reward_norm=norm)
+            agent = LumosAgent(cfg, world_model)
+            agent.set_reward_statistics(sample)
+            row = {"reward_latent": latent, "reward_norm": norm}
+            for name, acts in (("expert", actions), ("hold", hold), ("random", rand)):
+                state = State(feat[:, 0, :deter], feat[:, 0, deter:])
+                rewards = []
+                for k in range(feat.shape[1] - 1):
+                    state = world_model.img_step(state, acts[:, k])
+                    rewards.append(intrinsic_reward(agent.reward_part(state.feat),
+                                                    agent.reward_part(feat[:, k + 1])))
+                r = torch.stack(rewards, 1)
+                m = mask[:, 1:].float()
+                row[name] = float((r * m).sum() / m.sum())
+            row["hold_over_expert"] = row["hold"] / row["expert"] if row["expert"] else float("nan")
+            out.append(row)
+    return out

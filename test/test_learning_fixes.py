@@ -1,0 +1,193 @@
+"""Regression tests of the defects the learning ladder found (issue: learning that works).
+
+Each test names the defect it guards against."""
+
+import math
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from lumos_core.agent import LumosAgent
+from lumos_core.config import CollectConfig, SimConfig, load_config
+from lumos_core.data.calvin import canonical_robot_obs
+from lumos_core.paths import config_file
+from lumos_core.world_model import WorldModel
+
+
+def test_roll_wrap_is_continuous_for_the_model():
+    """Defect: TCP roll jumps between -pi and pi (std 3.08): a tiny tilt read as 2 units."""
+    a = np.zeros((2, 15), np.float32)
+    a[0, 3], a[1, 3] = math.pi - 1e-3, -math.pi + 1e-3
+    c = canonical_robot_obs(a)
+    assert abs(c[0, 3] - c[1, 3]) < 3e-3
+    assert a[1, 3] < 0 < c[1, 3]            # a copy; the input is untouched
+    t = canonical_robot_obs(torch.as_tensor(a))
+    assert torch.allclose(t, torch.as_tensor(c))
+    cfg = load_config("debug", ["world_model.obs_mode=state"])
+    wm = WorldModel(cfg.world_model)
+    obs = {"robot_obs": torch.as_tensor(a), "scene_obs": torch.zeros(2, 24)}
+    x = wm.vector_targets(obs)
+    assert torch.allclose(x[0], x[1], atol=1e-2)
+
+
+def test_statistics_of_collected_play_use_the_canonical_roll(sim_dataset):
+    from lumos_core.data.calvin import read_statistics
+
+    root, _, _ = sim_dataset
+    stats = read_statistics(root / "training")
+    assert 2.5 < stats["robot_obs"]["mean"][3] < 3.8      # around pi, not around 0
+    assert stats["robot_obs"]["std"][3] < 1.0
+
+
+def test_bc_heads_act_with_the_mean_by_default(policy_checkpoint):
+    """Defect: BC heads never train their std, yet the policy sampled tanh(mean + std * eps)."""
+    from lumos_core.policy import LumosPolicy
+
+    assert load_config("state").agent.action_mode == "mean"
+    policy = LumosPolicy(policy_checkpoint)
+    assert policy.action_mode == "mean"
+    feat = torch.randn(1, policy.cfg.world_model.feat_dim)
+    emb = np.ones(384, np.float32) / np.sqrt(384)
+    policy.reset()
+    first = policy.act(feat, emb)          # plans once; the second call keeps that plan
+    assert np.allclose(first, policy.act(feat, emb))
+    policy.action_mode = "sample"
+    assert not np.allclose(first, policy.act(feat, emb))
+
+
+def test_annotation_density_counts_windows_per_frame_and_windows_cover_the_task(tmp_path):
+    """Defect: lang_fraction meant 'frames covered', ~60x below CALVIN's windows per frame;
+    fixed 64-frame windows cut the approach off long tasks and carried other behaviour."""
+    from lumos_core.data.calvin import read_annotations, read_episode_meta
+    from lumos_core.sim.collect import MIN_LANG_WINDOW, collect
+
+    class FakeEncoder:
+        model_id = "fake"
+
+        def encode(self, texts):
+            return np.ones((len(texts), 384), np.float32) / np.sqrt(384)
+
+    from lumos_core.instructions import load_instruction_file
+
+    instructions = load_instruction_file(config_file("sim_instructions_train.yaml"))
+    cfg = CollectConfig(frames=600, episode_length=600, validation_fraction=0.0, workers=1,
+                        lang_density=0.005, seed=5)
+    summary = collect(tmp_path, SimConfig(render=False), cfg, instructions, FakeEncoder(),
+                      progress=False)
+    events = [e for m in read_episode_meta(tmp_path / "training") for e in m["events"]]
+    assert len(events) >= 4
+    assert summary["training"]["annotations"] == min(len(events), 3)     # 0.005 * 600
+    ann = read_annotations(tmp_path / "training")
+    by_end = {e["end"]: e for e in events}
+    for (s, e), task in zip(ann["info"]["indx"], ann["language"]["task"]):
+        event = by_end[int(e)]
+        assert event["task"] == task
+        assert s == max(min(event["start"], e - MIN_LANG_WINDOW + 1), e - cfg.lang_window + 1)
+    # every completion at a density above the completion rate
+    dense = collect(tmp_path, SimConfig(render=False), replace(cfg, lang_density=0.05),
+                    instructions, FakeEncoder(), progress=False)
+    assert dense["training"]["annotations"] == len(events)
+
+
+def test_balanced_task_choice_prefers_rare_tasks():
+    """Defect: fixture tasks ~55 completions each, pushes and rotations ~10."""
+    from lumos_core.sim.play import choose_task
+
+    rng = np.random.default_rng(0)
+    feasible = ["open_drawer", "push_red_block_left", "rotate_red_block_left"]
+    counts = {"open_drawer": 5, "push_red_block_left": 0, "rotate_red_block_left": 0}
+    picks = Counter(choose_task(feasible, rng, counts) for _ in range(2000))
+    assert picks["open_drawer"] < 0.05 * 2000
+    assert abs(picks["push_red_block_left"] - picks["rotate_red_block_left"]) < 200
+
+
+def test_play_passes_through_the_evaluation_start_pose():
+    """Defect: chains start at the neutral pose (TCP z 0.38); 0.5 % of play frames were
+    above z = 0.30."""
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.play import PlayRecorder
+
+    cfg = CollectConfig(home_prob=0.5, pause_prob=0.0, free_motion_prob=0.0)
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        recorder = PlayRecorder(env, cfg, np.random.default_rng(0))
+        frames, _ = recorder.episode(600, 0)
+        high = (frames["robot_obs"][:, 2] > 0.30).mean()
+        recorder = PlayRecorder(env, replace(cfg, home_prob=0.0), np.random.default_rng(0))
+        frames, _ = recorder.episode(600, 0)
+        low = (frames["robot_obs"][:, 2] > 0.30).mean()
+    assert high > 0.2 > 0.05 > low
+
+
+def test_training_paraphrases_are_many_varied_and_disjoint_from_evaluation():
+    train = yaml.safe_load(config_file("sim_instructions_train.yaml").read_text())
+    evaluation = yaml.safe_load(config_file("sim_instructions_eval.yaml").read_text())
+    assert set(train) == set(evaluation)
+    assert min(len(v) for v in train.values()) >= 10
+    words = " ".join(s for v in train.values() for s in v).split()
+    for synonym in ("cube", "block", "shove", "push", "lamp", "bulb", "panel"):
+        assert synonym in words
+    assert not {s for v in train.values() for s in v} & {s for v in evaluation.values()
+                                                         for s in v}
+
+
+def test_filter_warmup_is_the_same_in_featurize_and_policy():
+    """Defect: after reset() the filtered h needed ~10 steps to resemble the long-history
+    latents the actor trained on; the warm-up is one definition (WorldModel.start)."""
+    cfg = load_config("debug", ["world_model.obs_mode=state", "world_model.filter_warmup=5"])
+    torch.manual_seed(0)
+    wm = WorldModel(cfg.world_model).eval()
+    obs = {"robot_obs": torch.randn(3, 1, 15), "scene_obs": torch.randn(3, 1, 24)}
+    torch.manual_seed(1)
+    _, one = wm.start(obs, warmup=0)
+    torch.manual_seed(1)
+    _, warm = wm.start(obs)
+    assert warm.shape == one.shape == (3, cfg.world_model.feat_dim)
+    deter = cfg.world_model.deter
+    assert not torch.allclose(one[:, :deter], warm[:, :deter])
+
+
+def test_reward_standardisation_and_bc_term_and_h_only_actor():
+    cfg = load_config("debug", ["agent.reward_norm=standardize", "agent.ditto_bc_scale=1.0",
+                                "agent.actor_latent=h", "agent.use_plan=false",
+                                "agent.use_alignment=false"])
+    torch.manual_seed(0)
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+    deter = cfg.world_model.deter
+    feats = torch.randn(500, cfg.world_model.feat_dim) * 3 + 2
+    agent.set_reward_statistics(feats)
+    x = agent.reward_part(feats)
+    assert x.shape == (500, deter)
+    assert torch.allclose(x.mean(0), torch.zeros(deter), atol=1e-4)
+    assert torch.allclose(x.std(0), torch.ones(deter), atol=1e-3)
+    assert agent.behaviour.actor[0].in_features == deter + cfg.agent.goal_dim
+    t = cfg.agent.max_window
+    batch = {"feat": torch.randn(4, t, cfg.world_model.feat_dim),
+             "actions": torch.rand(4, t, 7) * 2 - 1, "mask": torch.ones(4, t, dtype=torch.bool),
+             "lang": torch.randn(4, 384), "is_lang": torch.tensor([True, True, False, False]),
+             "align": torch.zeros(4, dtype=torch.bool)}
+    policy, critic, metrics = agent.losses(batch)
+    assert critic is not None and "bc_mse" in metrics and "reward" in metrics
+    # the statistics travel with the behaviour model's state dict (the policy checkpoint)
+    assert "reward_mean" in agent.behaviour.state_dict()
+
+
+@pytest.mark.parametrize("goal", ["task", "language"])
+def test_state_bc_rung_trains_and_acts(tmp_path, sim_dataset, goal, monkeypatch):
+    from lumos_core import ladder
+
+    root, _, _ = sim_dataset
+    info = ladder.train_state_bc(root, tmp_path / goal, goal, steps=30, batch=32,
+                                 progress=False)
+    assert info["windows"] > 0 and np.isfinite(info["final_mse"])
+    assert ladder.is_state_bc(tmp_path / goal)
+    if goal == "language":
+        monkeypatch.setattr("lumos_core.language.shared_encoder",
+                            lambda: type("E", (), {"encode_one": staticmethod(
+                                lambda text: np.ones(384, np.float32) / np.sqrt(384))})())
+    policy = ladder.StateBCPolicy(tmp_path / goal, {"open it": "open_drawer"})
+    action = policy.step({"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}, "open it")
+    assert action.shape == (7,) and abs(action[6]) == 1.0
