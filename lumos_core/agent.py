@@ -223,10 +223,20 @@ class LumosAgent(nn.Module):
         """The latent the DITTO reward compares: h, or s = (h, z); standardised per dimension
         with the training features' statistics when ``reward_norm='standardize'``."""
         x = feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
-        if self.cfg.reward_norm == "standardize":
+        if self.cfg.reward_norm in ("standardize", "start"):
             b = self.behaviour
             x = (x - b.reward_mean) / b.reward_std
         return x
+
+    def reward(self, imagined: torch.Tensor, expert: torch.Tensor,
+               start: torch.Tensor) -> torch.Tensor:
+        """Eq. 3 between an imagined and an expert latent (..., F); with
+        ``reward_norm='start'`` both are taken relative to the window's first latent."""
+        x, y = self.reward_part(imagined), self.reward_part(expert)
+        if self.cfg.reward_norm == "start":
+            origin = self.reward_part(start)
+            x, y = x - origin, y - origin
+        return intrinsic_reward(x, y)
 
     def set_reward_statistics(self, feats: torch.Tensor) -> None:
         """Mean and std (floored at 1e-2) of the reward latent over sample features (N, F)."""
@@ -299,8 +309,7 @@ class LumosAgent(nn.Module):
             action = b.act(state.feat, goal, plan)
             state = self.world_model.img_step(state, action)
             feats.append(state.feat)
-            rewards.append(intrinsic_reward(self.reward_part(state.feat),
-                                            self.reward_part(feat[:, k + 1])))
+            rewards.append(self.reward(state.feat, feat[:, k + 1], feat[:, 0]))
         rewards.append(torch.zeros_like(rewards[0]))       # the last step gets no reward
         traj = torch.stack(feats, 1)                       # (B, H, F), s_0 .. s_{H-1}
         r = torch.stack(rewards, 1)

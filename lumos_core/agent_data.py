@@ -8,8 +8,8 @@
 
 Windows are padded to ``max_window`` by repeating the last frame (actions: zero deltas, the
 gripper repeated), so the expert trajectory that the DITTO reward follows ends by staying at the
-goal. With probability 0.5 per batch the first latent is replaced by its history-free version,
-the state a policy starts from after ``reset()``.
+goal. With probability ``agent.history_free_prob`` (official: 0.5) per batch the first latent is
+replaced by its history-free version, the state a policy starts from after ``reset()``.
 """
 
 from __future__ import annotations
@@ -67,8 +67,11 @@ class WindowSampler:
         length = int(self.rng.integers(self.cfg.min_window, longest + 1))
         return np.arange(start, start + length), length
 
-    def sample(self, batch: int, device: torch.device | str = "cpu") -> dict:
-        """``batch`` image-goal windows plus ``batch`` language-goal windows (if any)."""
+    def sample(self, batch: int, device: torch.device | str = "cpu",
+               history_free: bool | None = None) -> dict:
+        """``batch`` image-goal windows plus ``batch`` language-goal windows (if any); the
+        first latent is history-free with probability ``history_free_prob`` per batch, or as
+        ``history_free`` says."""
         cfg = self.cfg
         windows, lang, is_lang, align = [], [], [], []
         for start in self.rng.choice(self.vis_starts, batch):
@@ -89,7 +92,8 @@ class WindowSampler:
         rows = np.stack([np.pad(w, (0, t - len(w)), mode="edge") for w in windows])
         mask = np.arange(t)[None] < np.array([len(w) for w in windows])[:, None]
         feat = np.asarray(self.feat[rows.ravel()]).reshape(n, t, -1)
-        if self.rng.random() < 0.5:
+        if (self.rng.random() < cfg.history_free_prob if history_free is None
+                else history_free):
             feat[:, 0] = np.asarray(self.zero[rows[:, 0]])
         actions = np.asarray(self.actions[rows.ravel()]).reshape(n, t, -1).copy()
         actions[..., :6] *= mask[..., None]

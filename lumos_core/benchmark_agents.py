@@ -19,7 +19,14 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lumos_core.config import CollectConfig, LumosConfig, SimConfig, load_config
+from lumos_core.config import CollectConfig, SimConfig, load_config
+
+#: what makes LUMOS learn at a CPU budget (docs/agents.md, "the learning ladder"): the DITTO
+#: reward on standardised h relative to the window's start, few history-free starts (the filter
+#: warm-up makes the first latent after a reset close to the long-history ones), a BC term next
+#: to DITTO. Applied to every variant so that each ablation removes exactly its component.
+CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
+              "agent.ditto_bc_scale=1.0", "agent.actor_latent=h"]
 
 VARIANTS = {
     "LUMOS": [],
@@ -42,16 +49,34 @@ class Profile:
     seeds: tuple[int, ...]
     chains: int
     workers: int
+    #: more chains for these variants (the paper's headline rows)
+    main_chains: int = 0
+    main_variants: tuple[str, ...] = ("LUMOS", "GCBC")
+    #: agent trainings run at once (one process and one thread each)
+    parallel: int = 1
+    recipe: tuple[str, ...] = ()
+
+    def chains_for(self, variant: str) -> int:
+        """Evaluation chains of ``variant``."""
+        return max(self.chains, self.main_chains) if variant in self.main_variants \
+            else self.chains
 
 
 PROFILES = {
     "quick": Profile(frames=100_000, lang_density=0.01, wm_minutes=15, agent_minutes=2.5,
                      seeds=(0,), chains=25, workers=2),
+    # the issue's CPU budget on 2 cores: 6 agents x 12 min, two at a time; 1000 chains for
+    # LUMOS and GCBC, 200 for the others
+    "cpu": Profile(frames=300_000, lang_density=0.01, wm_minutes=25, agent_minutes=12,
+                   seeds=(0,), chains=200, workers=2, main_chains=1000, parallel=2,
+                   recipe=tuple(CPU_RECIPE)),
     "full": Profile(frames=300_000, lang_density=0.01, wm_minutes=120, agent_minutes=60,
-                    seeds=(0, 1, 2), chains=1000, workers=8),
+                    seeds=(0, 1, 2), chains=1000, workers=8, parallel=4,
+                    recipe=tuple(CPU_RECIPE)),
     # seconds, for the test suite: exercises every stage, measures nothing
     "smoke": Profile(frames=240, lang_density=0.1, wm_minutes=0.02, agent_minutes=0.02,
-                     seeds=(0,), chains=1, workers=1),
+                     seeds=(0,), chains=1, workers=1, main_chains=2, parallel=2,
+                     recipe=tuple(CPU_RECIPE)),
 }
 
 
@@ -64,6 +89,14 @@ def _features_match(feats: Path, world_model: str | Path) -> bool:
         return False
     sha = read_meta(world_model)["files"][WEIGHTS]["sha256"]
     return json.loads(meta.read_text()).get("weights_sha256") == sha
+
+
+def chains_text(prof: Profile) -> str:
+    """How many chains each variant is evaluated on."""
+    if prof.main_chains > prof.chains:
+        return (f"{prof.main_chains} chains for {' and '.join(prof.main_variants)}, "
+                f"{prof.chains} for the others")
+    return f"{prof.chains} chains"
 
 
 def _cmd(*parts) -> str:
@@ -80,7 +113,6 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
     from lumos_core.sim.collect import collect, recorded_settings
-    from lumos_core.train_agent import AgentTrainer
     from lumos_core.train_wm import WorldModelTrainer
 
     import torch
@@ -127,27 +159,34 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         featurize(world_model, dataset, feats, progress=progress)
     timings["featurize_min"] = (time.monotonic() - t0) / 60
 
-    chains = load_chains()[: prof.chains]
+    chains = load_chains()
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
-    reports = {}
+    jobs = []
     for name, overrides in VARIANTS.items():
         slug = name.lower().replace(" ", "_").replace("(", "").replace(")", "")
+        sets = [a for o in (*prof.recipe, *overrides) for a in ("--set", o)]
+        argv = ["train-agent", "--preset", preset, *sets, "--features", str(feats),
+                "--max-minutes", str(prof.agent_minutes), "--set",
+                "agent_train.steps=10000000", "--set", "agent_train.checkpoint_every=10000000",
+                "--out", str(out / "agents" / slug)]
+        commands.append(_cmd("lumos", *argv))
+        jobs.append((name, slug, argv))
+    t0 = time.monotonic()
+    policies = train_parallel(jobs, prof.parallel, out / "logs")
+    timings["agents_min"] = (time.monotonic() - t0) / 60
+    reports = {}
+    for name, slug, _ in jobs:
         t0 = time.monotonic()
-        cfg: LumosConfig = load_config(preset, overrides)
-        sets = [a for o in overrides for a in ("--set", o)]
-        commands.append(_cmd("lumos", "train-agent", "--preset", preset, *sets, "--features",
-                             feats, "--max-minutes", prof.agent_minutes, "--out",
-                             out / "agents" / slug))
-        trainer = AgentTrainer(cfg, feats, out / "agents" / slug, progress=progress)
-        policy = trainer.fit(max_minutes=prof.agent_minutes)
-        commands.append(_cmd("lumos", "evaluate", "--policy", policy, "--chains", prof.chains,
+        policy, steps, windows_per_s = policies[name]
+        n = prof.chains_for(name)
+        commands.append(_cmd("lumos", "evaluate", "--policy", policy, "--chains", n,
                              "--seeds", *prof.seeds, "--workers", prof.workers, "--out",
                              out / "eval" / slug))
-        reports[name] = evaluate(str(policy), chains, instructions, list(prof.seeds),
+        reports[name] = evaluate(str(policy), chains[:n], instructions, list(prof.seeds),
                                  out / "eval" / slug, prof.workers, progress=progress)
-        reports[name]["train_steps"] = trainer.step
-        reports[name]["windows_per_s"] = trainer.windows_per_s
-        timings[f"{slug}_min"] = (time.monotonic() - t0) / 60
+        reports[name]["train_steps"] = steps
+        reports[name]["windows_per_s"] = windows_per_s
+        timings[f"eval_{slug}_min"] = (time.monotonic() - t0) / 60
     timings["total_min"] = (time.monotonic() - started) / 60
     plot_reports(reports, out / "success.png")
     summary = dataset / "summary.json"
@@ -155,6 +194,45 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     write_report(out, profile_name, prof, reports, commands, timings, data_info,
                  reused_world_model=None if "world_model_min" in timings else str(world_model))
     return {"reports": reports, "timings": timings, "commands": commands}
+
+
+def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
+                   log_dir: Path) -> dict[str, tuple[str, int, float]]:
+    """Run ``lumos train-agent`` for every job, ``parallel`` processes at a time (one thread
+    each); returns ``{name: (final checkpoint, batches, windows/s)}``. A failed training
+    stops the benchmark with its log's tail."""
+    import subprocess
+    import sys
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pending, running, done = list(jobs), [], {}
+    while pending or running:
+        while pending and len(running) < max(1, parallel):
+            name, slug, argv = pending.pop(0)
+            log = open(log_dir / f"{slug}.log", "w")
+            proc = subprocess.Popen([sys.executable, "-m", "lumos_core.cli", *argv],
+                                    stdout=log, stderr=subprocess.STDOUT)
+            running.append((name, slug, argv, proc, log))
+        time.sleep(0.5)
+        for item in list(running):
+            name, slug, argv, proc, log = item
+            if proc.poll() is None:
+                continue
+            log.close()
+            running.remove(item)
+            text = (log_dir / f"{slug}.log").read_text()
+            if proc.returncode != 0:
+                for other in running:
+                    other[3].terminate()
+                raise RuntimeError(f"training {name!r} failed (exit {proc.returncode}); "
+                                   f"log {log_dir / f'{slug}.log'}:\n{text[-2000:]}")
+            run_dir = Path(argv[argv.index("--out") + 1])
+            final = sorted((run_dir / "checkpoints").glob("step_*"))[-1]
+            rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text()
+                    .splitlines()] if (run_dir / "metrics.jsonl").exists() else []
+            speed = rows[-1].get("windows_per_s", 0.0) if rows else 0.0
+            done[name] = (str(final), int(final.name.split("_")[-1]), float(speed))
+    return done
 
 
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],
@@ -165,9 +243,12 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
     wm = (f"world model reused ({reused_world_model})" if reused_world_model
           else f"world model trained {prof.wm_minutes} min")
     lines = [f"# Agent benchmark, profile `{name}`", "",
-             f"State mode on the simulated play table; {prof.chains} chains x "
+             f"State mode on the simulated play table; {chains_text(prof)} x "
              f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; each agent "
-             f"{prof.agent_minutes} min of training on this machine.", "",
+             f"{prof.agent_minutes} min of training on this machine ({prof.parallel} at a "
+             "time, one thread each); evaluation paraphrases never seen in training.", "",
+             "Settings common to every variant: "
+             + (", ".join(f"`{r}`" for r in prof.recipe) or "the preset's") + ".", "",
              "Dataset: " + ", ".join(f"{split} {info['frames']} frames, {info['annotations']} "
                                      "language-annotated windows"
                                      for split, info in data_info.items()
@@ -176,7 +257,9 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
              "| variant | training batches | windows/s |", "|---|---|---|"]
     for variant, report in reports.items():
         lines.append(f"| {variant} | {report['train_steps']} | {report['windows_per_s']:.0f} |")
-    lines += ["", "## Per task", "", per_task_table(reports), "## Timings (minutes)", "",
+    lines += ["", "± is a 95 % confidence interval over chains (normal approximation; "
+              "binomial for the rates).", "", "## Per task", "", per_task_table(reports),
+              "## Timings (minutes)", "",
               "\n".join(f"- {k}: {v:.1f}" for k, v in timings.items()), "",
               "## Commands", "", "```", *commands, "```", ""]
     (out / "report.md").write_text("\n".join(lines))

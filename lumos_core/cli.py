@@ -166,10 +166,11 @@ def _ladder(args: argparse.Namespace) -> int:
             print("lumos: ladder reward needs --features", file=sys.stderr)
             return 2
         rows = ladder.reward_separation(args.features, seed=args.seed)
-        print("| reward latent | normalisation | expert actions | holding still | random | "
-              "hold / expert |\n|---|---|---|---|---|---|")
+        print("| first latent | reward latent | normalisation | expert actions | holding still "
+              "| random | hold / expert |\n|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['reward_latent']} | {r['reward_norm']} | {r['expert']:.3f} | "
+            print(f"| {r['first_latent']} | {r['reward_latent']} | {r['reward_norm']} | "
+                  f"{r['expert']:.3f} | "
                   f"{r['hold']:.3f} | {r['random']:.3f} | {r['hold_over_expert']:.2f} |")
         return 0
     from lumos_core.evaluation import evaluate, markdown_table, per_task_table
@@ -505,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("target",
                        choices=["sim", "expert", "data", "world-model", "policy", "agents",
                                 "latency"])
-    bench.add_argument("--profile", choices=["quick", "full", "smoke"], default="quick",
+    bench.add_argument("--profile", choices=["quick", "cpu", "full", "smoke"], default="quick",
                        help="agents: quick (~1 h on 2 cores) or full (3 seeds, 1000 chains)")
     bench.add_argument("--out", default=None,
                        help="agents: report directory; latency: latency.json and node logs")

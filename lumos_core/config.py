@@ -190,10 +190,12 @@ class WorldModelConfig(Section):
                                  "KL(q||sg(p)).", low=0.0, high=1.0)
     free_nats: float = doc(0.0, "KL values below this are not penalised (official: 0).", low=0.0)
     image_scale: float = doc(1.0, "Weight of the image (or state) reconstruction NLL.", low=0.0)
-    filter_warmup: int = doc(0, "Extra filter steps on the first observation after a reset "
-                                "(the robot holding still), so that the first latent a policy "
-                                "acts on resembles the long-history latents it trained on; "
-                                "0 = one step, as the official code.", low=0, high=100)
+    filter_warmup: int = doc(10, "Extra filter steps on the first observation after a reset "
+                                 "(the robot holding still), so that the first latent a policy "
+                                 "acts on resembles the long-history latents it trained on "
+                                 "(state WM: cosine of h to the long-history h 0.92 with 10, "
+                                 "-0.17 without); 0 = one step, as the official code.",
+                             low=0, high=100)
 
     @property
     def stoch_dim(self) -> int:
@@ -244,17 +246,24 @@ class AgentConfig(Section):
                                   "the official code) or 'hz' (s = (h, z), as the paper's eq. 3).",
                              choices=("h", "hz"))
     reward_norm: str = doc("none", "Normalisation of the reward latent before eq. 3: 'none' "
-                                   "(official) or 'standardize' (per dimension, with the mean "
-                                   "and std of the training features): without it the "
-                                   "constant part of the latent dominates the dot product and "
-                                   "standing still earns most of the expert's reward.",
-                           choices=("none", "standardize"))
+                                   "(official); 'standardize' (per dimension, with the mean "
+                                   "and std of the training features); 'start' (standardised, "
+                                   "then relative to the window's first latent, from which "
+                                   "imagination starts too: eq. 3 then compares how far and "
+                                   "where each trajectory moved). Without one, the constant "
+                                   "part of the latent dominates the dot product and standing "
+                                   "still earns most of the expert's reward.",
+                           choices=("none", "standardize", "start"))
     ditto_bc_scale: float = doc(0.0, "Weight of a behaviour-cloning term (MSE of the actor's "
                                      "mean on the expert latents) next to the DITTO objective; "
                                      "0 = the paper. Reported as 'LUMOS + BC term'.", low=0.0)
     actor_latent: str = doc("hz", "What the actor and critic see of the latent: 'hz' (s = (h, "
                                   "z), the paper) or 'h' (the deterministic part only; z is "
                                   "one straight-through sample).", choices=("hz", "h"))
+    history_free_prob: float = doc(0.5, "Probability per batch that the windows' first latent "
+                                        "is replaced by its history-free version (the first "
+                                        "step after a reset; official: 0.5).",
+                                   low=0.0, high=1.0)
     horizon: int = doc(32, "Imagination horizon H.", low=2)
     min_window: int = doc(20, "Minimum expert window length.", low=2)
     max_window: int = doc(32, "Maximum expert window length (windows are padded to it).", low=2)

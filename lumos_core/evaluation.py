@@ -236,9 +236,23 @@ def metrics(results: list[dict]) -> dict:
         "chains": len(results),
         "success_rate": [float(np.mean(completed >= i)) for i in range(1, CHAIN_LENGTH + 1)],
         "avg_len": float(completed.mean()),
+        "completed_hist": np.bincount(completed, minlength=CHAIN_LENGTH + 1).tolist(),
         "per_task": {t: {"success": s, "total": n, "rate": s / n}
                      for t, (s, n) in sorted(per_task.items())},
     }
+
+
+def confidence_intervals(hist) -> dict:
+    """95 % half-widths from the pooled chain outcomes (``hist[k]``: chains with k tasks
+    completed): normal approximation for the average length, binomial for each rate."""
+    hist = np.asarray(hist, np.float64)
+    n = max(hist.sum(), 1.0)
+    k = np.arange(len(hist))
+    mean = (hist * k).sum() / n
+    var = (hist * (k - mean) ** 2).sum() / max(n - 1, 1.0)
+    rates = [hist[i:].sum() / n for i in range(1, len(hist))]
+    return {"avg_len": float(1.96 * np.sqrt(var / n)),
+            "success_rate": [float(1.96 * np.sqrt(p * (1 - p) / n)) for p in rates]}
 
 
 def aggregate(per_seed: list[dict]) -> dict:
@@ -252,7 +266,11 @@ def aggregate(per_seed: list[dict]) -> dict:
         per_task[t] = {"mean": float(np.mean(rates)), "std": float(np.std(rates)),
                        "total": int(sum(m["per_task"][t]["total"] for m in per_seed
                                         if t in m["per_task"]))}
+    hist = np.sum([m["completed_hist"] for m in per_seed], 0)
+    ci = confidence_intervals(hist)
     return {"seeds": len(per_seed), "success_rate_mean": sr.mean(0).tolist(),
+            "chains_total": int(hist.sum()), "avg_len_ci95": ci["avg_len"],
+            "success_rate_ci95": ci["success_rate"],
             "success_rate_std": sr.std(0).tolist(), "avg_len_mean": float(avg.mean()),
             "avg_len_std": float(avg.std()), "per_task": per_task}
 
@@ -293,15 +311,20 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
 
 
 def markdown_table(reports: dict[str, dict]) -> str:
-    """A CALVIN-style table: one row per policy, success of 1..5 in a row and avg. length."""
+    """A CALVIN-style table: one row per policy, success of 1..5 in a row and avg. length,
+    each with its 95 % confidence interval over chains (pooled over seeds)."""
     lines = ["| policy | 1 | 2 | 3 | 4 | 5 | avg. len. |", "|---|---|---|---|---|---|---|"]
+    lines[0] = lines[0].replace(" avg. len. |", " avg. len. (95 % CI) | chains |")
+    lines[1] += "---|"
     for name, report in reports.items():
         s = report["summary"]
-        cells = [f"{100 * m:.1f} ± {100 * d:.1f} %" if s["seeds"] > 1 else f"{100 * m:.1f} %"
-                 for m, d in zip(s["success_rate_mean"], s["success_rate_std"])]
-        avg = (f"{s['avg_len_mean']:.2f} ± {s['avg_len_std']:.2f}" if s["seeds"] > 1
-               else f"{s['avg_len_mean']:.2f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {avg} |")
+        ci = s.get("success_rate_ci95", [0.0] * CHAIN_LENGTH)
+        cells = [f"{100 * m:.1f} ± {100 * c:.1f} %" for m, c in zip(s["success_rate_mean"], ci)]
+        avg = f"{s['avg_len_mean']:.2f} ± {s.get('avg_len_ci95', 0.0):.2f}"
+        if s["seeds"] > 1:
+            avg += f" (seed std {s['avg_len_std']:.2f})"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {avg} | "
+                     f"{s.get('chains_total', report['chains'])} |")
     return "\n".join(lines) + "\n"
 
 

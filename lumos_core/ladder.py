@@ -44,8 +44,9 @@ def replay(dataset: str | Path, split: str = "training", events: int = 300,
     The scene and the robot are reset to the recorded ``scene_obs`` / ``robot_obs`` of the
     frame where the expert began the task, then every recorded ``rel_action`` up to the frame
     that completed it is stepped; a replay succeeds when the oracle sees the task done by then
-    (plus 15 frames of slack: contacts complete a few frames later when replayed). Completions that start with a block in the
-    hand cannot be restored by a reset (the grasp is a physical contact) and are counted apart.
+    (plus 15 frames of slack: contacts complete a few frames later when replayed). Completions
+    that start with a block in the hand cannot be restored by a reset (the grasp is a physical
+    contact) and are counted apart.
     """
     from tqdm import tqdm
 
@@ -252,15 +253,12 @@ def reward_separation(features: str | Path, windows: int = 256, seed: int = 0,
     """Mean DITTO reward (eq. 3) of imagined rollouts from the first latent of ``windows``
     expert windows under three action sequences -- the expert's own actions, holding still
     (zero deltas, the expert's gripper) and uniform random actions -- for each reward latent
-    (h, hz) and normalisation (none, standardize). A reward that teaches imitation gives the
-    expert clearly more than holding still."""
-    from dataclasses import replace
-
-    from lumos_core.agent import LumosAgent, intrinsic_reward
+    (h, hz) and normalisation (none, standardize, start), with the first latent long-history
+    or history-free (as after a reset). A reward that teaches imitation gives the expert
+    clearly more than holding still."""
     from lumos_core.agent_data import WindowSampler
     from lumos_core.config import load_config
     from lumos_core.featurize import Features, load_world_model
-    from lumos_core.world_model import State
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -268,7 +266,20 @@ def reward_separation(features: str | Path, windows: int = 256, seed: int = 0,
     world_model, _ = load_world_model(feats.meta["checkpoint"])
     agent_cfg = load_config(preset).agent
     sampler = WindowSampler(feats, Path(feats.meta["dataset"]) / "training", agent_cfg, rng)
-    batch = sampler.sample(windows // 2)
+    out = []
+    for first in ("long-history", "history-free"):
+        batch = sampler.sample(windows // 2, history_free=first == "history-free")
+        out += _separation(world_model, agent_cfg, feats, batch, rng, first)
+    return out
+
+
+def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Generator,
+                first: str) -> list[dict]:
+    from dataclasses import replace
+
+    from lumos_core.agent import LumosAgent
+    from lumos_core.world_model import State
+
     feat, actions, mask = batch["feat"], batch["actions"], batch["mask"]
     hold = torch.zeros_like(actions)
     hold[..., 6] = actions[..., 6]
@@ -279,22 +290,22 @@ def reward_separation(features: str | Path, windows: int = 256, seed: int = 0,
     deter = world_model.cfg.deter
     out = []
     for latent in ("h", "hz"):
-        for norm in ("none", "standardize"):
+        for norm in ("none", "standardize", "start"):
             cfg = replace(agent_cfg, method="lumos", use_ditto=True, reward_latent=latent,
                           reward_norm=norm)
             agent = LumosAgent(cfg, world_model)
             agent.set_reward_statistics(sample)
-            row = {"reward_latent": latent, "reward_norm": norm}
+            row = {"first_latent": first, "reward_latent": latent, "reward_norm": norm}
             for name, acts in (("expert", actions), ("hold", hold), ("random", rand)):
                 state = State(feat[:, 0, :deter], feat[:, 0, deter:])
                 rewards = []
                 for k in range(feat.shape[1] - 1):
                     state = world_model.img_step(state, acts[:, k])
-                    rewards.append(intrinsic_reward(agent.reward_part(state.feat),
-                                                    agent.reward_part(feat[:, k + 1])))
+                    rewards.append(agent.reward(state.feat, feat[:, k + 1], feat[:, 0]))
                 r = torch.stack(rewards, 1)
                 m = mask[:, 1:].float()
                 row[name] = float((r * m).sum() / m.sum())
-            row["hold_over_expert"] = row["hold"] / row["expert"] if row["expert"] else float("nan")
+            row["hold_over_expert"] = (row["hold"] / row["expert"] if row["expert"]
+                                       else float("nan"))
             out.append(row)
     return out

@@ -7,6 +7,10 @@ import torch
 from lumos_core.benchmark_agents import VARIANTS, run
 
 
+def data_chains(root, slug):
+    return json.loads((root / "eval" / slug / "results.json").read_text())["chains"]
+
+
 def test_smoke_profile_end_to_end(sim_dataset, tmp_path):
     torch.set_num_threads(1)
     result = run("smoke", tmp_path, dataset=sim_dataset[0], progress=False)
@@ -14,7 +18,9 @@ def test_smoke_profile_end_to_end(sim_dataset, tmp_path):
     report = (tmp_path / "report.md").read_text()
     for name in VARIANTS:
         assert f"| {name} |" in report
-    assert "lumos train-agent --preset state --set agent.method=gcbc" in report
+    assert "--set agent.method=gcbc --features" in report
+    assert "2 chains for LUMOS and GCBC, 1 for the others" in report
+    assert data_chains(tmp_path, "gcbc") == 2 and data_chains(tmp_path, "mcil") == 1
     assert (tmp_path / "success.png").is_file()
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["profile"] == "smoke" and data["timings"]["total_min"] > 0

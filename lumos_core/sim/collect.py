@@ -180,8 +180,9 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
 def annotate(split_dir: Path, events: list[dict], frames: int,
              cfg: CollectConfig, instructions: dict[str, list[str]], encoder=None) -> int:
     """Annotate windows ending where the oracle saw a task completed (starting where the
-    expert began it, with ``lang_align``), with a random training paraphrase: ``round(lang_density * frames)`` windows (CALVIN's density: one per ~100
-    frames), or every completion when there are fewer. Tasks are visited round-robin so every
+    expert began it, with ``lang_align``), with a random training paraphrase:
+    ``round(lang_density * frames)`` windows (CALVIN's density: one per ~100 frames), or every
+    completion when there are fewer. Tasks are visited round-robin so every
     task gets annotations; windows may overlap (as CALVIN's do)."""
     rng = np.random.default_rng(cfg.seed + 7)
     episode_starts = [int(s) for s, _ in read_episode_ids(split_dir)]
