@@ -254,8 +254,10 @@ class LumosAgent(nn.Module):
         err = (torch.tanh(mean) - actions).pow(2).mean(-1)
         return (err * mask).sum() / mask.sum()
 
-    def losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-        """Policy loss, critic loss (None without imagination) and metrics.
+    def losses(self, batch: dict, bc_only: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """Policy loss, critic loss (None without imagination) and metrics; ``bc_only``
+        replaces imagination by behaviour cloning (the ``bc_warmup`` phase).
 
         ``batch``: ``feat`` (B, T, F) expert latents (T = max_window, padded by repeating the
         last frame), ``actions`` (B, T, 7) expert actions, ``mask`` (B, T) real frames,
@@ -286,12 +288,12 @@ class LumosAgent(nn.Module):
                                   b.logit_scale)
                 policy = policy + cfg.alignment_scale * align
                 metrics["align"] = align.item()
-        if not b.imagines or cfg.ditto_bc_scale > 0:
+        if not b.imagines or cfg.ditto_bc_scale > 0 or bc_only:
             # behaviour cloning on the expert latents (GCBC, MCIL, the no-DITTO ablation; the
             # optional BC term of LUMOS)
             bc = self.bc_loss(feat, goal, plan, batch["actions"], mask)
             metrics["bc_mse"] = bc.item()
-            if not b.imagines:
+            if not b.imagines or bc_only:
                 return policy + cfg.bc_scale * bc, None, metrics
             policy = policy + cfg.ditto_bc_scale * bc
         critic_loss, actor_loss, imag = self.imagine(feat, goal, plan, mask)

@@ -24,9 +24,10 @@ from lumos_core.config import CollectConfig, SimConfig, load_config
 #: what makes LUMOS learn at a CPU budget (docs/agents.md, "the learning ladder"): the DITTO
 #: reward on standardised h relative to the window's start, few history-free starts (the filter
 #: warm-up makes the first latent after a reset close to the long-history ones), a BC term next
-#: to DITTO. Applied to every variant so that each ablation removes exactly its component.
+#: to DITTO, the actor warm-started by 1200 batches of BC (inside the same time budget). Applied
+#: to every variant so that each ablation removes exactly its component.
 CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
-              "agent.ditto_bc_scale=1.0", "agent.actor_latent=h"]
+              "agent.ditto_bc_scale=1.0", "agent.actor_latent=h", "agent.bc_warmup=1200"]
 
 VARIANTS = {
     "LUMOS": [],
@@ -65,9 +66,9 @@ class Profile:
 PROFILES = {
     "quick": Profile(frames=100_000, lang_density=0.01, wm_minutes=15, agent_minutes=2.5,
                      seeds=(0,), chains=25, workers=2),
-    # the CPU budget on 2 cores: 6 agents x 12 min, two at a time; 1000 chains for
+    # the CPU budget on 2 cores: 6 agents x 10 min, two at a time; 1000 chains for
     # LUMOS and GCBC, 200 for the others
-    "cpu": Profile(frames=300_000, lang_density=0.01, wm_minutes=25, agent_minutes=12,
+    "cpu": Profile(frames=300_000, lang_density=0.01, wm_minutes=25, agent_minutes=10,
                    seeds=(0,), chains=200, workers=2, main_chains=1000, parallel=2,
                    recipe=tuple(CPU_RECIPE)),
     "full": Profile(frames=300_000, lang_density=0.01, wm_minutes=120, agent_minutes=60,

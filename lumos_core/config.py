@@ -143,6 +143,8 @@ class CollectConfig(Section):
                             low=0.0, high=1.0)
     free_motion_prob: float = doc(0.15, "Probability of a free motion between tasks.",
                                   low=0.0, high=1.0)
+    tasks: tuple[str, ...] = doc((), "Tasks the expert plays (empty: every task); e.g. one "
+                                     "task family for tiny learning checks.")
     home_prob: float = doc(0.1, "Probability of returning to (near) the neutral pose between "
                                 "tasks, where evaluation chains start.", low=0.0, high=1.0)
     balance_tasks: bool = doc(True, "Choose the next task among the feasible ones with weight "
@@ -165,6 +167,14 @@ class CollectConfig(Section):
                                  "take 23-126 frames, so fixed windows cut approaches off and "
                                  "carry other behaviour).")
     seed: int = doc(0, "Random seed of the collection.")
+
+    def _check(self) -> None:
+        from lumos_core.sim.tasks import TASKS
+
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ConfigError(f"collect.tasks: unknown task(s) {unknown}; known tasks: "
+                              f"{', '.join(TASKS)}")
 
 
 @dataclass(frozen=True)
@@ -257,6 +267,11 @@ class AgentConfig(Section):
     ditto_bc_scale: float = doc(0.0, "Weight of a behaviour-cloning term (MSE of the actor's "
                                      "mean on the expert latents) next to the DITTO objective; "
                                      "0 = the paper. Reported as 'LUMOS + BC term'.", low=0.0)
+    bc_warmup: int = doc(0, "Batches at the start of training in which an imagining agent "
+                            "is trained by behaviour cloning only (no imagination; ~6x "
+                            "faster per batch on a CPU), then DITTO takes over: a warm start "
+                            "of the actor by BC. 0 = the paper. Reported with the results.",
+                         low=0)
     actor_latent: str = doc("hz", "What the actor and critic see of the latent: 'hz' (s = (h, "
                                   "z), the paper) or 'h' (the deterministic part only; z is "
                                   "one straight-through sample).", choices=("hz", "h"))

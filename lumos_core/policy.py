@@ -65,6 +65,7 @@ class LumosPolicy:
         self.state = self.world_model.initial(1)
         self.prev_action = torch.tensor([ZERO_ACTION], device=self.device)
         self.plan = None
+        self._goal_key, self._goal_vec = None, None     # the encoded goal of the last text
         self.counter = 0          # actions since reset (re-planning)
         self.filter_steps = 0     # observations filtered since reset
 
@@ -122,7 +123,11 @@ class LumosPolicy:
         Used directly by the ROS policy node, which receives latents from the filter node."""
         b = self.behaviour
         feat = torch.as_tensor(feat, dtype=torch.float32, device=self.device).reshape(1, -1)
-        goal_vec = b.lang_goal(self.goal_embedding(goal))
+        key = goal if isinstance(goal, str) else None
+        if key is None or self._goal_key != key:
+            self._goal_vec = b.lang_goal(self.goal_embedding(goal))
+            self._goal_key = key
+        goal_vec = self._goal_vec
         if b.uses_plan and (self.plan is None or self.counter % self.cfg.agent.replan_every == 0):
             code = b.code(feat)
             self.plan = b.sample_plan(b.proposal(torch.cat([code, goal_vec], -1)),

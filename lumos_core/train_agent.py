@@ -105,7 +105,8 @@ class AgentTrainer:
             self.agent.update_target()
         batch = self.sampler.sample(t.batch_size, self.device)
         self.agent.behaviour.train()
-        policy_loss, critic_loss, metrics = self.agent.losses(batch)
+        policy_loss, critic_loss, metrics = self.agent.losses(
+            batch, bc_only=self.step < self.cfg.agent.bc_warmup)
         if critic_loss is not None:
             self.critic_opt.zero_grad(set_to_none=True)
             critic_loss.backward()

@@ -79,12 +79,20 @@ def _check_settings(root: Path, sim_cfg: SimConfig, cfg: CollectConfig) -> None:
     settings = {"sim": asdict(sim_cfg), "collect": {k: v for k, v in asdict(cfg).items()
                                                     if k != "workers"
                                                     and k not in ANNOTATION_KEYS}}
+    settings = json.loads(json.dumps(settings))          # tuples as lists, as stored
+    # a setting added after the data were recorded had its default value then
+    defaults = json.loads(json.dumps({"sim": asdict(SimConfig()),
+                                      "collect": asdict(CollectConfig())}))
     path = root / "collect.json"
     if path.exists():
         old = json.loads(path.read_text())
-        diff = [f"{section}.{key}: {old.get(section, {}).get(key)!r} -> {value!r}"
+
+        def recorded(section: str, key: str):
+            return old.get(section, {}).get(key, defaults[section].get(key))
+
+        diff = [f"{section}.{key}: {recorded(section, key)!r} -> {value!r}"
                 for section in settings for key, value in settings[section].items()
-                if old.get(section, {}).get(key) != value]
+                if recorded(section, key) != value]
         if diff:
             raise CollectError(f"{root} holds data collected with other settings ("
                                + "; ".join(diff) + "); use another output directory")
@@ -98,8 +106,16 @@ def recorded_settings(root: str | Path) -> tuple[SimConfig, CollectConfig]:
     path = Path(root) / "collect.json"
     if not path.exists():
         raise CollectError(f"{path} does not exist: {root} was not written by `lumos collect`")
+    from dataclasses import fields
+
+    from lumos_core.config import LumosConfig, merge
+
     data = json.loads(path.read_text())
-    return SimConfig(**data["sim"]), CollectConfig(**data["collect"])
+    known = {f.name for f in fields(CollectConfig)}     # older files: since-renamed keys
+    cfg = merge(LumosConfig(), {"sim": data["sim"],
+                                "collect": {k: v for k, v in data["collect"].items()
+                                            if k in known}})
+    return cfg.sim, cfg.collect
 
 
 def collect(root: str | Path, sim_cfg: SimConfig, cfg: CollectConfig,

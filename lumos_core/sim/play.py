@@ -101,7 +101,8 @@ class PlayRecorder:
         self._hold(int(self.rng.integers(1, 6)))
 
     def _task(self) -> dict | None:
-        feasible = self.expert.feasible_tasks()
+        feasible = [t for t in self.expert.feasible_tasks()
+                    if not self.cfg.tasks or t in self.cfg.tasks]
         start = SceneState(self.obs["scene_obs"], self.env.held_block())
         if feasible:
             task = choose_task(feasible, self.rng,
