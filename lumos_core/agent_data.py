@@ -41,8 +41,10 @@ class WindowSampler:
         row_of = {int(fid): i for i, fid in enumerate(features.arrays["frame_ids"])}
         lang = read_annotations(dataset_split)
         rows, keep = [], []
+        allowed = self.subset(lang["language"]["task"], cfg.lang_per_task)
         for i, (start, end) in enumerate(lang["info"]["indx"]):
-            if int(start) in row_of and int(end) in row_of and end - start + 1 >= cfg.min_window:
+            if (i in allowed and int(start) in row_of and int(end) in row_of
+                    and end - start + 1 >= cfg.min_window):
                 rows.append((row_of[int(start)], row_of[int(end)]))
                 keep.append(i)
         self.lang_rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
@@ -56,6 +58,21 @@ class WindowSampler:
         self.segment_end = np.zeros(len(self.feat), np.int64)
         for s, e in self.segments:
             self.segment_end[s:e + 1] = e
+
+    @staticmethod
+    def subset(tasks: list[str], per_task: int, seed: int = 0) -> set[int]:
+        """Indices of at most ``per_task`` annotations per task: a fixed random subset that
+        grows with ``per_task`` (the 10-window set contains the 2-window set); 0 = all."""
+        if per_task <= 0:
+            return set(range(len(tasks)))
+        order = np.random.default_rng(seed).permutation(len(tasks))
+        taken: dict[str, int] = {}
+        chosen = set()
+        for i in order:
+            if taken.get(tasks[i], 0) < per_task:
+                taken[tasks[i]] = taken.get(tasks[i], 0) + 1
+                chosen.add(int(i))
+        return chosen
 
     @property
     def has_language(self) -> bool:

@@ -219,6 +219,16 @@ def _benchmark(args: argparse.Namespace) -> int:
                      args.dataset_root, args.world_model)
         print(f"report: {args.out or f'runs/benchmark_agents_{args.profile}'}/report.md "
               f"({result['timings']['total_min']:.1f} min)")
+    elif args.target == "efficiency":
+        from lumos_core.benchmark_agents import efficiency
+
+        if not args.features:
+            print("lumos: benchmark efficiency needs --features", file=sys.stderr)
+            return 2
+        out = args.out or "runs/efficiency"
+        efficiency(args.features, out, tuple(args.levels), tuple(args.variants),
+                   args.minutes, args.chains, args.parallel, args.workers)
+        print(Path(out, "efficiency.md").read_text(), end="")
     elif args.target == "world-model":
         from lumos_core.wm_benchmark import benchmark, table
 
@@ -505,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("benchmark", help="print performance / quality figures")
     bench.add_argument("target",
                        choices=["sim", "expert", "data", "world-model", "policy", "agents",
-                                "latency"])
+                                "latency", "efficiency"])
     bench.add_argument("--profile", choices=["quick", "cpu", "full", "smoke"], default="quick",
                        help="agents: quick (~1 h on 2 cores) or full (3 seeds, 1000 chains)")
     bench.add_argument("--out", default=None,
@@ -530,6 +540,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=300, help="sim: control steps timed")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--workers", type=int, default=2)
+    bench.add_argument("--features", default=None, help="efficiency: output of featurize")
+    bench.add_argument("--levels", type=int, nargs="+", default=[2, 10, 50, 150],
+                       help="efficiency: language windows per task")
+    bench.add_argument("--variants", nargs="+", default=["LUMOS", "GCBC"],
+                       help="efficiency: variants of `benchmark agents`")
+    bench.add_argument("--minutes", type=float, default=5.0, help="efficiency: per training")
+    bench.add_argument("--chains", type=int, default=100, help="efficiency: chains per run")
+    bench.add_argument("--parallel", type=int, default=2, help="efficiency: trainings at once")
     bench.add_argument("--dataset", default="data/sim_play/training", help="data: a split")
     bench.add_argument("--image-size", type=int, default=64)
     bench.add_argument("--batch-size", type=int, default=16)

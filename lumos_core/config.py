@@ -275,6 +275,9 @@ class AgentConfig(Section):
     actor_latent: str = doc("hz", "What the actor and critic see of the latent: 'hz' (s = (h, "
                                   "z), the paper) or 'h' (the deterministic part only; z is "
                                   "one straight-through sample).", choices=("hz", "h"))
+    lang_per_task: int = doc(0, "Use at most this many language-annotated windows per task "
+                                "(a fixed random subset; 0 = all): the data-efficiency study "
+                                "on one dataset and one world model.", low=0)
     history_free_prob: float = doc(0.5, "Probability per batch that the windows' first latent "
                                         "is replaced by its history-free version (the first "
                                         "step after a reset; official: 0.5).",

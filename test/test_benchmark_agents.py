@@ -24,3 +24,16 @@ def test_smoke_profile_end_to_end(sim_dataset, tmp_path):
     assert (tmp_path / "success.png").is_file()
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["profile"] == "smoke" and data["timings"]["total_min"] > 0
+
+
+def test_efficiency_curve_smoke(sim_dataset, tmp_path):
+    from lumos_core.benchmark_agents import efficiency, run
+
+    run("smoke", tmp_path / "bench", dataset=sim_dataset[0], progress=False)
+    result = efficiency(tmp_path / "bench" / "features", tmp_path / "eff", levels=(1, 2),
+                        variants=("GCBC",), minutes=0.02, chains=1, workers=1,
+                        progress=False)
+    assert [r["windows_per_task"] for r in result["rows"]] == [1, 2]
+    text = (tmp_path / "eff" / "efficiency.md").read_text()
+    assert "agent.lang_per_task=2" in text and "| GCBC | 2 |" in text
+    assert (tmp_path / "eff" / "efficiency.png").is_file()

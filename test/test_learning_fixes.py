@@ -191,3 +191,14 @@ def test_state_bc_rung_trains_and_acts(tmp_path, sim_dataset, goal, monkeypatch)
     policy = ladder.StateBCPolicy(tmp_path / goal, {"open it": "open_drawer"})
     action = policy.step({"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}, "open it")
     assert action.shape == (7,) and abs(action[6]) == 1.0
+
+
+def test_language_windows_per_task_subset_is_nested_and_capped():
+    from lumos_core.agent_data import WindowSampler
+
+    tasks = ["a"] * 30 + ["b"] * 5 + ["c"] * 12
+    small, large = WindowSampler.subset(tasks, 2), WindowSampler.subset(tasks, 10)
+    assert small <= large
+    count = Counter(tasks[i] for i in large)
+    assert count == {"a": 10, "b": 5, "c": 10}
+    assert WindowSampler.subset(tasks, 0) == set(range(len(tasks)))
