@@ -75,7 +75,7 @@ def featurize_split(model: WorldModel, data: PlayData, out_dir: Path, chunk: int
         prev = torch.as_tensor(actions[prev_rows], device=device)
         is_first = torch.as_tensor(steps[None] == 0, device=device).expand(len(segs), -1)
         prev = torch.where(is_first[..., None], zero, prev)
-        state, feat, _ = model.observe(state, obs, prev, is_first)
+        state, feat, _ = model.observe(state, obs, prev, is_first, prior=False)
         valid = steps[None] < lengths[:, None]
         feats[rows[valid]] = feat.cpu().numpy()[valid]
         bar.update(int(valid.sum()))

@@ -43,6 +43,7 @@ class LumosPolicy:
         self._encoder = encoder
         self.generator = torch.Generator()
         self.needs_images = self.cfg.world_model.obs_mode == "vision"
+        self._not_first = torch.zeros(1, 1, dtype=torch.bool, device=self.device)
         self.seed(seed)
         self.reset()
 
@@ -98,8 +99,8 @@ class LumosPolicy:
             self.state, feat = self.world_model.start(self._obs(obs))
         else:
             self.state, feat, _ = self.world_model.observe(
-                self.state, self._obs(obs), self.prev_action[:, None],
-                torch.zeros(1, 1, dtype=torch.bool, device=self.device))
+                self.state, self._obs(obs), self.prev_action[:, None], self._not_first,
+                prior=False)
             feat = feat[:, 0]
         self.filter_steps += 1
         return feat

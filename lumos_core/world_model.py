@@ -231,10 +231,11 @@ class WorldModel(nn.Module):
                      torch.zeros(batch, self.cfg.stoch_dim, device=device))
 
     def observe(self, state: State, obs: dict, prev_action: torch.Tensor,
-                is_first: torch.Tensor) -> tuple[State, torch.Tensor, dict]:
+                is_first: torch.Tensor, prior: bool = True) -> tuple[State, torch.Tensor, dict]:
         """Filter a sequence: obs values (B, T, ...), prev_action (B, T, 7), is_first (B, T).
 
-        Returns the last state, features (B, T, feat_dim) and ``{"post", "prior"}`` logits.
+        Returns the last state, features (B, T, feat_dim) and ``{"post", "prior"}`` logits
+        (``prior=False``: no prior, which only the loss needs -- the control-time filter).
         A true ``is_first`` zeroes the carried state before that step.
         """
         embed = self.embed(obs)
@@ -250,8 +251,10 @@ class WorldModel(nn.Module):
             hs.append(h)
             zs.append(z)
         h, z = torch.stack(hs, 1), torch.stack(zs, 1)
-        prior = self.rssm.prior(h)   # recomputed in one batch from the stack of h's
-        return state, torch.cat([h, z], -1), {"post": torch.stack(posts, 1), "prior": prior}
+        logits = {"post": torch.stack(posts, 1)}
+        if prior:
+            logits["prior"] = self.rssm.prior(h)   # in one batch from the stack of h's
+        return state, torch.cat([h, z], -1), logits
 
     def start(self, obs: dict, warmup: int | None = None) -> tuple[State, torch.Tensor]:
         """The filter's first step after a reset on observations (B, 1, ...): one posterior
@@ -264,12 +267,12 @@ class WorldModel(nn.Module):
         device = self.robot_mean.device
         zero = torch.tensor(ZERO_ACTION, device=device).expand(b, 1, -1)
         first = torch.ones(b, 1, dtype=torch.bool, device=device)
-        state, feat, _ = self.observe(self.initial(b), obs, zero, first)
+        state, feat, _ = self.observe(self.initial(b), obs, zero, first, prior=False)
         if warmup:
             hold = torch.zeros(b, 1, len(ZERO_ACTION), device=device)
             hold[..., -1] = torch.where(obs["robot_obs"][:, :1, 14] >= 0, 1.0, -1.0)
             for _ in range(warmup):
-                state, feat, _ = self.observe(state, obs, hold, ~first)
+                state, feat, _ = self.observe(state, obs, hold, ~first, prior=False)
         return state, feat[:, 0]
 
     def img_step(self, state: State, action: torch.Tensor) -> State:
