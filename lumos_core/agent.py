@@ -134,6 +134,16 @@ class BehaviourModel(nn.Module):
                                             nn.Linear(128, cfg.goal_dim))
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
+    def load_weights(self, state: dict) -> None:
+        """``load_state_dict`` (strict) that also accepts checkpoints written before the
+        reward-latent statistics existed: those buffers keep their neutral values (0 / 1),
+        which is exactly what such a policy was trained with."""
+        state = dict(state)
+        for key in ("reward_mean", "reward_std"):
+            if key not in state and key in self.state_dict():
+                state[key] = self.state_dict()[key]
+        self.load_state_dict(state)
+
     # which components this configuration has
     @property
     def uses_plan(self) -> bool:

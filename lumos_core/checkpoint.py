@@ -71,7 +71,7 @@ class Checkpoint:
     def lumos_config(self) -> LumosConfig:
         """The stored config as a validated :class:`LumosConfig`."""
         try:
-            return LumosConfig.from_dict(self.config)
+            return LumosConfig.from_stored(self.config)
         except ConfigError as exc:
             raise CheckpointError(f"{self.path / META}: stored config is invalid: {exc}") from exc
 

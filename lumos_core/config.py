@@ -370,6 +370,22 @@ class LumosConfig:
         """Build and validate from a nested dict; unknown keys are errors."""
         return merge(cls(), data)
 
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> "LumosConfig":
+        """Like :meth:`from_dict` for a config stored by an older version (checkpoints):
+        keys listed in :data:`RETIRED_KEYS` are dropped; anything else unknown is an error."""
+        clean = {name: ({k: v for k, v in values.items()
+                         if k not in RETIRED_KEYS.get(name, ())}
+                        if isinstance(values, Mapping) else values)
+                 for name, values in data.items()}
+        return merge(cls(), clean)
+
+
+#: keys older versions stored that no longer exist (their meaning changed; they never affect a
+#: trained model): ``collect.lang_fraction`` (frames covered) became ``collect.lang_density``
+#: (windows per frame)
+RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",)}
+
 
 SECTIONS: dict[str, type[Section]] = typing.get_type_hints(LumosConfig)
 

@@ -34,7 +34,7 @@ class LumosPolicy:
         self.world_model = WorldModel(self.cfg.world_model)
         self.world_model.load_state_dict(ckpt.state_dict("world_model"))
         self.behaviour = BehaviourModel(self.cfg.agent, self.cfg.world_model)
-        self.behaviour.load_state_dict(ckpt.state_dict("behaviour"))
+        self.behaviour.load_weights(ckpt.state_dict("behaviour"))
         self.world_model.to(self.device).eval()
         self.behaviour.to(self.device).eval()
         self.action_mode = action_mode or self.cfg.agent.action_mode

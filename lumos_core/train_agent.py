@@ -87,7 +87,7 @@ class AgentTrainer:
         if path is None:
             raise FileNotFoundError(f"{self.run_dir / CHECKPOINTS}: no checkpoint to resume")
         ckpt = load_checkpoint(path, kind="policy")
-        self.agent.behaviour.load_state_dict(ckpt.state_dict("behaviour"))
+        self.agent.behaviour.load_weights(ckpt.state_dict("behaviour"))
         state = ckpt.training_state()
         if state is None:
             raise FileNotFoundError(f"{path}: has no training state; cannot resume")

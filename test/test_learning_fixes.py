@@ -223,3 +223,28 @@ def test_ladder_cli_errors_name_what_is_missing(tmp_path, capsys):
     assert "needs --features" in capsys.readouterr().err
     assert main(["ladder", "replay", "--dataset", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_checkpoints_of_the_previous_version_still_load(policy_checkpoint, tmp_path):
+    """Old checkpoints store collect.lang_fraction and have no reward-latent statistics."""
+    import json
+    import shutil
+
+    from lumos_core.agent import BehaviourModel
+    from lumos_core.policy import LumosPolicy
+
+    old = tmp_path / "old"
+    shutil.copytree(policy_checkpoint, old)
+    meta = json.loads((old / "meta.json").read_text())
+    meta["config"]["collect"]["lang_fraction"] = 0.05
+    meta["config"]["collect"].pop("lang_density", None)
+    (old / "meta.json").write_text(json.dumps(meta))
+    policy = LumosPolicy(old)
+    assert policy.cfg.collect.lang_density == 0.01
+    model = BehaviourModel(policy.cfg.agent, policy.cfg.world_model)
+    state = {k: v for k, v in policy.behaviour.state_dict().items()
+             if k not in ("reward_mean", "reward_std")}
+    model.load_weights(state)
+    assert torch.equal(model.reward_std, torch.ones_like(model.reward_std))
+    with pytest.raises(RuntimeError):
+        model.load_weights({k: v for k, v in state.items() if not k.startswith("actor.")})
