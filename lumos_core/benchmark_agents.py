@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -206,10 +207,19 @@ def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
     import sys
 
     log_dir.mkdir(parents=True, exist_ok=True)
-    pending, running, done = list(jobs), [], {}
+    pending, running, done = [], [], {}
+    for name, slug, argv in jobs:
+        found = _trained(argv)
+        if found is None:
+            pending.append((name, slug, argv))
+        else:   # an interrupted benchmark: the same training already finished
+            done[name] = found
+
     while pending or running:
         while pending and len(running) < max(1, parallel):
             name, slug, argv = pending.pop(0)
+            run_dir = Path(argv[argv.index("--out") + 1])
+            shutil.rmtree(run_dir, ignore_errors=True)      # a partial run of another command
             log = open(log_dir / f"{slug}.log", "w")
             proc = subprocess.Popen([sys.executable, "-m", "lumos_core.cli", *argv],
                                     stdout=log, stderr=subprocess.STDOUT)
@@ -228,12 +238,23 @@ def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
                 raise RuntimeError(f"training {name!r} failed (exit {proc.returncode}); "
                                    f"log {log_dir / f'{slug}.log'}:\n{text[-2000:]}")
             run_dir = Path(argv[argv.index("--out") + 1])
-            final = sorted((run_dir / "checkpoints").glob("step_*"))[-1]
-            rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text()
-                    .splitlines()] if (run_dir / "metrics.jsonl").exists() else []
-            speed = rows[-1].get("windows_per_s", 0.0) if rows else 0.0
-            done[name] = (str(final), int(final.name.split("_")[-1]), float(speed))
+            (run_dir / "command.json").write_text(json.dumps(argv))
+            done[name] = _trained(argv)
     return done
+
+
+def _trained(argv: list[str]) -> tuple[str, int, float] | None:
+    """(final checkpoint, batches, windows/s) of a finished ``train-agent`` run of exactly
+    ``argv`` (its ``command.json``, written when it finished), else None."""
+    run_dir = Path(argv[argv.index("--out") + 1])
+    command = run_dir / "command.json"
+    found = sorted((run_dir / "checkpoints").glob("step_*"))
+    if not command.exists() or json.loads(command.read_text()) != argv or not found:
+        return None
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text()
+            .splitlines()] if (run_dir / "metrics.jsonl").exists() else []
+    speed = rows[-1].get("windows_per_s", 0.0) if rows else 0.0
+    return str(found[-1]), int(found[-1].name.split("_")[-1]), float(speed)
 
 
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],

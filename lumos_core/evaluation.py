@@ -212,6 +212,14 @@ def run_chain(env: PlayTableEnv, policy, chain: dict, instructions: dict[str, li
     return {"completed": sum(r["success"] for r in results), "subtasks": results}
 
 
+def _init_worker() -> None:
+    """One torch thread per evaluation worker: with the default (one per core), each worker's
+    idle OpenMP threads spin on the cores the other workers need."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _run_job(job: EvalJob) -> dict:
     env = _env(job.sim, job.video)
     rng = np.random.default_rng(job.seed * 1_000_003 + job.chain_index)
@@ -293,7 +301,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
                disable=not progress)
     results = []
     if workers > 1:
-        with mp.get_context("spawn").Pool(workers) as pool:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             for result in pool.imap_unordered(_run_job, jobs):
                 results.append(result)
                 bar.update()

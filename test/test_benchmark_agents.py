@@ -37,3 +37,18 @@ def test_efficiency_curve_smoke(sim_dataset, tmp_path):
     text = (tmp_path / "eff" / "efficiency.md").read_text()
     assert "agent.lang_per_task=2" in text and "| GCBC | 2 |" in text
     assert (tmp_path / "eff" / "efficiency.png").is_file()
+
+
+def test_interrupted_benchmark_reuses_finished_trainings_only(tmp_path):
+    from lumos_core.benchmark_agents import _trained
+
+    run_dir = tmp_path / "agents" / "gcbc"
+    argv = ["train-agent", "--set", "agent.method=gcbc", "--out", str(run_dir)]
+    assert _trained(argv) is None                                  # nothing yet
+    (run_dir / "checkpoints" / "step_00000042").mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text(json.dumps({"windows_per_s": 5.0}) + "\n")
+    assert _trained(argv) is None                                  # not finished: no command
+    (run_dir / "command.json").write_text(json.dumps(argv))
+    assert _trained(argv) == (str(run_dir / "checkpoints" / "step_00000042"), 42, 5.0)
+    other = argv[:2] + ["agent.method=mcil"] + argv[3:]
+    assert _trained(other) is None                                 # another command

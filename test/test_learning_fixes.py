@@ -248,3 +248,14 @@ def test_checkpoints_of_the_previous_version_still_load(policy_checkpoint, tmp_p
     assert torch.equal(model.reward_std, torch.ones_like(model.reward_std))
     with pytest.raises(RuntimeError):
         model.load_weights({k: v for k, v in state.items() if not k.startswith("actor.")})
+
+
+def test_evaluation_workers_use_one_torch_thread():
+    """Defect: spawned evaluation workers ran with one torch thread per core; their spinning
+    OpenMP threads took the other workers' cores (4x slower evaluation on 2 cores)."""
+    import multiprocessing as mp
+
+    from lumos_core.evaluation import _init_worker
+
+    with mp.get_context("spawn").Pool(1, initializer=_init_worker) as pool:
+        assert pool.apply(torch.get_num_threads) == 1
