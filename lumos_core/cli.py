@@ -226,8 +226,11 @@ def _benchmark(args: argparse.Namespace) -> int:
             print("lumos: benchmark efficiency needs --features", file=sys.stderr)
             return 2
         out = args.out or "runs/efficiency"
+        from lumos_core.benchmark_agents import CPU_RECIPE
+
         efficiency(args.features, out, tuple(args.levels), tuple(args.variants),
-                   args.minutes, args.chains, args.parallel, args.workers)
+                   args.minutes, args.chains, args.parallel, args.workers,
+                   recipe=tuple(CPU_RECIPE) + tuple(args.recipe_set))
         print(Path(out, "efficiency.md").read_text(), end="")
     elif args.target == "world-model":
         from lumos_core.wm_benchmark import benchmark, table
@@ -548,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--minutes", type=float, default=5.0, help="efficiency: per training")
     bench.add_argument("--chains", type=int, default=100, help="efficiency: chains per run")
     bench.add_argument("--parallel", type=int, default=2, help="efficiency: trainings at once")
+    bench.add_argument("--recipe-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="efficiency: override on top of the CPU recipe (repeatable), e.g. "
+                            "agent.bc_warmup=500 for shorter trainings")
     bench.add_argument("--dataset", default="data/sim_play/training", help="data: a split")
     bench.add_argument("--image-size", type=int, default=64)
     bench.add_argument("--batch-size", type=int, default=16)

@@ -306,9 +306,16 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
                 results.append(result)
                 bar.update()
     else:
-        for job in jobs:
-            results.append(_run_job(job))
-            bar.update()
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)        # as in the workers: the networks are tiny
+        try:
+            for job in jobs:
+                results.append(_run_job(job))
+                bar.update()
+        finally:
+            torch.set_num_threads(threads)
     bar.close()
     per_seed = [metrics([r for r in results if r["seed"] == s]) for s in seeds]
     report = {"policy": policy, "chains": len(chains), "seeds": seeds, "max_steps": max_steps,
