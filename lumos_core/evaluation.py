@@ -339,7 +339,7 @@ def markdown_table(reports: dict[str, dict]) -> str:
         if s["seeds"] > 1:
             avg += f" (seed std {s['avg_len_std']:.2f})"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {avg} | "
-                     f"{s.get('chains_total', report['chains'])} |")
+                     f"{s['chains_total'] if 'chains_total' in s else report.get('chains', '')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -72,4 +72,6 @@ def test_metrics_by_hand():
     assert m["per_task"]["t2"] == {"success": 1, "total": 2, "rate": 0.5}
     agg = aggregate([m, metrics(results[:1])])
     assert agg["avg_len_mean"] == pytest.approx((7 / 3 + 2) / 2)
-    assert "2.17 ± 0.17" in markdown_table({"x": {"summary": agg}})
+    assert agg["chains_total"] == 4 and agg["avg_len_ci95"] > 0
+    table = markdown_table({"x": {"summary": agg}})
+    assert "2.17 ± " in table and "(seed std 0.17)" in table and "| 4 |" in table
