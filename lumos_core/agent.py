@@ -229,10 +229,13 @@ class LumosAgent(nn.Module):
         deter = self.world_model.cfg.deter
         return State(feat[..., :deter], feat[..., deter:])
 
+    def _reward_latent(self, feat: torch.Tensor) -> torch.Tensor:
+        return feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
+
     def reward_part(self, feat: torch.Tensor) -> torch.Tensor:
         """The latent the DITTO reward compares: h, or s = (h, z); standardised per dimension
         with the training features' statistics when ``reward_norm='standardize'``."""
-        x = feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
+        x = self._reward_latent(feat)
         if self.cfg.reward_norm in ("standardize", "start"):
             b = self.behaviour
             x = (x - b.reward_mean) / b.reward_std
@@ -250,7 +253,7 @@ class LumosAgent(nn.Module):
 
     def set_reward_statistics(self, feats: torch.Tensor) -> None:
         """Mean and std (floored at 1e-2) of the reward latent over sample features (N, F)."""
-        x = feats[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feats
+        x = self._reward_latent(feats)
         self.behaviour.reward_mean.copy_(x.mean(0))
         self.behaviour.reward_std.copy_(x.std(0).clamp(min=1e-2))
 

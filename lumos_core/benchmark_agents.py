@@ -101,6 +101,11 @@ def chains_text(prof: Profile) -> str:
     return f"{prof.chains} chains"
 
 
+def _slug(variant: str) -> str:
+    """Directory name of a variant: 'no DITTO (BC)' -> 'no_ditto_bc'."""
+    return variant.lower().replace(" ", "_").replace("(", "").replace(")", "")
+
+
 def _cmd(*parts) -> str:
     return " ".join(shlex.quote(str(p)) for p in parts)
 
@@ -165,7 +170,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
     jobs = []
     for name, overrides in VARIANTS.items():
-        slug = name.lower().replace(" ", "_").replace("(", "").replace(")", "")
+        slug = _slug(name)
         sets = [a for o in (*prof.recipe, *overrides) for a in ("--set", o)]
         argv = ["train-agent", "--preset", preset, *sets, "--features", str(feats),
                 "--max-minutes", str(prof.agent_minutes), "--set",
@@ -310,7 +315,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
     jobs, commands = [], []
     for variant in variants:
         for level in levels:
-            slug = f"{variant.lower().replace(' ', '_')}_{level}"
+            slug = f"{_slug(variant)}_{level}"
             sets = [a for o in (*recipe, *VARIANTS[variant], f"agent.lang_per_task={level}")
                     for a in ("--set", o)]
             argv = ["train-agent", "--preset", preset, *sets, "--features", str(features),
@@ -326,7 +331,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
     rows = []
     for variant in variants:
         for level in levels:
-            slug = f"{variant.lower().replace(' ', '_')}_{level}"
+            slug = f"{_slug(variant)}_{level}"
             policy, steps, _ = trained[slug]
             commands.append(_cmd("lumos", "evaluate", "--policy", policy, "--chains", chains,
                                  "--workers", workers, "--out", out / "eval" / slug))

@@ -106,21 +106,30 @@ class ExpertPolicy:
         return relative_action(*target, robot[:3], robot[3:6])
 
 
+def _task_of(instructions: dict[str, list[str]]) -> dict[str, str]:
+    """instruction -> task (for the policies that are told the task)."""
+    return {text: task for task, texts in instructions.items() for text in texts}
+
+
+def _is_state_bc(spec: str) -> bool:
+    from lumos_core.ladder import is_state_bc
+
+    return is_state_bc(spec)
+
+
 def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]], seed: int):
     """Build the policy named by ``spec`` for this worker's env."""
     if spec == "random":
         return RandomPolicy(seed)
     if spec == "expert":
-        lookup = {text: task for task, texts in instructions.items() for text in texts}
-        return ExpertPolicy(env, lookup, seed)
-    if Path(spec).is_dir() and (Path(spec) / "state_bc.pt").exists():
+        return ExpertPolicy(env, _task_of(instructions), seed)
+    if _is_state_bc(spec):
         # a learning-ladder network on the true state (lumos_core.ladder)
         from lumos_core.ladder import StateBCPolicy
 
         if spec not in _POLICIES:
             _POLICIES.clear()
-            lookup = {text: task for task, texts in instructions.items() for text in texts}
-            _POLICIES[spec] = StateBCPolicy(spec, lookup)
+            _POLICIES[spec] = StateBCPolicy(spec, _task_of(instructions))
         return _POLICIES[spec]
     if Path(spec).is_dir():
         # loading a checkpoint costs far more than a chain: one policy per worker process
@@ -138,7 +147,7 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
 
 def policy_needs_images(spec: str) -> bool:
     """Whether the policy named by ``spec`` reads camera images."""
-    if spec in ("expert", "random") or (Path(spec) / "state_bc.pt").exists():
+    if spec in ("expert", "random") or _is_state_bc(spec):
         return False
     from lumos_core.checkpoint import read_meta
 
@@ -328,9 +337,8 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
 def markdown_table(reports: dict[str, dict]) -> str:
     """A CALVIN-style table: one row per policy, success of 1..5 in a row and avg. length,
     each with its 95 % confidence interval over chains (pooled over seeds)."""
-    lines = ["| policy | 1 | 2 | 3 | 4 | 5 | avg. len. |", "|---|---|---|---|---|---|---|"]
-    lines[0] = lines[0].replace(" avg. len. |", " avg. len. (95 % CI) | chains |")
-    lines[1] += "---|"
+    lines = ["| policy | 1 | 2 | 3 | 4 | 5 | avg. len. (95 % CI) | chains |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, report in reports.items():
         s = report["summary"]
         ci = s.get("success_rate_ci95", [0.0] * CHAIN_LENGTH)

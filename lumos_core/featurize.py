@@ -139,3 +139,8 @@ class Features:
 
     def __len__(self) -> int:
         return len(self.arrays["features"])
+
+    def sample(self, rng: np.random.Generator, n: int = 20000) -> np.ndarray:
+        """Filtered features of ``n`` random frames (all when fewer), in frame order."""
+        rows = np.sort(rng.choice(len(self), min(len(self), n), replace=False))
+        return np.asarray(self.arrays["features"][rows])

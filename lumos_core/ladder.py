@@ -99,10 +99,15 @@ def replay(dataset: str | Path, split: str = "training", events: int = 300,
 
 
 # --- rungs (b) and (c): behaviour cloning on the true state --------------------------------
+def _state(robot_obs, scene_obs) -> np.ndarray:
+    """concat(canonical robot_obs, scene_obs), float32."""
+    return np.concatenate([canonical_robot_obs(np.asarray(robot_obs, np.float32)),
+                           np.asarray(scene_obs, np.float32)], -1)
+
+
 def state_input(robot_obs, scene_obs, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Normalised concat(canonical robot_obs, scene_obs), float32."""
-    x = np.concatenate([canonical_robot_obs(np.asarray(robot_obs, np.float32)),
-                        np.asarray(scene_obs, np.float32)], -1)
+    x = _state(robot_obs, scene_obs)
     return ((x - mean) / std).astype(np.float32)
 
 
@@ -161,7 +166,7 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     frames = annotated_frames(dataset)
-    x_raw = np.concatenate([canonical_robot_obs(frames["robot_obs"]), frames["scene_obs"]], -1)
+    x_raw = _state(frames["robot_obs"], frames["scene_obs"])
     mean, std = x_raw.mean(0), np.maximum(x_raw.std(0), 1e-2)
     x = torch.as_tensor((x_raw - mean) / std, dtype=torch.float32)
     tasks = list(TASKS)
@@ -278,16 +283,13 @@ def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Gener
     from dataclasses import replace
 
     from lumos_core.agent import LumosAgent
-    from lumos_core.world_model import State
 
     feat, actions, mask = batch["feat"], batch["actions"], batch["mask"]
     hold = torch.zeros_like(actions)
     hold[..., 6] = actions[..., 6]
     rand = torch.rand_like(actions) * 2 - 1
     rand[..., 6] = torch.where(rand[..., 6] > 0, 1.0, -1.0)
-    rows = np.sort(rng.choice(len(feats), min(len(feats), 20000), replace=False))
-    sample = torch.as_tensor(np.asarray(feats.arrays["features"][rows]))
-    deter = world_model.cfg.deter
+    sample = torch.as_tensor(feats.sample(rng))
     out = []
     for latent in ("h", "hz"):
         for norm in ("none", "standardize", "start"):
@@ -297,7 +299,7 @@ def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Gener
             agent.set_reward_statistics(sample)
             row = {"first_latent": first, "reward_latent": latent, "reward_norm": norm}
             for name, acts in (("expert", actions), ("hold", hold), ("random", rand)):
-                state = State(feat[:, 0, :deter], feat[:, 0, deter:])
+                state = agent._split(feat[:, 0])
                 rewards = []
                 for k in range(feat.shape[1] - 1):
                     state = world_model.img_step(state, acts[:, k])

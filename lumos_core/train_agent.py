@@ -46,10 +46,8 @@ class AgentTrainer:
                                      self.cfg.agent, self.rng)
         self.agent = LumosAgent(self.cfg.agent, world_model).to(self.device)
         if self.agent.behaviour.imagines:
-            rows = np.sort(self.rng.choice(len(feats), min(len(feats), 20000), replace=False))
-            sample = torch.as_tensor(np.asarray(feats.arrays["features"][rows]),
-                                     device=self.device)
-            self.agent.set_reward_statistics(sample)
+            self.agent.set_reward_statistics(
+                torch.as_tensor(feats.sample(self.rng), device=self.device))
         t = self.cfg.agent_train
         b = self.agent.behaviour
         self.actor_opt = torch.optim.Adam(b.actor_params(), lr=t.actor_lr)

@@ -106,15 +106,11 @@ def recorded_settings(root: str | Path) -> tuple[SimConfig, CollectConfig]:
     path = Path(root) / "collect.json"
     if not path.exists():
         raise CollectError(f"{path} does not exist: {root} was not written by `lumos collect`")
-    from dataclasses import fields
-
-    from lumos_core.config import LumosConfig, merge
+    from lumos_core.config import LumosConfig
 
     data = json.loads(path.read_text())
-    known = {f.name for f in fields(CollectConfig)}     # older files: since-renamed keys
-    cfg = merge(LumosConfig(), {"sim": data["sim"],
-                                "collect": {k: v for k, v in data["collect"].items()
-                                            if k in known}})
+    # older files: retired keys dropped, lists back to tuples, later settings at their default
+    cfg = LumosConfig.from_stored({"sim": data["sim"], "collect": data["collect"]})
     return cfg.sim, cfg.collect
 
 
