@@ -206,6 +206,11 @@ class WorldModelConfig(Section):
                                  "(state WM: cosine of h to the long-history h 0.92 with 10, "
                                  "-0.17 without); 0 = one step, as the official code.",
                              low=0, high=100)
+    canonical_scene: bool = doc(True, "State mode: block yaws enter the model modulo pi (the "
+                                      "blocks are boxes, a half-turn looks the same); raw "
+                                      "yaws make the grasp yaw a discontinuous function of "
+                                      "the input (true-state BC turned past the block). "
+                                      "Checkpoints from before this key read false.")
 
     @property
     def stoch_dim(self) -> int:
@@ -373,11 +378,16 @@ class LumosConfig:
     @classmethod
     def from_stored(cls, data: Mapping[str, Any]) -> "LumosConfig":
         """Like :meth:`from_dict` for a config stored by an older version (checkpoints):
-        keys listed in :data:`RETIRED_KEYS` are dropped; anything else unknown is an error."""
+        keys listed in :data:`RETIRED_KEYS` are dropped, keys it lacks that
+        :data:`LEGACY_DEFAULTS` lists take the value that version behaved with; anything else
+        unknown is an error."""
         clean = {name: ({k: v for k, v in values.items()
                          if k not in RETIRED_KEYS.get(name, ())}
                         if isinstance(values, Mapping) else values)
                  for name, values in data.items()}
+        for name, legacy in LEGACY_DEFAULTS.items():
+            if isinstance(clean.get(name), Mapping):
+                clean[name] = {**legacy, **clean[name]}
         return merge(cls(), clean)
 
 
@@ -385,6 +395,10 @@ class LumosConfig:
 #: trained model): ``collect.lang_fraction`` (frames covered) became ``collect.lang_density``
 #: (windows per frame)
 RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",)}
+
+#: keys added later whose default differs from how older versions behaved: a stored config
+#: without them gets the old behaviour (a model trained on raw block yaws keeps them)
+LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"world_model": {"canonical_scene": False}}
 
 
 SECTIONS: dict[str, type[Section]] = typing.get_type_hints(LumosConfig)

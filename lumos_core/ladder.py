@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lumos_core.data.calvin import canonical_robot_obs, read_annotations, read_episode_meta
+from lumos_core.data.calvin import (canonical_robot_obs, canonical_scene_obs, read_annotations,
+                                    read_episode_meta)
 
 STATE_BC_FILE = "state_bc.pt"
 
@@ -99,15 +100,17 @@ def replay(dataset: str | Path, split: str = "training", events: int = 300,
 
 
 # --- rungs (b) and (c): behaviour cloning on the true state --------------------------------
-def _state(robot_obs, scene_obs) -> np.ndarray:
-    """concat(canonical robot_obs, scene_obs), float32."""
+def _state(robot_obs, scene_obs, canonical_scene: bool = True) -> np.ndarray:
+    """concat(canonical robot_obs, scene_obs -- canonical unless told otherwise), float32."""
+    scene = np.asarray(scene_obs, np.float32)
     return np.concatenate([canonical_robot_obs(np.asarray(robot_obs, np.float32)),
-                           np.asarray(scene_obs, np.float32)], -1)
+                           canonical_scene_obs(scene) if canonical_scene else scene], -1)
 
 
-def state_input(robot_obs, scene_obs, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Normalised concat(canonical robot_obs, scene_obs), float32."""
-    x = _state(robot_obs, scene_obs)
+def state_input(robot_obs, scene_obs, mean: np.ndarray, std: np.ndarray,
+                canonical_scene: bool = True) -> np.ndarray:
+    """Normalised :func:`_state`, float32."""
+    x = _state(robot_obs, scene_obs, canonical_scene)
     return ((x - mean) / std).astype(np.float32)
 
 
@@ -192,7 +195,8 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
             "frames": len(x), "final_mse": float(loss.item()),
             "train_seconds": time.perf_counter() - started, "dataset": str(dataset)}
     torch.save({"state_dict": net.state_dict(), "mean": mean, "std": std, "tasks": tasks,
-                "goal": goal, "state_dim": x.shape[1], "goal_dim": g.shape[1], "info": info},
+                "goal": goal, "state_dim": x.shape[1], "goal_dim": g.shape[1], "info": info,
+                "canonical_scene": True},
                out / STATE_BC_FILE)
     (out / "info.json").write_text(json.dumps(info, indent=2))
     return info
@@ -218,6 +222,8 @@ class StateBCPolicy:
         self.net.load_state_dict(data["state_dict"])
         self.net.eval()
         self.mean, self.std = data["mean"], data["std"]
+        # networks saved before block yaws were canonicalised saw raw yaws
+        self.canonical_scene = bool(data.get("canonical_scene", False))
         self.tasks, self.goal_kind = data["tasks"], data["goal"]
         self.lookup = instruction_to_task
         self._goals: dict[str, torch.Tensor] = {}
@@ -245,7 +251,7 @@ class StateBCPolicy:
     def step(self, obs: dict, goal: str) -> np.ndarray:
         """Action for ``obs`` towards ``goal`` (the gripper binarised)."""
         x = torch.as_tensor(state_input(obs["robot_obs"], obs["scene_obs"], self.mean,
-                                        self.std))[None]
+                                        self.std, self.canonical_scene))[None]
         action = self.net(x, self._goal(goal))[0].numpy().astype(np.float64)
         action[6] = 1.0 if action[6] > 0 else -1.0
         return action

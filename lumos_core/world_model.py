@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lumos_core.config import WorldModelConfig
-from lumos_core.data.calvin import canonical_robot_obs
+from lumos_core.data.calvin import canonical_robot_obs, canonical_scene_obs
 
 ZERO_ACTION = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # CALVIN's "no previous action": gripper open
 ACTION_DIM = 7
@@ -202,7 +202,10 @@ class WorldModel(nn.Module):
     def vector_targets(self, obs: dict) -> torch.Tensor:
         """Normalised concat(robot_obs, scene_obs) (state mode)."""
         robot = (canonical_robot_obs(obs["robot_obs"]) - self.robot_mean) / self.robot_std
-        scene = (obs["scene_obs"] - self.scene_mean) / self.scene_std
+        scene = obs["scene_obs"]
+        if self.cfg.canonical_scene:
+            scene = canonical_scene_obs(scene)
+        scene = (scene - self.scene_mean) / self.scene_std
         return torch.cat([robot, scene], -1)
 
     @staticmethod

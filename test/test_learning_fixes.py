@@ -259,3 +259,102 @@ def test_evaluation_workers_use_one_torch_thread():
 
     with mp.get_context("spawn").Pool(1, initializer=_init_worker) as pool:
         assert pool.apply(torch.get_num_threads) == 1
+
+
+def test_block_yaw_is_canonical_modulo_pi_for_the_models():
+    """Defect: a block's raw yaw lies anywhere in (-pi, pi] after play rotated it, so the grasp
+    yaw (the yaw modulo pi) was a discontinuous function of the input: true-state BC turned
+    the gripper past the block (yaw error 0.2-1.0 rad when it reached the block)."""
+    from lumos_core.data.calvin import BLOCK_YAW_INDICES, canonical_scene_obs
+
+    scene = np.zeros((3, 24), np.float32)
+    scene[:, 6:] = 0.25
+    scene[0, 11], scene[1, 11], scene[2, 11] = 0.3, 0.3 + math.pi, 0.3 - math.pi
+    scene[:, 17], scene[:, 23] = math.pi / 2 + 0.1, -math.pi / 2 - 0.1
+    c = canonical_scene_obs(scene)
+    assert np.allclose(c[:, 11], 0.3, atol=1e-5)
+    assert np.allclose(c[:, 17], -math.pi / 2 + 0.1, atol=1e-5)
+    assert np.allclose(c[:, 23], math.pi / 2 - 0.1, atol=1e-5)
+    others = [i for i in range(24) if i not in BLOCK_YAW_INDICES]
+    assert np.array_equal(c[:, others], scene[:, others])
+    assert scene[1, 11] > 3                 # a copy; the input is untouched
+    assert torch.allclose(canonical_scene_obs(torch.as_tensor(scene)), torch.as_tensor(c),
+                          atol=1e-5)
+    cfg = load_config("debug", ["world_model.obs_mode=state"])
+    wm = WorldModel(cfg.world_model)
+    obs = {"robot_obs": torch.zeros(3, 15), "scene_obs": torch.as_tensor(scene)}
+    x = wm.vector_targets(obs)
+    assert torch.allclose(x[0], x[1], atol=1e-4) and torch.allclose(x[0], x[2], atol=1e-4)
+
+
+def test_models_trained_on_raw_block_yaws_keep_them():
+    """A checkpoint stored before `world_model.canonical_scene` existed saw raw yaws."""
+    from lumos_core.config import LumosConfig
+
+    assert LumosConfig().world_model.canonical_scene is True
+    stored = LumosConfig().to_dict()
+    stored["world_model"].pop("canonical_scene")
+    assert LumosConfig.from_stored(stored).world_model.canonical_scene is False
+    stored["world_model"]["canonical_scene"] = True
+    assert LumosConfig.from_stored(stored).world_model.canonical_scene is True
+
+
+def test_expert_grasps_and_releases_on_arrival_not_on_a_hidden_counter():
+    """Defect: the expert held the gripper open for two 'settle' steps at the grasp point, then
+    closed: the same observed state (TCP at the block, gripper open) was labelled open twice
+    and close once, so a memoryless policy waited at the block forever (true-state BC: 0 % of
+    lifts). Now every frame at the grasp point with the gripper open is labelled close."""
+    from lumos_core.sim.env import PlayTableEnv, wrap_angle
+    from lumos_core.sim.expert import ScriptedExpert, _grasp_yaw
+    from lumos_core.sim.tasks import SceneState, completed_tasks
+
+    at_block = []
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        for seed in range(3):
+            env.reset(seed=seed)
+            expert = ScriptedExpert(env, np.random.default_rng(seed))
+            start = SceneState(env.scene_obs(), env.held_block())
+            expert.start("lift_red_block_table")
+            x, y, z = start.pos("red")
+            grasp = np.array([x, y, max(z, 0.012)])
+            yaw = _grasp_yaw(start.yaw("red"))
+            done = False
+            while not expert.done:
+                tcp, euler = env.tcp_pose()
+                opened = env.robot_obs()[14] > 0
+                pos, eul, gripper = expert.act()
+                if (opened and np.linalg.norm(tcp - grasp) < 0.006
+                        and abs(wrap_angle(yaw - euler[2])) < 0.06):
+                    at_block.append(gripper)
+                env.step_absolute(pos, eul, gripper)
+                done = done or "lift_red_block_table" in completed_tasks(
+                    start, SceneState(env.scene_obs(), env.held_block()))
+            assert done, f"the expert failed to lift (seed {seed})"
+    assert at_block and all(g < 0 for g in at_block), at_block
+
+
+def test_expert_stacks_onto_the_nearest_block_not_a_random_one():
+    """Defect: the expert stacked onto a random free block, so the same observed state and
+    instruction led to two targets and a memoryless policy went between them (true-state BC:
+    0 % of stacks)."""
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.expert import ScriptedExpert
+
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        env.reset(seed=0)
+        expert = ScriptedExpert(env, np.random.default_rng(0))
+        expert.start("lift_red_block_table")
+        while not expert.done:
+            env.step_absolute(*expert.act())
+        assert env.held_block() == "red"
+        state = expert.state()
+        targets = []
+        for seed in range(4):
+            expert.rng = np.random.default_rng(seed)
+            expert.start("stack_block")
+            targets.append(np.round(expert.plan[-1].pos[:2], 6))
+        held = env.block_pose("red")[0][:2]
+        nearest = min(("blue", "pink"), key=lambda c: np.linalg.norm(state.pos(c)[:2] - held))
+        assert all(np.array_equal(t, targets[0]) for t in targets)
+        offset = expert._held_offset()[:2]
+        assert np.allclose(targets[0] + offset, state.pos(nearest)[:2], atol=1e-4)

@@ -253,15 +253,38 @@ def canonical_robot_obs(robot_obs):
     return out
 
 
+SCENE_DIM = 24
+BLOCK_YAW_INDICES = (11, 17, 23)  # scene_obs: 6 fixture/light values, then per block pos + euler
+
+
+def canonical_scene_obs(scene_obs):
+    """scene_obs with each block's yaw taken modulo pi, in [-pi/2, pi/2).
+
+    The blocks are boxes: a half-turn about the vertical leaves one looking, and grasped,
+    exactly as before, but the raw yaw of a block that play has rotated lies anywhere in
+    (-pi, pi] (13 % of play frames outside +-pi/2), so the same block pose has two values and
+    the grasp yaw the expert turns to -- the block's yaw modulo pi -- is a discontinuous
+    function of the raw input. Modulo pi it is the input itself. Numpy arrays and torch
+    tensors of shape (..., 24); returns a copy.
+    """
+    out = scene_obs.clone() if hasattr(scene_obs, "clone") else np.array(scene_obs, copy=True)
+    for i in BLOCK_YAW_INDICES:
+        out[..., i] = (out[..., i] + math.pi / 2) % math.pi - math.pi / 2
+    return out
+
+
 def moments(frames: Mapping[str, np.ndarray]) -> dict[str, dict[str, list]]:
     """Per-key count, sum, sum of squares, min and max of an episode (JSON-serialisable);
-    robot_obs in its canonical form (:func:`canonical_robot_obs`), as the models see it."""
+    robot_obs and scene_obs in their canonical forms (:func:`canonical_robot_obs`,
+    :func:`canonical_scene_obs`), as the models see them."""
     out = {}
     for key in STAT_KEYS:
         if key in frames:
             x = np.asarray(frames[key], np.float64)
             if key == "robot_obs":
                 x = canonical_robot_obs(x)
+            elif key == "scene_obs" and x.shape[-1] == SCENE_DIM:
+                x = canonical_scene_obs(x)
             out[key] = {"n": len(x), "sum": x.sum(0).tolist(), "sumsq": (x ** 2).sum(0).tolist(),
                         "min": x.min(0).tolist(), "max": x.max(0).tolist()}
     return out

@@ -25,7 +25,15 @@ OPEN, CLOSE = 1.0, -1.0
 
 @dataclass
 class Waypoint:
-    """A TCP target to reach, then hold for ``settle`` steps."""
+    """A TCP target to reach, then hold for ``settle`` steps.
+
+    ``arrive_gripper``: the gripper command from the step the target is reached on (grasp or
+    release on arrival). The decision then depends only on what is observed -- the TCP at the
+    grasp point with the gripper still open -- and not on a hidden settle counter: with a
+    counter, the same observed state was labelled "open" for the settle steps and "close" once,
+    so a policy without memory learned to stay open at the block forever (true-state BC: 0 %
+    of lifts; see docs/agents.md, the learning ladder).
+    """
 
     pos: tuple[float, float, float]
     yaw: float
@@ -34,6 +42,7 @@ class Waypoint:
     settle: int = 0
     speed: float = 0.95 * POS_SCALE
     max_steps: int = 90
+    arrive_gripper: float | None = None
 
 
 def _grasp_yaw(block_yaw: float, bias: float = 0.0) -> float:
@@ -182,7 +191,7 @@ class ScriptedExpert:
     def _grasp(self, color: str, state: SceneState, yaw: float) -> list[Waypoint]:
         x, y, z = state.pos(color)
         return [Waypoint((x, y, TRANSIT_Z - 0.03), yaw, OPEN, tol=0.012),
-                Waypoint((x, y, max(z, 0.012)), yaw, OPEN, tol=0.006, settle=2),
+                Waypoint((x, y, max(z, 0.012)), yaw, OPEN, tol=0.006, arrive_gripper=CLOSE),
                 Waypoint((x, y, max(z, 0.012)), yaw, CLOSE, tol=0.02, settle=10)]
 
     def _plan_lift(self, task, state, yaw):
@@ -200,7 +209,8 @@ class ScriptedExpert:
         return self._grasp(color, state, grasp) + [
             Waypoint((x, y, z + 0.015), grasp, CLOSE, tol=0.006),
             Waypoint((x, y, z + 0.015), grasp + sign * 1.1, CLOSE, tol=0.01, max_steps=60),
-            Waypoint((x, y, z + 0.004), grasp + sign * 1.1, CLOSE, tol=0.006),
+            Waypoint((x, y, z + 0.004), grasp + sign * 1.1, CLOSE, tol=0.006,
+                     arrive_gripper=OPEN),
             Waypoint((x, y, z + 0.004), grasp + sign * 1.1, OPEN, tol=0.02, settle=6),
             Waypoint((x, y, TRANSIT_Z), grasp + sign * 1.1, OPEN, tol=0.02)]
 
@@ -223,7 +233,7 @@ class ScriptedExpert:
         x, y = np.asarray(block_xy) - offset[:2]
         z = block_z - offset[2]
         return [Waypoint((x, y, max(TRANSIT_Z, z + 0.05)), yaw, CLOSE, tol=0.012),
-                Waypoint((x, y, z), yaw, CLOSE, tol=0.008, settle=2),
+                Waypoint((x, y, z), yaw, CLOSE, tol=0.008, arrive_gripper=OPEN),
                 Waypoint((x, y, z), yaw, OPEN, tol=0.02, settle=8),
                 Waypoint((x, y, TRANSIT_Z), yaw, OPEN, tol=0.02)]
 
@@ -240,7 +250,11 @@ class ScriptedExpert:
         return self._release_at(xy, h / 2 + 0.015, yaw)
 
     def _plan_stack(self, task, state, yaw):
-        target = self.rng.choice(self._stack_targets(state))
+        # the nearest free block: a choice the observed scene determines (a random one made
+        # the goal ambiguous, and a memoryless policy averaged two targets: 0 % stacks)
+        held = self.env.block_pose(state.held)[0][:2]
+        target = min(self._stack_targets(state),
+                     key=lambda c: float(np.linalg.norm(state.pos(c)[:2] - held)))
         tx, ty, tz = state.pos(target)
         z = tz + scene.BLOCK_SIZES[target][2] / 2 + scene.BLOCK_SIZES[state.held][2] / 2 + 0.01
         return self._release_at((tx, ty), z, _grasp_yaw(state.yaw(target), bias=yaw))
@@ -254,7 +268,8 @@ class ScriptedExpert:
         lift = self._grasp(top, state, grasp) + [
             Waypoint((x, y, TRANSIT_Z), grasp, CLOSE, tol=0.015)]
         return lift + [Waypoint((spot[0], spot[1], TRANSIT_Z), grasp, CLOSE, tol=0.012),
-                       Waypoint((spot[0], spot[1], h / 2 + 0.012), grasp, CLOSE, tol=0.008),
+                       Waypoint((spot[0], spot[1], h / 2 + 0.012), grasp, CLOSE, tol=0.008,
+                                arrive_gripper=OPEN),
                        Waypoint((spot[0], spot[1], h / 2 + 0.012), grasp, OPEN, tol=0.02,
                                 settle=8),
                        Waypoint((spot[0], spot[1], TRANSIT_Z), grasp, OPEN, tol=0.02)]
@@ -327,6 +342,7 @@ class ScriptedExpert:
         error = goal - tcp
         yaw_error = float(wrap_angle(wp.yaw - euler[2]))
         reached = np.linalg.norm(error) < wp.tol and abs(yaw_error) < 0.06
+        gripper = wp.arrive_gripper if reached and wp.arrive_gripper is not None else wp.gripper
         self._count += 1
         if reached:
             self._settled += 1
@@ -343,4 +359,4 @@ class ScriptedExpert:
         dpitch = float(-euler[1])
         target_euler[0] = euler[0] + np.clip(droll, -0.9 * ROT_SCALE, 0.9 * ROT_SCALE)
         target_euler[1] = euler[1] + np.clip(dpitch, -0.9 * ROT_SCALE, 0.9 * ROT_SCALE)
-        return tcp + step, target_euler, wp.gripper
+        return tcp + step, target_euler, gripper
