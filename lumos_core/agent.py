@@ -127,6 +127,8 @@ class BehaviourModel(nn.Module):
             reward_dim = wm_cfg.deter if cfg.reward_latent == "h" else feat
             self.register_buffer("reward_mean", torch.zeros(reward_dim))
             self.register_buffer("reward_std", torch.ones(reward_dim))
+            # running 5-95 % range of the lambda-returns (agent.return_norm='percentile')
+            self.register_buffer("return_scale", torch.zeros(()))
         if self.aligns:
             self.align_seq = nn.Sequential(nn.Linear(cfg.recognition_features, 128), nn.ReLU(),
                                            nn.Linear(128, cfg.goal_dim))
@@ -136,10 +138,10 @@ class BehaviourModel(nn.Module):
 
     def load_weights(self, state: dict) -> None:
         """``load_state_dict`` (strict) that also accepts checkpoints written before the
-        reward-latent statistics existed: those buffers keep their neutral values (0 / 1),
-        which is exactly what such a policy was trained with."""
+        reward-latent statistics or the return scale existed: those buffers keep their neutral
+        values (0 / 1 / 0), which is exactly what such a policy was trained with."""
         state = dict(state)
-        for key in ("reward_mean", "reward_std"):
+        for key in ("reward_mean", "reward_std", "return_scale"):
             if key not in state and key in self.state_dict():
                 state[key] = self.state_dict()[key]
         self.load_state_dict(state)
@@ -336,10 +338,24 @@ class LumosAgent(nn.Module):
         value = b.value(b.critic, traj.detach(), g.detach(),
                         None if p is None else p.detach())
         critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
-        actor_loss = -returns[:, :-1].mean()
+        actor_loss = -returns[:, :-1].mean() / self._return_scale(returns[:, :-1].detach())
         return critic_loss, actor_loss, {"reward": r[:, :-1].mean().item(),
                                          "return": returns[:, 0].mean().item(),
                                          "value": value.mean().item()}
+
+    def _return_scale(self, returns: torch.Tensor) -> torch.Tensor:
+        """Divisor of the actor's return objective: 1 ('none', the paper), or DreamerV3's
+        max(1, S) with S a running (decay 0.99) 5-95 % percentile range of the returns
+        ('percentile'), so the return gradient keeps a known size next to the BC term."""
+        if self.cfg.return_norm == "none":
+            return torch.ones((), device=returns.device)
+        b = self.behaviour
+        spread = torch.quantile(returns.flatten().float(), 0.95) - torch.quantile(
+            returns.flatten().float(), 0.05)
+        if self.behaviour.training:
+            b.return_scale.copy_(torch.where(b.return_scale > 0,
+                                             0.99 * b.return_scale + 0.01 * spread, spread))
+        return b.return_scale.clamp(min=1.0)
 
     def update_target(self) -> None:
         """Hard copy critic -> target critic."""

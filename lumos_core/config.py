@@ -269,6 +269,12 @@ class AgentConfig(Section):
                                    "part of the latent dominates the dot product and standing "
                                    "still earns most of the expert's reward.",
                            choices=("none", "standardize", "start"))
+    return_norm: str = doc("none", "Scale of the actor's return objective (eq. 6): 'none' "
+                                   "(the paper); 'percentile': divided by max(1, S), S a "
+                                   "running 5-95 % range of the lambda-returns (DreamerV3), "
+                                   "so that the return gradient does not swamp a BC term "
+                                   "(unnormalised: ~-20 next to a BC loss of ~0.04).",
+                           choices=("none", "percentile"))
     ditto_bc_scale: float = doc(0.0, "Weight of a behaviour-cloning term (MSE of the actor's "
                                      "mean on the expert latents) next to the DITTO objective; "
                                      "0 = the paper. Reported as 'LUMOS + BC term'.", low=0.0)

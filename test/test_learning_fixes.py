@@ -358,3 +358,25 @@ def test_expert_stacks_onto_the_nearest_block_not_a_random_one():
         assert all(np.array_equal(t, targets[0]) for t in targets)
         offset = expert._held_offset()[:2]
         assert np.allclose(targets[0] + offset, state.pos(nearest)[:2], atol=1e-4)
+
+
+def test_return_normalisation_keeps_the_actor_objective_at_a_known_scale():
+    """Defect: the unnormalised return objective (~-20) swamped the BC term (~0.04) a
+    thousand to one; 'percentile' divides it by a running 5-95 % return range (>= 1)."""
+    torch.manual_seed(0)
+    for norm in ("none", "percentile"):
+        cfg = load_config("debug", [f"agent.return_norm={norm}", "agent.use_plan=false",
+                                    "agent.use_alignment=false"])
+        torch.manual_seed(0)
+        agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+        returns = torch.linspace(0.0, 40.0, 101)[None].repeat(3, 1)
+        scale = agent._return_scale(returns)
+        if norm == "none":
+            assert scale == 1.0
+        else:
+            assert torch.isclose(scale, torch.tensor(36.0), rtol=1e-3)     # 38 - 2
+            agent._return_scale(returns * 0.0)                             # a flat batch
+            assert torch.isclose(agent.behaviour.return_scale, torch.tensor(0.99 * 36.0),
+                                 rtol=1e-3)
+            assert agent._return_scale(returns * 0.0) >= 1.0
+            assert "return_scale" in agent.behaviour.state_dict()
