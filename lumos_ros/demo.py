@@ -20,6 +20,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from lumos_core.instructions import load_instruction_file
+from lumos_core.media import save_gif
 from lumos_core.paths import config_file, share_dir
 from lumos_core.sim.chains import load_chains
 from lumos_ros.bringup import policy_nodes
@@ -122,12 +123,10 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
 
 
 def _write_gif(frames: list, path: Path) -> Path:
-    import imageio
-
     from lumos_core.evaluation import overlay_instruction
 
     images = [overlay_instruction(rgb, text, None) for i, (text, rgb) in enumerate(frames)
               if i % 2 == 0]
     if images:
-        imageio.mimsave(path, images, duration=2 / 15, loop=0)
+        save_gif(path, images, 15 / 2)
     return path
