@@ -78,8 +78,8 @@ def test_train_wm_checks_its_output_before_loading_data(tmp_path, capsys):
 
 
 # --- 2. runs never mix; 3. resume continues its own run ---------------------------------------
-def test_a_new_run_into_an_existing_run_is_refused_or_moved_aside(sim_dataset, wm_run,
-                                                                 capsys, tmp_path):
+def test_a_new_run_into_an_existing_run_is_refused_or_moved_aside(sim_dataset, wm_run, capsys,
+                                                                  tmp_path):
     import shutil
 
     root, _, _ = sim_dataset
@@ -106,8 +106,8 @@ def test_resume_truncates_the_log_to_the_resumed_step(sim_dataset, wm_run, tmp_p
     shutil.rmtree(run / "checkpoints" / "step_00000020")        # as if it crashed after 10
     assert _train_wm(root, run, "--resume") == 0
     assert "resumed at step 10" in capsys.readouterr().out
-    steps = [(r["step"], r["tag"]) for r in map(json.loads,
-                                              (run / "metrics.jsonl").read_text().splitlines())]
+    rows = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+    steps = [(r["step"], r["tag"]) for r in rows]
     assert len(steps) == len(set(steps)), "a resumed run logged some steps twice"
     assert [s for s, _ in steps] == sorted(s for s, _ in steps)
 
