@@ -100,7 +100,7 @@ class ActionExecutor(Node):
         self.last_action_time = None
         self.held = False
         self.error = False
-        self.counters = {"applied": 0, "rejected": 0, "clamped": 0, "held": 0}
+        self.counters = {"applied": 0, "rejected": 0, "clamped": 0, "held": 0, "bad_pose": 0}
         self.target_pub = self.create_publisher(PoseStamped, g("target_topic").value, RELIABLE)
         self.twist_pub = self.create_publisher(TwistStamped, g("twist_topic").value, RELIABLE)
         self.gripper_pub = self.create_publisher(Bool, g("gripper_topic").value, RELIABLE)
@@ -137,7 +137,17 @@ class ActionExecutor(Node):
 
     def _on_pose(self, msg: PoseStamped) -> None:
         p, o = msg.pose.position, msg.pose.orientation
-        self.measured = (np.array([p.x, p.y, p.z]), euler_from_quaternion([o.x, o.y, o.z, o.w]))
+        position = np.array([p.x, p.y, p.z], dtype=float)
+        quat = np.array([o.x, o.y, o.z, o.w], dtype=float)
+        if (not np.all(np.isfinite(position)) or not np.all(np.isfinite(quat))
+                or not 0.5 < np.linalg.norm(quat) < 1.5):
+            # dropped: the last good pose ages, and the watchdog holds on a stale observation
+            self.counters["bad_pose"] += 1
+            self.get_logger().warning(f"measured pose dropped (non-finite or not a rotation): "
+                                      f"{position.tolist()} {quat.tolist()}",
+                                      throttle_duration_sec=1.0)
+            return
+        self.measured = (position, euler_from_quaternion(quat))
         self.measured_time = self._now()
         if self.integrator.target is None:
             self.integrator.reseed(*self.measured)
@@ -152,13 +162,22 @@ class ActionExecutor(Node):
         return stamp is None or self._now() - stamp > self.get_parameter(timeout).value
 
     def _on_action(self, msg: RelativeAction) -> None:
+        action = np.array(list(msg.delta) + [msg.gripper], dtype=float)
+        if action.shape != (7,) or not np.all(np.isfinite(action)):
+            # checked before the watchdog is fed: a stream of bad actions must end in a hold
+            self.counters["rejected"] += 1
+            self.get_logger().warning(f"action rejected (expected 6 finite deltas and a "
+                                      f"finite gripper value): {action.tolist()}",
+                                      throttle_duration_sec=1.0)
+            if not (self.held or self.error):
+                self._hold_here()
+            return
         self.last_action_time = self._now()
         if self.held or self.error:
             return
         if self._stale(self.measured_time, "observation_timeout"):
             self._hold_here()
             return
-        action = np.array(list(msg.delta) + [msg.gripper], dtype=float)
         try:
             update = self.integrator.apply(action, *self.measured)
         except ValueError as exc:
@@ -167,8 +186,8 @@ class ActionExecutor(Node):
             return
         if update.clamped:
             self.counters["clamped"] += 1
-            self.get_logger().info(f"target clamped: {', '.join(update.clamped)}",
-                                   throttle_duration_sec=1.0)
+            self.get_logger().debug(f"target clamped: {', '.join(update.clamped)}",
+                                    throttle_duration_sec=1.0)
         self._send_target(update.position, update.euler)
         command = self.gripper.update(msg.gripper, self._now())
         if command is not None:
