@@ -21,6 +21,7 @@ the world-model filter and the recorder consume.
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -261,9 +262,20 @@ class ActionExecutor(Node):
         return response
 
 
+def final_hold(node: "ActionExecutor") -> None:
+    """On the way out (Ctrl-C, SIGTERM, the parent dying): command the measured pose, so the
+    robot is left holding, not tracking the last target."""
+    if node.measured is None:
+        return
+    node.get_logger().info("stopping: final hold at the measured pose")
+    node._hold_here()
+    time.sleep(0.1)                      # let the middleware send it before the context ends
+
+
 def main(args=None) -> int:
-    """Run the node until shutdown."""
-    return run_node(ActionExecutor, "action_executor", args)
+    """Run the node until shutdown; hold before exiting."""
+    return run_node(ActionExecutor, "action_executor", args, on_exit=final_hold,
+                    live_exit=True)
 
 
 if __name__ == "__main__":
