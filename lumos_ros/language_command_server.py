@@ -21,7 +21,7 @@ from lumos_core.instructions import InstructionGate, load_instruction_file
 from lumos_core.language import LanguageEncoder
 from lumos_ros.msg import LanguageGoal
 from lumos_ros.launcher import run_node
-from lumos_ros.qos import LATCHED
+from lumos_ros.qos import LATCHED, SERVICE_QUEUE
 from lumos_ros.srv import LanguageCommand
 
 
@@ -60,6 +60,9 @@ class LanguageCommandServer(Node):
         self.declare_parameter("min_similarity", 0.5, ParameterDescriptor(
             description="Reject instructions whose cosine similarity to every known "
                         "instruction is below this ([-1, 1])"))
+        self.declare_parameter("hold_service", "/action_executor/hold", ParameterDescriptor(
+            description="std_srvs/Trigger called on a stop command ('stop', 'halt', "
+                        "'freeze', ...) after the goal is cleared", read_only=True))
         self.add_on_set_parameters_callback(self._validate_parameters)
 
         known = known_instructions(self.get_parameter("checkpoint").value,
@@ -71,8 +74,11 @@ class LanguageCommandServer(Node):
         self.goal_id = 0
         self.goal_pub = self.create_publisher(
             LanguageGoal, self.get_parameter("goal_topic").value, LATCHED)
+        # a deep request queue: a burst of calls is answered, not dropped (the default depth
+        # of 10 answered ~21 of 200 concurrent calls)
         self.create_service(LanguageCommand, self.get_parameter("service").value,
-                            self._on_command)
+                            self._on_command, qos_profile=SERVICE_QUEUE)
+        self.hold_client = self.create_client(Trigger, self.get_parameter("hold_service").value)
         self.create_service(Trigger, "~/clear", self._on_clear)
         self.get_logger().info(
             f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}")
@@ -107,6 +113,19 @@ class LanguageCommandServer(Node):
 
     def _on_command(self, request, response):
         decision = self.gate.check(request.instruction)
+        if decision.stop:
+            self._publish("", None, active=False)
+            held = self.hold_client.service_is_ready()
+            if held:
+                self.hold_client.call_async(Trigger.Request())
+            message = decision.message + ("" if held else
+                                          f" (no {self.hold_client.srv_name} service: the "
+                                          "executor holds when the actions stop)")
+            self.get_logger().info(message)
+            response.accepted, response.message = True, message
+            response.closest_task, response.similarity = "", 0.0
+            response.goal_id = self.goal_id
+            return response
         if decision.accepted:
             self._publish(decision.instruction, decision.embedding, active=True)
             self.get_logger().info(decision.message)

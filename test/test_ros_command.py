@@ -146,3 +146,50 @@ def test_bad_instruction_file_exits_with_message(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "missing.yaml does not exist" in result.stderr
+
+
+def test_stop_command_clears_the_goal_and_holds_the_robot(ros, encoder):
+    from std_srvs.srv import Trigger
+
+    from lumos_ros.srv import LanguageCommand
+
+    server = _server(ros, encoder)
+    node = _client_node(ros)
+    holds = []
+
+    def on_hold(request, response):
+        holds.append(1)
+        response.success = True
+        return response
+
+    node.create_service(Trigger, "/action_executor/hold", on_hold)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    assert _call(client, "open the drawer").accepted
+    hold = node.create_client(Trigger, "/action_executor/hold")
+    assert hold.wait_for_service(timeout_sec=TIMEOUT)
+    assert wait_for(server.hold_client.service_is_ready, TIMEOUT)
+    res = _call(client, "stop")
+    assert res.accepted and "holds its pose" in res.message and res.closest_task == ""
+    assert wait_for(lambda: holds, TIMEOUT), "the executor's hold was not called"
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    assert wait_for(lambda: received, TIMEOUT)
+    assert not received[-1].active
+    res = _call(client, "do not open the drawer")
+    assert not res.accepted and "negated" in res.message
+
+
+def test_a_burst_of_calls_is_answered(ros, encoder):
+    """Fault: of 200 concurrent calls ~21 were answered and 179 callers hung."""
+    from lumos_ros.srv import LanguageCommand
+
+    _server(ros, encoder)
+    node = _client_node(ros)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    assert client.wait_for_service(timeout_sec=TIMEOUT)
+    texts = ["open the drawer", "what is the capital of france", "", "stop", "turn on the led"]
+    futures = [client.call_async(LanguageCommand.Request(instruction=texts[i % len(texts)]))
+               for i in range(1000)]
+    assert wait_for(lambda: all(f.done() for f in futures), 180.0), \
+        f"{sum(not f.done() for f in futures)} of 1000 calls unanswered"
+    assert all(f.result() is not None and f.result().message for f in futures)
