@@ -22,6 +22,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
 from lumos_core.policy import LumosPolicy
+from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE
@@ -34,6 +35,7 @@ class PolicyPublisher(LifecycleNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("policy_publisher", **kwargs)
+        self.guard = InputGuard(self)
         ro = ParameterDescriptor(read_only=True)
         self.declare_parameter("checkpoint", "", ro)
         self.declare_parameter("latent_topic", "/lumos/latent_state", ro)
@@ -103,15 +105,27 @@ class PolicyPublisher(LifecycleNode):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _latent_size(self) -> int | None:
+        """deter + stoch of the loaded policy (None before it is configured)."""
+        if self.policy is None:
+            return None
+        return self.policy.cfg.world_model.feat_dim
+
     def _on_latent(self, msg: LatentState) -> None:
-        self.latent = np.concatenate([np.asarray(msg.deterministic, np.float32),
-                                      np.asarray(msg.stochastic, np.float32)])
+        latent = self.guard.vector("latent state", list(msg.deterministic) +
+                                   list(msg.stochastic), self._latent_size())
+        if latent is None:
+            return
+        self.latent = latent.astype(np.float32)
         self.latent_time = self._now()
         self.latent_stamp = msg.header.stamp
         if self.active and self.get_parameter("trigger").value == "latent":
             self._tick()
 
     def _on_goal(self, msg: LanguageGoal) -> None:
+        if msg.active and self.guard.vector("language goal embedding", msg.embedding,
+                                            384) is None:
+            return
         if self.goal is None or msg.goal_id != self.goal.goal_id:
             if self.policy is not None:
                 self.policy.counter, self.policy.plan = 0, None   # re-plan for the new goal

@@ -27,6 +27,7 @@ from lumos_core.executor import euler_from_quaternion, quaternion_from_euler
 from lumos_core.sim.env import PlayTableEnv
 from lumos_core.sim.tasks import SceneState, completed_tasks
 from lumos_ros.conversions import rgb_to_image
+from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal
 from lumos_ros.launcher import run_node
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
@@ -40,6 +41,7 @@ class SimRobot(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_robot", **kwargs)
+        self.guard = InputGuard(self)
         ro = ParameterDescriptor(read_only=True)
         for name, default in (("static_topic", "/static_cam/image_raw"),
                               ("gripper_cam_topic", "/wrist_cam/image_raw"),
@@ -104,8 +106,9 @@ class SimRobot(Node):
         return what
 
     def _on_target(self, msg: PoseStamped) -> None:
-        p, o = msg.pose.position, msg.pose.orientation
-        self.target = (np.array([p.x, p.y, p.z]), euler_from_quaternion([o.x, o.y, o.z, o.w]))
+        pose = self.guard.pose("target pose", msg.pose)
+        if pose is not None:
+            self.target = (pose[0], euler_from_quaternion(pose[1]))
 
     def _on_gripper(self, msg: Bool) -> None:
         self.gripper = 1.0 if msg.data else -1.0
