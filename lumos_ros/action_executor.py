@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -35,9 +34,56 @@ from lumos_core.executor import (ActionIntegrator, GripperDebouncer, SafetyLimit
 from lumos_ros.msg import RelativeAction
 from lumos_ros.franka_gripper import FrankaGripper, GripperSettings, franka_msgs_available
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import RELIABLE
 
 BACKENDS = ("impedance", "servo", "sim")
+
+
+PARAMETERS = (
+    Param("backend", "sim", "how targets reach the robot: " + ", ".join(BACKENDS)),
+    Param("action_topic", "/lumos/action", "RelativeAction input (from policy_publisher)"),
+    Param("pose_topic", "/lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("target_topic", "/lumos/target_pose", "PoseStamped target output (sim, impedance)"),
+    Param("twist_topic", "/servo_node/delta_twist_cmds", "TwistStamped output (servo backend)"),
+    Param("gripper_topic", "/lumos/gripper_command", "Bool gripper output (true: open)"),
+    Param("executed_topic", "/lumos/executed_action", "RelativeAction actually executed"),
+    Param("error_topic", "/lumos/robot_error", "Bool input: true = the robot reports an error "
+          "(hold until ~/resume)"),
+    Param("frame_id", "panda_link0", "frame of the targets (the robot base)"),
+    Param("pos_scale", 0.02, "metres per unit of normalised position action (CALVIN)",
+          1e-4, 1.0),
+    Param("rot_scale", 0.05, "radians per unit of normalised orientation action (CALVIN)",
+          1e-4, 1.0),
+    Param("integrate_from", "measured", "integrate actions from the 'measured' pose or the "
+          "last 'commanded' target"),
+    Param("workspace_min", [0.25, -0.35, 0.02], "lower corner of the workspace box (m, base "
+          "frame); every target is clamped into the box"),
+    Param("workspace_max", [0.75, 0.35, 0.60], "upper corner of the workspace box (m)"),
+    Param("max_step_translation", 0.02, "largest translation per action (m)", 1e-4, 0.1),
+    Param("max_step_rotation", 0.1, "largest rotation per action and axis (rad)", 1e-4, 0.5),
+    Param("max_target_distance", 0.05, "largest distance of a target from the measured "
+          "position (m)", 1e-4, 0.2),
+    Param("max_target_angle", 0.2, "largest angle of a target from the measured orientation "
+          "(rad)", 1e-4, 1.0),
+    Param("action_timeout", 0.3, "hold after this many seconds without a valid action",
+          0.02, 5.0, dynamic=True),
+    Param("observation_timeout", 0.3, "hold when the measured pose is older than this (s)",
+          0.02, 5.0, dynamic=True),
+    Param("gripper_agree_steps", 2, "consecutive agreeing actions before the gripper moves",
+          1, 100),
+    Param("gripper_min_interval", 0.5, "shortest time between gripper changes (s)", 0.0, 10.0),
+    Param("control_period", 1.0 / 15.0, "servo backend: seconds per action (twist = delta / "
+          "period)", 1e-3, 1.0),
+    Param("gripper_backend", "auto", "franka (franka_gripper actions), topic (Bool on "
+          "gripper_topic) or auto (franka if franka_msgs exists)"),
+    Param("gripper_namespace", "/franka_gripper", "namespace of the franka_gripper actions"),
+    Param("gripper_open_width", 0.08, "franka: opening width (m)", 0.0, 0.08),
+    Param("gripper_speed", 0.1, "franka: finger speed (m/s)", 0.001, 0.2),
+    Param("grasp_force", 30.0, "franka: grasp force (N)", 1.0, 70.0),
+    Param("grasp_epsilon", 0.08, "franka: grasp width tolerance (m)", 0.0, 0.08),
+    Param("gripper_homing", True, "franka: home the gripper at start-up"),
+)
 
 
 class ActionExecutor(Node):
@@ -45,43 +91,7 @@ class ActionExecutor(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("action_executor", **kwargs)
-        p = self.declare_parameter
-        ro = ParameterDescriptor(read_only=True)
-        p("backend", "sim", ParameterDescriptor(read_only=True,
-                                                description=f"one of {', '.join(BACKENDS)}"))
-        p("action_topic", "/lumos/action", ro)
-        p("pose_topic", "/lumos/ee_pose", ro)
-        p("target_topic", "/lumos/target_pose", ro)
-        p("twist_topic", "/servo_node/delta_twist_cmds", ro)
-        p("gripper_topic", "/lumos/gripper_command", ro)
-        p("executed_topic", "/lumos/executed_action", ro)
-        p("error_topic", "/lumos/robot_error", ro)
-        p("frame_id", "panda_link0", ro)
-        p("pos_scale", 0.02, ro)
-        p("rot_scale", 0.05, ro)
-        p("integrate_from", "measured", ro)
-        p("workspace_min", [0.25, -0.35, 0.02], ro)
-        p("workspace_max", [0.75, 0.35, 0.60], ro)
-        p("max_step_translation", 0.02, ro)
-        p("max_step_rotation", 0.1, ro)
-        p("max_target_distance", 0.05, ro)
-        p("max_target_angle", 0.2, ro)
-        p("action_timeout", 0.3, ParameterDescriptor(description="hold after this many s "
-                                                                 "without an action"))
-        p("observation_timeout", 0.3, ParameterDescriptor(description="hold when the measured "
-                                                                      "pose is older"))
-        p("gripper_agree_steps", 2, ro)
-        p("gripper_min_interval", 0.5, ro)
-        p("control_period", 1.0 / 15.0, ro)
-        p("gripper_backend", "auto", ParameterDescriptor(
-            read_only=True, description="franka (franka_gripper actions), topic (Bool on "
-                                        "gripper_topic) or auto (franka if franka_msgs exists)"))
-        p("gripper_namespace", "/franka_gripper", ro)
-        p("gripper_open_width", 0.08, ro)
-        p("gripper_speed", 0.1, ro)
-        p("grasp_force", 30.0, ro)
-        p("grasp_epsilon", 0.08, ro)
-        p("gripper_homing", True, ro)
+        declare(self, PARAMETERS)
         g = self.get_parameter
         backend = g("backend").value
         if backend not in BACKENDS:

@@ -18,16 +18,30 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
 from lumos_core.policy import LumosPolicy
 from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, RELIABLE
 
 TRIGGERS = ("timer", "latent")
+
+
+PARAMETERS = (
+    Param("checkpoint", "", "policy checkpoint directory (loaded on configure)"),
+    Param("latent_topic", "/lumos/latent_state", "LatentState input (from world_model_filter)"),
+    Param("goal_topic", "/lumos/goal", "latched LanguageGoal input"),
+    Param("action_topic", "/lumos/action", "RelativeAction output"),
+    Param("control_rate", 15.0, "actions per second with trigger 'timer' (Hz)", 0.5, 100.0),
+    Param("latent_timeout", 0.5, "no action from a latent state older than this (s)",
+          0.01, 10.0, dynamic=True),
+    Param("trigger", "timer", "'timer' (act at control_rate) or 'latent' (act on every new "
+          "latent state)"),
+    Param("action_mode", "", "'sample', 'mean' or '' (the checkpoint's setting)"),
+)
 
 
 class PolicyPublisher(LifecycleNode):
@@ -36,18 +50,7 @@ class PolicyPublisher(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("policy_publisher", **kwargs)
         self.guard = InputGuard(self)
-        ro = ParameterDescriptor(read_only=True)
-        self.declare_parameter("checkpoint", "", ro)
-        self.declare_parameter("latent_topic", "/lumos/latent_state", ro)
-        self.declare_parameter("goal_topic", "/lumos/goal", ro)
-        self.declare_parameter("action_topic", "/lumos/action", ro)
-        self.declare_parameter("control_rate", 15.0, ro)
-        self.declare_parameter("latent_timeout", 0.5, ro)
-        self.declare_parameter("trigger", "timer", ParameterDescriptor(
-            read_only=True, description="'timer' (act at control_rate) or 'latent' (act on "
-                                        "every new latent state)"))
-        self.declare_parameter("action_mode", "", ParameterDescriptor(
-            read_only=True, description="'sample', 'mean' or '' (the checkpoint's setting)"))
+        declare(self, PARAMETERS)
         self.policy: LumosPolicy | None = None
         self.latent = None
         self.latent_time = None
@@ -149,7 +152,8 @@ class PolicyPublisher(LifecycleNode):
 
 
 def _autostart(node: PolicyPublisher) -> int:
-    node.declare_parameter("autostart", False)
+    declare(node, [Param("autostart", False,
+                         "configure and activate at start (no lifecycle manager)")])
     if node.get_parameter("autostart").value:
         if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
             return 2

@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32MultiArray
@@ -26,8 +25,26 @@ from lumos_ros.conversions import image_to_rgb, panda_joint_positions, stamp_sec
 from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 from lumos_ros.sync import ApproximateSync
+
+
+PARAMETERS = (
+    Param("checkpoint", "", "policy checkpoint directory (its world model and normalisation)"),
+    Param("static_topic", "/static_cam/image_raw", "static camera Image input"),
+    Param("gripper_cam_topic", "/wrist_cam/image_raw", "wrist camera Image input"),
+    Param("pose_topic", "/lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("joint_states_topic", "/joint_states", "JointState input"),
+    Param("state_topic", "/lumos/sim_state", "robot_obs + scene_obs input (state-mode models)"),
+    Param("executed_topic", "/lumos/executed_action", "RelativeAction input: the previous "
+          "action the filter conditions on"),
+    Param("goal_topic", "/lumos/goal", "LanguageGoal input (a new goal resets the filter)"),
+    Param("latent_topic", "/lumos/latent_state", "LatentState output"),
+    Param("slop", 0.02, "approximate camera synchronisation window (s)", 0.001, 1.0),
+    Param("reset_on_goal", True, "reset the filter when a new goal arrives"),
+    Param("torch_threads", 0, "CPU threads for the model (0: torch's default)", 0, 256),
+)
 
 
 class WorldModelFilter(Node):
@@ -36,20 +53,7 @@ class WorldModelFilter(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("world_model_filter", **kwargs)
         self.guard = InputGuard(self)
-        ro = ParameterDescriptor(read_only=True)
-        for name, default in (("checkpoint", ""), ("static_topic", "/static_cam/image_raw"),
-                              ("gripper_cam_topic", "/wrist_cam/image_raw"),
-                              ("pose_topic", "/lumos/ee_pose"),
-                              ("joint_states_topic", "/joint_states"),
-                              ("state_topic", "/lumos/sim_state"),
-                              ("executed_topic", "/lumos/executed_action"),
-                              ("goal_topic", "/lumos/goal"),
-                              ("latent_topic", "/lumos/latent_state")):
-            self.declare_parameter(name, default, ro)
-        self.declare_parameter("slop", 0.02, ro)
-        self.declare_parameter("reset_on_goal", True, ro)
-        self.declare_parameter("torch_threads", 0, ParameterDescriptor(
-            read_only=True, description="CPU threads for the model (0: torch's default)"))
+        declare(self, PARAMETERS)
         g = self.get_parameter
         if g("torch_threads").value > 0:
             import torch
