@@ -42,13 +42,13 @@ BACKENDS = ("impedance", "servo", "sim")
 
 PARAMETERS = (
     Param("backend", "sim", "how targets reach the robot: " + ", ".join(BACKENDS)),
-    Param("action_topic", "/lumos/action", "RelativeAction input (from policy_publisher)"),
-    Param("pose_topic", "/lumos/ee_pose", "measured end-effector PoseStamped input"),
-    Param("target_topic", "/lumos/target_pose", "PoseStamped target output (sim, impedance)"),
-    Param("twist_topic", "/servo_node/delta_twist_cmds", "TwistStamped output (servo backend)"),
-    Param("gripper_topic", "/lumos/gripper_command", "Bool gripper output (true: open)"),
-    Param("executed_topic", "/lumos/executed_action", "RelativeAction actually executed"),
-    Param("error_topic", "/lumos/robot_error", "Bool input: true = the robot reports an error "
+    Param("action_topic", "lumos/action", "RelativeAction input (from policy_publisher)"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("target_topic", "lumos/target_pose", "PoseStamped target output (sim, impedance)"),
+    Param("twist_topic", "servo_node/delta_twist_cmds", "TwistStamped output (servo backend)"),
+    Param("gripper_topic", "lumos/gripper_command", "Bool gripper output (true: open)"),
+    Param("executed_topic", "lumos/executed_action", "RelativeAction actually executed"),
+    Param("error_topic", "lumos/robot_error", "Bool input: true = the robot reports an error "
           "(hold until ~/resume)"),
     Param("frame_id", "panda_link0", "frame of the targets (the robot base)"),
     Param("pos_scale", 0.02, "metres per unit of normalised position action (CALVIN)",
@@ -77,7 +77,7 @@ PARAMETERS = (
           "period)", 1e-3, 1.0),
     Param("gripper_backend", "auto", "franka (franka_gripper actions), topic (Bool on "
           "gripper_topic) or auto (franka if franka_msgs exists)"),
-    Param("gripper_namespace", "/franka_gripper", "namespace of the franka_gripper actions"),
+    Param("gripper_namespace", "franka_gripper", "namespace of the franka_gripper actions"),
     Param("gripper_open_width", 0.08, "franka: opening width (m)", 0.0, 0.08),
     Param("gripper_speed", 0.1, "franka: finger speed (m/s)", 0.001, 0.2),
     Param("grasp_force", 30.0, "franka: grasp force (N)", 1.0, 70.0),

@@ -80,7 +80,7 @@ def record_nodes(output_dir: str, use_sim: bool = True, backend: str = "sim",
     cams = _cameras(static_topic, gripper_topic)
     recorder = {"output_dir": output_dir, **cams, **(recorder_parameters or {})}
     if use_sim:      # scene_obs from the simulator; its camera sizes as they are (64x64)
-        recorder.setdefault("state_topic", "/lumos/sim_state")
+        recorder.setdefault("state_topic", "lumos/sim_state")
         recorder.setdefault("static_size", 0)
         recorder.setdefault("gripper_size", 0)
     specs = [NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,

@@ -45,9 +45,9 @@ class LanguageCommandServer(Node):
 
     def __init__(self, encoder: LanguageEncoder | None = None, **kwargs) -> None:
         super().__init__("language_command_server", **kwargs)
-        self.declare_parameter("service", "/lumos/command", ParameterDescriptor(
+        self.declare_parameter("service", "lumos/command", ParameterDescriptor(
             description="LanguageCommand service name", read_only=True))
-        self.declare_parameter("goal_topic", "/lumos/goal", ParameterDescriptor(
+        self.declare_parameter("goal_topic", "lumos/goal", ParameterDescriptor(
             description="Topic of the latched LanguageGoal", read_only=True))
         self.declare_parameter("checkpoint", "", ParameterDescriptor(
             description="Policy checkpoint whose training instructions define the domain",
@@ -60,7 +60,7 @@ class LanguageCommandServer(Node):
         self.declare_parameter("min_similarity", 0.5, ParameterDescriptor(
             description="Reject instructions whose cosine similarity to every known "
                         "instruction is below this ([-1, 1])"))
-        self.declare_parameter("hold_service", "/action_executor/hold", ParameterDescriptor(
+        self.declare_parameter("hold_service", "action_executor/hold", ParameterDescriptor(
             description="std_srvs/Trigger called on a stop command ('stop', 'halt', "
                         "'freeze', ...) after the goal is cleared", read_only=True))
         self.add_on_set_parameters_callback(self._validate_parameters)

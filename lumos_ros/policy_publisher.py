@@ -32,9 +32,9 @@ TRIGGERS = ("timer", "latent")
 
 PARAMETERS = (
     Param("checkpoint", "", "policy checkpoint directory (loaded on configure)"),
-    Param("latent_topic", "/lumos/latent_state", "LatentState input (from world_model_filter)"),
-    Param("goal_topic", "/lumos/goal", "latched LanguageGoal input"),
-    Param("action_topic", "/lumos/action", "RelativeAction output"),
+    Param("latent_topic", "lumos/latent_state", "LatentState input (from world_model_filter)"),
+    Param("goal_topic", "lumos/goal", "latched LanguageGoal input"),
+    Param("action_topic", "lumos/action", "RelativeAction output"),
     Param("control_rate", 15.0, "actions per second with trigger 'timer' (Hz)", 0.5, 100.0),
     Param("latent_timeout", 0.5, "no action from a latent state older than this (s)",
           0.01, 10.0, dynamic=True),

@@ -37,16 +37,16 @@ JOINT_NAMES = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1",
 
 
 PARAMETERS = (
-    Param("static_topic", "/static_cam/image_raw", "static camera Image output"),
-    Param("gripper_cam_topic", "/wrist_cam/image_raw", "wrist camera Image output"),
-    Param("joint_states_topic", "/joint_states", "JointState output"),
-    Param("pose_topic", "/lumos/ee_pose", "measured end-effector PoseStamped output"),
-    Param("target_topic", "/lumos/target_pose", "PoseStamped target input (from the executor)"),
-    Param("gripper_topic", "/lumos/gripper_command", "Bool gripper input (true: open)"),
-    Param("state_topic", "/lumos/sim_state", "robot_obs + scene_obs output (state-mode models)"),
-    Param("tasks_topic", "/lumos/completed_tasks", "latched JSON list of tasks the oracle saw "
+    Param("static_topic", "static_cam/image_raw", "static camera Image output"),
+    Param("gripper_cam_topic", "wrist_cam/image_raw", "wrist camera Image output"),
+    Param("joint_states_topic", "joint_states", "JointState output"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped output"),
+    Param("target_topic", "lumos/target_pose", "PoseStamped target input (from the executor)"),
+    Param("gripper_topic", "lumos/gripper_command", "Bool gripper input (true: open)"),
+    Param("state_topic", "lumos/sim_state", "robot_obs + scene_obs output (state-mode models)"),
+    Param("tasks_topic", "lumos/completed_tasks", "latched JSON list of tasks the oracle saw "
           "completed since the goal"),
-    Param("goal_topic", "/lumos/goal", "LanguageGoal input (resets the oracle's reference)"),
+    Param("goal_topic", "lumos/goal", "LanguageGoal input (resets the oracle's reference)"),
     Param("frame_id", "panda_link0", "frame of the published poses"),
     Param("control_rate", 15.0, "simulated control steps per second (Hz)", 1.0, 120.0),
     Param("static_size", 64, "static camera side (pixels)", 8, 512),

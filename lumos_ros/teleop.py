@@ -50,8 +50,19 @@ def twist_to_action(command: np.ndarray, gripper: float, period: float, lin_spee
 
 
 def load_script(path: str | Path) -> list[dict]:
-    """Steps of a teleop script; raises ValueError naming a bad step."""
-    steps = yaml.safe_load(Path(path).read_text()) if Path(path).is_file() else None
+    """Steps of a teleop script; raises ValueError naming a bad step. A relative path is
+    looked up in the working directory, then in the package's ``config/`` (where
+    ``teleop_script_sim.yaml`` is installed); a missing file raises FileNotFoundError."""
+    from lumos_core.paths import config_file
+
+    given = Path(path)
+    if not given.is_file() and not given.is_absolute() and config_file(str(given)).is_file():
+        given = config_file(str(given))
+    if not given.is_file():
+        raise FileNotFoundError(f"teleop script {path} not found (looked in {Path.cwd()} and "
+                                f"{config_file('')})")
+    path = given
+    steps = yaml.safe_load(path.read_text())
     if not isinstance(steps, list):
         raise ValueError(f"teleop script {path}: expected a YAML list of steps")
     for i, step in enumerate(steps):
@@ -69,10 +80,10 @@ def load_script(path: str | Path) -> list[dict]:
 
 PARAMETERS = (
     Param("input", "twist", "twist (spacenav / joystick), keyboard or script"),
-    Param("twist_topic", "/spacenav/twist", "Twist input (input=twist)"),
-    Param("joy_topic", "/spacenav/joy", "Joy input: gripper / record / discard buttons"),
-    Param("action_topic", "/lumos/action", "RelativeAction output"),
-    Param("episode_topic", "/lumos/episode_event", "episode events output (start, stop, "
+    Param("twist_topic", "spacenav/twist", "Twist input (input=twist)"),
+    Param("joy_topic", "spacenav/joy", "Joy input: gripper / record / discard buttons"),
+    Param("action_topic", "lumos/action", "RelativeAction output"),
+    Param("episode_topic", "lumos/episode_event", "episode events output (start, stop, "
           "discard)"),
     Param("script", "", "input=script: YAML list of steps"),
     Param("rate", 15.0, "actions per second (Hz)", 1.0, 100.0),

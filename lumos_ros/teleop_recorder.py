@@ -36,13 +36,13 @@ from lumos_ros.recording_session import RecordingSession
 
 PARAMETERS = (
     Param("output_dir", "data/recorded/training", "dataset split directory episodes go to"),
-    Param("static_topic", "/static_cam/image_raw", "static camera Image input"),
-    Param("gripper_cam_topic", "/wrist_cam/image_raw", "wrist camera Image input"),
-    Param("pose_topic", "/lumos/ee_pose", "measured end-effector PoseStamped input"),
-    Param("joint_states_topic", "/joint_states", "JointState input"),
-    Param("executed_topic", "/lumos/executed_action", "executed RelativeAction input"),
+    Param("static_topic", "static_cam/image_raw", "static camera Image input"),
+    Param("gripper_cam_topic", "wrist_cam/image_raw", "wrist camera Image input"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("joint_states_topic", "joint_states", "JointState input"),
+    Param("executed_topic", "lumos/executed_action", "executed RelativeAction input"),
     Param("state_topic", "", "optional robot_obs + scene_obs input (simulator)"),
-    Param("episode_topic", "/lumos/episode_event", "episode events input"),
+    Param("episode_topic", "lumos/episode_event", "episode events input"),
     Param("on_shutdown", "commit", "what happens to an open episode at shutdown: commit or "
           "discard"),
     Param("rate", 15.0, "frames per second written (Hz)", 0.5, 100.0),

@@ -32,15 +32,15 @@ from lumos_ros.sync import ApproximateSync
 
 PARAMETERS = (
     Param("checkpoint", "", "policy checkpoint directory (its world model and normalisation)"),
-    Param("static_topic", "/static_cam/image_raw", "static camera Image input"),
-    Param("gripper_cam_topic", "/wrist_cam/image_raw", "wrist camera Image input"),
-    Param("pose_topic", "/lumos/ee_pose", "measured end-effector PoseStamped input"),
-    Param("joint_states_topic", "/joint_states", "JointState input"),
-    Param("state_topic", "/lumos/sim_state", "robot_obs + scene_obs input (state-mode models)"),
-    Param("executed_topic", "/lumos/executed_action", "RelativeAction input: the previous "
+    Param("static_topic", "static_cam/image_raw", "static camera Image input"),
+    Param("gripper_cam_topic", "wrist_cam/image_raw", "wrist camera Image input"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("joint_states_topic", "joint_states", "JointState input"),
+    Param("state_topic", "lumos/sim_state", "robot_obs + scene_obs input (state-mode models)"),
+    Param("executed_topic", "lumos/executed_action", "RelativeAction input: the previous "
           "action the filter conditions on"),
-    Param("goal_topic", "/lumos/goal", "LanguageGoal input (a new goal resets the filter)"),
-    Param("latent_topic", "/lumos/latent_state", "LatentState output"),
+    Param("goal_topic", "lumos/goal", "LanguageGoal input (a new goal resets the filter)"),
+    Param("latent_topic", "lumos/latent_state", "LatentState output"),
     Param("slop", 0.02, "approximate camera synchronisation window (s)", 0.001, 1.0),
     Param("reset_on_goal", True, "reset the filter when a new goal arrives"),
     Param("torch_threads", 0, "CPU threads for the model (0: torch's default)", 0, 256),

@@ -71,3 +71,43 @@ def test_sigterm_stops_the_stack_cleanly_with_a_final_hold(policy_checkpoint, tm
     text = (tmp_path / "bringup.log").read_text()
     assert "final hold at the measured pose" in text, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
+
+
+def test_two_namespaced_executors_keep_their_parameters_and_do_not_collide(ros, tmp_path):
+    """Faults: config files keyed by the bare node name were ignored under namespace:= (the
+    workspace box dropped), and absolute topic names made two robots' stacks collide."""
+    import numpy as np
+    import yaml
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.node import Node
+
+    from lumos_core.executor import quaternion_from_euler
+    from lumos_core.paths import config_file
+    from lumos_ros.action_executor import ActionExecutor
+    from lumos_ros.msg import RelativeAction
+    from lumos_ros.qos import RELIABLE
+
+    params = yaml.safe_load(config_file("action_executor.yaml").read_text())
+    params["/**"]["ros__parameters"]["max_target_distance"] = 0.031   # a site's own value
+    path = tmp_path / "executor.yaml"
+    path.write_text(yaml.safe_dump(params))
+    robots = {ns: ros.add(ActionExecutor(context=ros.context, namespace=ns,
+                                         cli_args=["--ros-args", "--params-file", str(path)]))
+              for ns in ("r1", "r2")}
+    for executor in robots.values():
+        assert executor.get_parameter("max_target_distance").value == 0.031
+        assert executor.integrator.limits.max_target_distance == 0.031
+    node = ros.add(Node("two_robots_test", context=ros.context))
+    pose_pub = node.create_publisher(PoseStamped, "/r1/lumos/ee_pose", RELIABLE)
+    action_pub = node.create_publisher(RelativeAction, "/r1/lumos/action", RELIABLE)
+    assert wait_for(lambda: pose_pub.get_subscription_count() == 1
+                    and action_pub.get_subscription_count() == 1, 15.0)
+    msg = PoseStamped()
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = 0.5, 0.0, 0.3
+    o = msg.pose.orientation
+    o.x, o.y, o.z, o.w = map(float, quaternion_from_euler(np.pi - 0.01, 0.0, 0.0))
+    pose_pub.publish(msg)
+    assert wait_for(lambda: robots["r1"].measured is not None, 15.0)
+    action_pub.publish(RelativeAction(delta=[0.5, 0, 0, 0, 0, 0], gripper=1.0))
+    assert wait_for(lambda: robots["r1"].counters["applied"] == 1, 15.0)
+    assert robots["r2"].measured is None and robots["r2"].counters["applied"] == 0
