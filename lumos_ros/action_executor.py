@@ -20,22 +20,24 @@ the world-model filter and the recorder consume.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.node import Node
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from lumos_core.executor import (ActionIntegrator, GripperDebouncer, SafetyLimits,
                                  euler_from_quaternion, quaternion_from_euler, wrap)
+from lumos_ros.conversions import stamp_seconds
 from lumos_ros.msg import RelativeAction
 from lumos_ros.franka_gripper import FrankaGripper, GripperSettings, franka_msgs_available
 from lumos_ros.launcher import run_node
 from lumos_ros.params import Param, declare
-from lumos_ros.qos import RELIABLE
+from lumos_ros.qos import LATCHED, RELIABLE
 
 BACKENDS = ("impedance", "servo", "sim")
 
@@ -66,10 +68,13 @@ PARAMETERS = (
           "position (m)", 1e-4, 0.2),
     Param("max_target_angle", 0.2, "largest angle of a target from the measured orientation "
           "(rad)", 1e-4, 1.0),
-    Param("action_timeout", 0.3, "hold after this many seconds without a valid action",
+    Param("action_timeout", 0.15, "hold after this many seconds without a valid action",
           0.02, 5.0, dynamic=True),
-    Param("observation_timeout", 0.3, "hold when the measured pose is older than this (s)",
+    Param("observation_timeout", 0.15, "hold when the measured pose is older than this (s)",
           0.02, 5.0, dynamic=True),
+    Param("max_observation_age", 0.15, "hold instead of executing an action computed from an "
+          "observation older than this (s; its observation_stamp; 0: off): a dead camera, "
+          "filter or policy node stops the robot at once", 0.0, 5.0, dynamic=True),
     Param("gripper_agree_steps", 2, "consecutive agreeing actions before the gripper moves",
           1, 100),
     Param("gripper_min_interval", 0.5, "shortest time between gripper changes (s)", 0.0, 10.0),
@@ -111,10 +116,13 @@ class ActionExecutor(Node):
         self.last_action_time = None
         self.held = False
         self.error = False
-        self.counters = {"applied": 0, "rejected": 0, "clamped": 0, "held": 0, "bad_pose": 0}
+        self.counters = {"applied": 0, "rejected": 0, "clamped": 0, "held": 0, "bad_pose": 0,
+                         "stale": 0}
         self.target_pub = self.create_publisher(PoseStamped, g("target_topic").value, RELIABLE)
         self.twist_pub = self.create_publisher(TwistStamped, g("twist_topic").value, RELIABLE)
         self.gripper_pub = self.create_publisher(Bool, g("gripper_topic").value, RELIABLE)
+        self.holding = False
+        self.status_pub = self.create_publisher(String, "~/status", LATCHED)
         self.executed_pub = self.create_publisher(RelativeAction, g("executed_topic").value,
                                                   RELIABLE)
         self.create_subscription(RelativeAction, g("action_topic").value, self._on_action,
@@ -167,7 +175,7 @@ class ActionExecutor(Node):
         if msg.data and not self.error:
             self.get_logger().error("robot reports an error: holding until ~/resume")
             self.error = True
-            self._hold_here()
+            self._hold_here("the robot reports an error")
 
     def _stale(self, stamp: float | None, timeout: str) -> bool:
         return stamp is None or self._now() - stamp > self.get_parameter(timeout).value
@@ -181,13 +189,22 @@ class ActionExecutor(Node):
                                       f"finite gripper value): {action.tolist()}",
                                       throttle_duration_sec=1.0)
             if not (self.held or self.error):
-                self._hold_here()
+                self._hold_here("invalid action")
+            return
+        max_age = self.get_parameter("max_observation_age").value
+        stamp = stamp_seconds(msg.observation_stamp)
+        if max_age > 0 and stamp > 0 and self._now() - stamp > max_age:
+            # not fed to the watchdog either: actions from stale observations end in a hold
+            self.counters["stale"] += 1
+            if not (self.held or self.error):
+                self._hold_here(f"action computed from an observation "
+                                f"{1000 * (self._now() - stamp):.0f} ms old")
             return
         self.last_action_time = self._now()
         if self.held or self.error:
             return
         if self._stale(self.measured_time, "observation_timeout"):
-            self._hold_here()
+            self._hold_here("the measured pose is stale")
             return
         try:
             update = self.integrator.apply(action, *self.measured)
@@ -200,6 +217,10 @@ class ActionExecutor(Node):
             self.get_logger().debug(f"target clamped: {', '.join(update.clamped)}",
                                     throttle_duration_sec=1.0)
         self._send_target(update.position, update.euler)
+        if self.holding:
+            self.holding = False
+            self.get_logger().info("acting again")
+            self._publish_status("acting")
         command = self.gripper.update(msg.gripper, self._now())
         if command is not None:
             if self.franka is not None:
@@ -239,25 +260,37 @@ class ActionExecutor(Node):
         o.x, o.y, o.z, o.w = map(float, q)
         self.target_pub.publish(pose)
 
-    def _hold_here(self) -> None:
-        """Target = measured pose (zero twist for servo)."""
+    def _hold_here(self, reason: str = "hold") -> None:
+        """Target = measured pose (zero twist for servo); entering a hold is logged and
+        published on ``~/status`` (latched JSON: holding, reason, counters)."""
         if self.measured is None:
             return
         self.counters["held"] += 1
         self.integrator.reseed(*self.measured)
         self._send_target(*self.measured)
+        if not self.holding:
+            self.holding = True
+            self.get_logger().info(f"holding the measured pose: {reason}")
+            self._publish_status(reason)
+
+    def _publish_status(self, reason: str) -> None:
+        self.status_pub.publish(String(data=json.dumps(
+            {"holding": self.holding, "reason": reason, "time": self._now(),
+             "counters": dict(self.counters)})))
 
     def _watchdog(self) -> None:
         if self.held or self.error:
             return
-        if self.last_action_time is not None and (
-                self._stale(self.last_action_time, "action_timeout")
-                or self._stale(self.measured_time, "observation_timeout")):
-            self._hold_here()
+        if self.last_action_time is not None and self._stale(self.last_action_time,
+                                                             "action_timeout"):
+            self._hold_here("no action within action_timeout")
+        elif self.last_action_time is not None and self._stale(self.measured_time,
+                                                               "observation_timeout"):
+            self._hold_here("no measured pose within observation_timeout")
 
     def _on_hold(self, request, response):
         self.held = True
-        self._hold_here()
+        self._hold_here("~/hold called")
         response.success, response.message = True, "holding the measured pose"
         return response
 
@@ -268,6 +301,7 @@ class ActionExecutor(Node):
             return response
         self.held = self.error = False
         self.integrator.reseed(*self.measured)
+        self.get_logger().info("~/resume: acting again from the measured pose")
         response.success, response.message = True, "resumed from the measured pose"
         return response
 
@@ -278,7 +312,8 @@ def final_hold(node: "ActionExecutor") -> None:
     if node.measured is None:
         return
     node.get_logger().info("stopping: final hold at the measured pose")
-    node._hold_here()
+    node.holding = False
+    node._hold_here("the executor is stopping")
     time.sleep(0.1)                      # let the middleware send it before the context ends
 
 
