@@ -111,3 +111,17 @@ def test_two_namespaced_executors_keep_their_parameters_and_do_not_collide(ros, 
     action_pub.publish(RelativeAction(delta=[0.5, 0, 0, 0, 0, 0], gripper=1.0))
     assert wait_for(lambda: robots["r1"].counters["applied"] == 1, 15.0)
     assert robots["r2"].measured is None and robots["r2"].counters["applied"] == 0
+
+
+def test_fault_names_agree():
+    """`lumos benchmark faults` offers exactly the faults the script injects (the CLI does not
+    import rclpy to list them)."""
+    import argparse
+
+    from lumos_core.benchmarks import faults
+    from lumos_ros.fault_benchmark import FAULTS
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    faults.register(sub)
+    parser = sub.choices["faults"]
+    assert tuple(next(a for a in parser._actions if a.dest == "faults").choices) == FAULTS

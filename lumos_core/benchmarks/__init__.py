@@ -8,6 +8,7 @@
     agents       Table I: LUMOS, ablations, GCBC    (benchmarks/agents.py)
     efficiency   success vs windows per task        (benchmarks/efficiency.py)
     latency      camera-to-command through ROS 2    (benchmarks/latency.py)
+    faults       fault injection on the ROS 2 stack (benchmarks/faults.py)
 
 Benchmarks print figures; none is a timed test.
 """
@@ -15,4 +16,4 @@ Benchmarks print figures; none is a timed test.
 #: `lumos benchmark <name>` -> module of lumos_core.benchmarks
 BENCHMARKS = {"sim": "sim", "expert": "expert", "data": "data", "world-model": "world_model",
               "policy": "policy", "agents": "agents", "efficiency": "efficiency",
-              "latency": "latency"}
+              "latency": "latency", "faults": "faults"}
