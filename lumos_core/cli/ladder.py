@@ -12,7 +12,11 @@ from lumos_core.cli.common import POSITIVE
 def register(sub) -> None:
     lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
                          "behaviour cloning on the true state, the DITTO reward")
-    lad.add_argument("rung", choices=["replay", "state-bc", "reward"])
+    lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace"])
+    lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
+                     "directory, 'expert' or 'random')")
+    lad.add_argument("--task", default=None, help="trace: the task to run alone")
+    lad.add_argument("--trials", type=POSITIVE, default=12, help="trace: random start states")
     lad.add_argument("--features", default=None, help="reward: output of `lumos featurize`")
     lad.add_argument("--dataset", default="data/sim_play", help="dataset root")
     lad.add_argument("--split", default="training")
@@ -34,11 +38,42 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rung == "reward" and not args.features:
         raise LadderError("ladder reward needs --features (the output of `lumos featurize`)")
+    if args.rung == "trace" and not (args.policy and args.task):
+        raise LadderError("ladder trace needs --policy and --task")
     if args.rung == "state-bc" and not args.out:
         raise LadderError("ladder state-bc needs --out (the trained network's directory)")
     if args.out:
         writable_dir(args.out)
-    return {"replay": _replay, "reward": _reward, "state-bc": _state_bc}[args.rung](args)
+    return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
+            "trace": _trace}[args.rung](args)
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    r = ladder.trace_task(args.policy, args.task, args.trials, args.seed)
+    print(f"{args.task} ('{r['instruction']}') with {args.policy}: {r['success']}/{r['trials']} "
+          f"succeeded; gripper closed in {r['closed']}, released a held block in "
+          f"{r['released']}")
+    if "near_block_median" in r:
+        m = r["near_block_median"]
+        print(f"at the block (TCP within 3 cm of its height): median {m['xy_mm']:.0f} mm off, "
+              f"yaw error {m['yaw_rad']:.2f} rad")
+    for row in r["rows"]:
+        parts = [f"trial {row['trial']}: {'ok' if row['success'] else 'failed'} "
+                 f"({row['steps']} steps)"]
+        if "near_block" in row:
+            n = row["near_block"]
+            parts.append(f"at block {n['xy_mm']:.0f} mm / {n['yaw_rad']:.2f} rad")
+        if "closed_at" in row:
+            parts.append(f"closed at step {row['closed_at']}")
+        if "released" in row:
+            parts.append(f"released {row['released']['nearest_block_mm']:.0f} mm from the "
+                         f"nearest block at z {row['released']['z']:.3f}")
+        print("  " + "; ".join(parts))
+    if args.out:
+        (Path(args.out) / f"trace_{args.task}.json").write_text(json.dumps(r, indent=1))
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
