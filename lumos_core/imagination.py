@@ -168,3 +168,164 @@ def decoded_outcome(start_scene, end_scene, end_robot, start_held: str | None = 
     end = raw_scene(end_scene, start)
     return completed_tasks(SceneState(start, start_held),
                            SceneState(end, held_block(end_robot, end)))
+
+
+# --- imagined vs real, in the simulator ------------------------------------------------------
+def render_decoded(env, decoded: dict[str, np.ndarray], start_scene, sample: int = 0
+                   ) -> list[np.ndarray]:
+    """Static-camera frames of one sample's decoded states, set in the simulator (state mode;
+    the robot posed from the decoded joints)."""
+    from lumos_core.sim.env import ROBOT_OBS_DIM
+
+    frames = []
+    for t in range(decoded["scene_obs"].shape[1]):
+        robot = np.array(decoded["robot_obs"][sample, t], np.float64)
+        robot[3] = (robot[3] + math.pi) % (2 * math.pi) - math.pi        # roll back to +-pi
+        assert robot.shape == (ROBOT_OBS_DIM,)
+        scene = raw_scene(decoded["scene_obs"][sample, t], start_scene)
+        env.reset(options={"scene_obs": scene.astype(np.float32),
+                           "robot_obs": robot.astype(np.float32)})
+        frames.append(env.render_static())
+    return frames
+
+
+def dry_run(policy, env, instruction: str, task: str | None, horizon: int = 60,
+            samples: int = 8, seed: int = 0, real_steps: int = 360,
+            video: bool = False) -> dict:
+    """Imagine from the env's current state, then really act and compare.
+
+    Returns the predicted tasks per sample, the predicted success probability of ``task``,
+    the imagination's wall time, whether (and when) the real rollout completed ``task``, and
+    with ``video`` the frames of both (imagined sample 0 | real).
+    """
+    import time
+
+    from lumos_core.sim.tasks import SceneState, completed_tasks
+
+    obs = env.observation()
+    start_scene = np.asarray(obs["scene_obs"], np.float64)
+    start_held = env.held_block()
+    policy.reset()
+    policy.filter(obs)
+    started = time.perf_counter()
+    future = imagine(policy, instruction, horizon, samples, seed)
+    imagine_ms = 1000 * (time.perf_counter() - started)
+    predicted = [sorted(t) for t in future.outcomes(start_scene, start_held)] \
+        if "scene_obs" in future.decoded else None
+    probability = (None if task is None or predicted is None
+                   else sum(task in p for p in predicted) / len(predicted))
+    # the real rollout, from the same state (the filter has seen obs already)
+    start = SceneState(env.scene_obs(), start_held)
+    real_frames = [obs["rgb_static"]] if video else []
+    first = policy.act(policy.state.feat, instruction)
+    done_at, done_tasks = None, set()
+    obs, *_ = env.step(first)
+    for step in range(1, real_steps + 1):
+        if video:
+            real_frames.append(obs["rgb_static"])
+        done_tasks = completed_tasks(start, SceneState(obs["scene_obs"], env.held_block()))
+        if (task in done_tasks) if task else bool(done_tasks):
+            done_at = step
+            break
+        obs, *_ = env.step(policy.step(obs, instruction))
+    result = {"instruction": instruction, "task": task, "samples": samples,
+              "horizon": horizon, "imagine_ms": imagine_ms, "predicted_tasks": predicted,
+              "predicted_success": probability, "real_success": done_at is not None,
+              "real_steps": done_at, "real_tasks": sorted(done_tasks)}
+    if video and predicted is not None:
+        state_after = (env.scene_obs(), env.robot_obs())
+        imagined = render_decoded(env, future.decoded, start_scene)
+        env.reset(options={"scene_obs": state_after[0], "robot_obs": state_after[1]})
+        result["frames"] = side_by_side(imagined, real_frames)
+    return result
+
+
+def side_by_side(imagined: list[np.ndarray], real: list[np.ndarray]) -> list[np.ndarray]:
+    """Frames ``imagined | real``, the shorter one holding its last frame."""
+    n = max(len(imagined), len(real))
+    out = []
+    for t in range(n):
+        a = imagined[min(t, len(imagined) - 1)]
+        b = real[min(t, len(real) - 1)]
+        gap = np.full((a.shape[0], 2, 3), 255, np.uint8)
+        out.append(np.concatenate([a, gap, b], 1))
+    return out
+
+
+def calibration(policy_path, chains: list[dict], instructions: dict[str, list[str]],
+                horizon: int = 60, samples: int = 8, seed: int = 0, real_steps: int = 360,
+                progress: bool = True) -> dict:
+    """Predicted success probability vs real success on the first subtask of each chain:
+    the rows, precision/recall of 'predicted >= 0.5', the mean absolute calibration error
+    over probability bins, and the imagination latency."""
+    from tqdm import tqdm
+
+    from lumos_core.config import SimConfig
+    from lumos_core.policy import LumosPolicy
+    from lumos_core.sim.env import PlayTableEnv
+
+    policy = LumosPolicy(policy_path)
+    if policy.cfg.world_model.obs_mode != "state":
+        raise ValueError("calibration needs a state-mode policy (the oracle reads decoded "
+                         "states); vision models decode frames")
+    rng = np.random.default_rng(seed)
+    rows = []
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        for i, chain in enumerate(tqdm(chains, desc="calibration", disable=not progress)):
+            env.reset(options={"scene_obs": np.asarray(chain["scene_obs"], np.float32),
+                               "robot_obs": np.asarray(chain["robot_obs"], np.float32)})
+            task = chain["tasks"][0]
+            text = instructions[task][rng.integers(len(instructions[task]))]
+            r = dry_run(policy, env, text, task, horizon, samples, seed + i, real_steps)
+            rows.append(r)
+    return {"rows": rows, **calibration_summary(rows)}
+
+
+def calibration_summary(rows: list[dict], bins: int = 5) -> dict:
+    """Precision/recall of 'predicted >= 0.5', reliability bins, latency percentiles."""
+    p = np.array([r["predicted_success"] for r in rows], np.float64)
+    y = np.array([r["real_success"] for r in rows], bool)
+    said = p >= 0.5
+    tp = int(np.sum(said & y))
+    precision = tp / max(int(said.sum()), 1)
+    recall = tp / max(int(y.sum()), 1)
+    edges = np.linspace(0, 1, bins + 1)
+    table = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
+        if sel.any():
+            table.append({"bin": [float(lo), float(hi)], "n": int(sel.sum()),
+                          "predicted": float(p[sel].mean()), "real": float(y[sel].mean())})
+    ece = sum(b["n"] * abs(b["predicted"] - b["real"]) for b in table) / max(len(rows), 1)
+    ms = np.array([r["imagine_ms"] for r in rows])
+    return {"n": len(rows), "real_success_rate": float(y.mean()) if len(y) else 0.0,
+            "mean_predicted": float(p.mean()) if len(p) else 0.0,
+            "precision": precision, "recall": recall, "calibration_error": float(ece),
+            "bins": table, "imagine_ms_median": float(np.median(ms)) if len(ms) else 0.0,
+            "imagine_ms_p95": float(np.percentile(ms, 95)) if len(ms) else 0.0}
+
+
+def plot_reliability(summary: dict, path) -> None:
+    """The reliability diagram: real success rate per predicted-probability bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    b = summary["bins"]
+    ax.plot([x["predicted"] for x in b], [x["real"] for x in b], "o-",
+            label=f"policy (n = {summary['n']})")
+    for x in b:
+        ax.annotate(str(x["n"]), (x["predicted"], x["real"]), fontsize=7,
+                    textcoords="offset points", xytext=(4, -8))
+    ax.set_xlabel("predicted success probability (imagination)")
+    ax.set_ylabel("real success rate (simulator)")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

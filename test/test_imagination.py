@@ -108,3 +108,28 @@ def test_held_block_needs_a_partly_closed_gripper_at_the_block():
     robot[6], robot[0] = 0.05, 0.5                     # 10 cm away
     assert held_block(robot, scene) is None
     assert math.isfinite(robot[6])
+
+
+def test_imagine_command_dry_run_gif_and_calibration(policy_checkpoint, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from lumos_core.cli import main
+
+    out = tmp_path / "dry"
+    assert main(["imagine", str(policy_checkpoint), "--instruction", "slide the drawer open",
+                 "--chain", "0", "--samples", "2", "--horizon", "8", "--steps", "12",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "imagined (2 futures of 8 steps" in text and "real:" in text
+    report = json.loads((out / "dry_run.json").read_text())
+    assert report["task"] == "open_drawer" and len(report["predicted_tasks"]) == 2
+    gif = Image.open(out / "imagined_vs_real.gif")
+    assert gif.n_frames >= 9 and gif.info["duration"] == 70
+    assert main(["imagine", str(policy_checkpoint), "--calibrate", "2", "--samples", "2",
+                 "--horizon", "6", "--steps", "10", "--out", str(tmp_path / "cal")]) == 0
+    cal = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    assert cal["n"] == 2 and 0.0 <= cal["precision"] <= 1.0
+    assert (tmp_path / "cal" / "reliability.png").exists()
+    assert main(["imagine", str(policy_checkpoint)]) == 2

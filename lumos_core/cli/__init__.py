@@ -25,8 +25,8 @@ __all__ = ["COMMANDS", "Handler", "add_config_args", "build_parser", "config_fro
 
 #: every subcommand, in the order `lumos --help` lists them
 COMMANDS = ("config", "checkpoint", "embed", "collect", "chains", "evaluate", "ladder",
-            "train-wm", "wm-report", "featurize", "train-agent", "benchmark", "annotate",
-            "bag2dataset", "demo")
+            "train-wm", "wm-report", "featurize", "train-agent", "imagine", "benchmark",
+            "annotate", "bag2dataset", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
