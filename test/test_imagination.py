@@ -133,3 +133,12 @@ def test_imagine_command_dry_run_gif_and_calibration(policy_checkpoint, tmp_path
     assert cal["n"] == 2 and 0.0 <= cal["precision"] <= 1.0
     assert (tmp_path / "cal" / "reliability.png").exists()
     assert main(["imagine", str(policy_checkpoint)]) == 2
+
+
+def test_imagination_benchmark_prints_latencies(capsys):
+    from lumos_core.cli import main
+
+    assert main(["benchmark", "imagination", "--presets", "debug", "--repeats", "2",
+                 "--horizon", "5", "--samples", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| debug | vision | 5 x 2 | 1 |" in out

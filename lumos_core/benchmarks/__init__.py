@@ -9,6 +9,7 @@
     efficiency   success vs windows per task        (benchmarks/efficiency.py)
     latency      camera-to-command through ROS 2    (benchmarks/latency.py)
     faults       fault injection on the ROS 2 stack (benchmarks/faults.py)
+    imagination  dry-run latency (H steps x S)       (benchmarks/imagination.py)
 
 Benchmarks print figures; none is a timed test.
 """
@@ -16,4 +17,5 @@ Benchmarks print figures; none is a timed test.
 #: `lumos benchmark <name>` -> module of lumos_core.benchmarks
 BENCHMARKS = {"sim": "sim", "expert": "expert", "data": "data", "world-model": "world_model",
               "policy": "policy", "agents": "agents", "efficiency": "efficiency",
-              "latency": "latency", "faults": "faults"}
+              "latency": "latency", "faults": "faults",
+              "imagination": "imagination"}
