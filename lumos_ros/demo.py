@@ -86,8 +86,9 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
             print(f"nodes up after {time.monotonic() - start:.1f} s; chain {chain}: "
                   f"{', '.join(tasks)}")
 
-            def command(text: str):
-                future = client.call_async(LanguageCommand.Request(instruction=text))
+            def command(text: str, dry_run: bool = False):
+                future = client.call_async(LanguageCommand.Request(instruction=text,
+                                                                   dry_run=dry_run))
                 _spin_for(node, 30.0, future.done)
                 return future.result()
 
@@ -97,6 +98,11 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
             results = []
             for task in tasks:
                 text = instructions[task][0]
+                dry = command(text, dry_run=True)      # see before it moves
+                if dry.accepted:
+                    chance = (f"p = {dry.predicted_success:.2f}"
+                              if dry.predicted_success >= 0 else "no prediction")
+                    print(f"  {text!r:42}    imagined: {dry.predicted} ({chance})", flush=True)
                 res = command(text)
                 if not res.accepted:
                     print(f"  {text!r:42} -> not accepted: {res.message}")
