@@ -15,26 +15,15 @@ pytestmark = pytest.mark.ros
 
 def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid``."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
+    from lumos_ros.fault_benchmark import _children as children
+
+    return list(children(pid))
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    from lumos_ros.fault_benchmark import _alive as alive
+
+    return alive(pid)
 
 
 def _bringup(checkpoint, tmp_path):
