@@ -34,9 +34,14 @@ def register(sub) -> None:
 
 
 def start_run(args: argparse.Namespace) -> None:
-    """Check the run directory before any data is loaded; say if an old run moved."""
+    """Check the run directory before any data is loaded; say if an old run moved. Under
+    torchrun only rank 0 does (the others find the directory prepared)."""
+    import os
+
     from lumos_core.runs import prepare_run
 
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     moved = prepare_run(args.out, args.resume, args.force)
     if moved is not None:
         print(f"moved the previous run in {args.out} to {moved}")
