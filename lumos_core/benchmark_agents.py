@@ -25,10 +25,12 @@ from lumos_core.config import CollectConfig, SimConfig, load_config
 #: what makes LUMOS learn at a CPU budget (docs/agents.md, "the learning ladder"): the DITTO
 #: reward on standardised h relative to the window's start, few history-free starts (the filter
 #: warm-up makes the first latent after a reset close to the long-history ones), a BC term next
-#: to DITTO, the actor warm-started by 1200 batches of BC (inside the same time budget). Applied
-#: to every variant so that each ablation removes exactly its component.
+#: to DITTO, the return objective scaled by its running 5-95 % range (DreamerV3) so that it
+#: does not swamp that term, the actor warm-started by 1200 batches of BC (inside the same time
+#: budget). Applied to every variant so that each ablation removes exactly its component.
 CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
-              "agent.ditto_bc_scale=1.0", "agent.actor_latent=h", "agent.bc_warmup=1200"]
+              "agent.ditto_bc_scale=1.0", "agent.actor_latent=h", "agent.bc_warmup=1200",
+              "agent.return_norm=percentile"]
 
 VARIANTS = {
     "LUMOS": [],
