@@ -33,7 +33,11 @@ def _bringup(checkpoint, tmp_path):
                              str(checkpoint)], stdout=log, stderr=subprocess.STDOUT)
     assert wait_for(lambda: len(_children(proc.pid)) == 5 or proc.poll() is not None, 60.0)
     assert proc.poll() is None, (tmp_path / "bringup.log").read_text()
-    time.sleep(3.0)                  # the nodes are up and the executor holds a measured pose
+    # every node has finished starting (the language server, loading the sentence model, is
+    # the slowest): a signal during an import would end that node with a traceback
+    assert wait_for(lambda: "known tasks" in (tmp_path / "bringup.log").read_text()
+                    or proc.poll() is not None, 120.0), (tmp_path / "bringup.log").read_text()
+    time.sleep(3.0)                  # the executor has received measured poses
     return proc, _children(proc.pid), log
 
 
