@@ -132,6 +132,8 @@ class ActionExecutor(Node):
         self.create_service(Trigger, "~/hold", self._on_hold)
         self.create_service(Trigger, "~/resume", self._on_resume)
         self.create_timer(0.05, self._watchdog)
+        self.get_logger().info(f"ready: backend {self.backend}, holding until actions "
+                               "arrive")
 
     def _franka_gripper(self, backend: str):
         if backend not in ("auto", "franka", "topic"):

@@ -89,6 +89,7 @@ class SimRobot(Node):
         self.create_service(Trigger, "~/reset", self._on_reset)
         self._reset()
         self.create_timer(1.0 / g("control_rate").value, self._step)
+        self.get_logger().info("ready: the simulated play table")
 
     def _reset(self) -> str:
         index = self.get_parameter("chain_index").value

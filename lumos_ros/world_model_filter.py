@@ -87,6 +87,7 @@ class WorldModelFilter(Node):
                                      RELIABLE)
             self.create_subscription(JointState, g("joint_states_topic").value,
                                      self._on_joints, SENSOR)
+        self.get_logger().info(f"ready: {self.mode} world model of {g('checkpoint').value}")
 
     def _on_pose(self, msg: PoseStamped) -> None:
         pose = self.guard.pose("end-effector pose", msg.pose)

@@ -35,8 +35,14 @@ def _bringup(checkpoint, tmp_path):
     assert proc.poll() is None, (tmp_path / "bringup.log").read_text()
     # every node has finished starting (the language server, loading the sentence model, is
     # the slowest): a signal during an import would end that node with a traceback
-    assert wait_for(lambda: "known tasks" in (tmp_path / "bringup.log").read_text()
-                    or proc.poll() is not None, 120.0), (tmp_path / "bringup.log").read_text()
+    marks = ("known tasks", "configured with", "world model of", "simulated play table",
+             "holding until actions arrive")
+
+    def started():
+        text = (tmp_path / "bringup.log").read_text()
+        return all(m in text for m in marks) or proc.poll() is not None
+
+    assert wait_for(started, 180.0), (tmp_path / "bringup.log").read_text()
     time.sleep(3.0)                  # the executor has received measured poses
     return proc, _children(proc.pid), log
 
