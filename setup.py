@@ -37,6 +37,7 @@ setup(
             "teleop_recorder=lumos_ros.teleop_recorder:main",
             "teleop=lumos_ros.teleop:main",
             "record_bringup=lumos_ros.bringup:record_main",
+            "imagination=lumos_ros.imagination_node:main",
         ],
     },
 )

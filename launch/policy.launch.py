@@ -31,9 +31,15 @@ def generate_launch_description():
                               description="start the simulated play table"),
         DeclareLaunchArgument("backend", default_value="sim",
                               description="action_executor backend: sim, impedance or servo"),
-        DeclareLaunchArgument("static_topic", default_value="/static_cam/image_raw"),
-        DeclareLaunchArgument("gripper_topic", default_value="/wrist_cam/image_raw"),
-        DeclareLaunchArgument("namespace", default_value=""),
+        DeclareLaunchArgument("static_topic", default_value="static_cam/image_raw",
+                              description="static camera Image topic (relative names resolve "
+                                          "in the namespace)"),
+        DeclareLaunchArgument("gripper_topic", default_value="wrist_cam/image_raw",
+                              description="wrist camera Image topic"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="namespace of every node and, through the relative "
+                                          "topic names, of every topic and service (one per "
+                                          "robot: namespace:=r1)"),
         Node(package="lumos_ros", executable="sim_robot", namespace=ns,
              condition=IfCondition(arg("use_sim")),
              parameters=[os.path.join(config, "sim_robot.yaml"), cams], output="screen"),

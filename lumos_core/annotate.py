@@ -26,6 +26,7 @@ import numpy as np
 from lumos_core.data.calvin import (LANG_DIR, DatasetError, _atomic_write_text,
                                     append_annotations, frame_name, read_annotations,
                                     read_episode_ids)
+from lumos_core.media import save_gif
 
 SESSION = "annotate_session.json"
 TASK = re.compile(r"^([a-z][a-z0-9_]*):\s*(.+)$")
@@ -57,8 +58,6 @@ def sample_windows(episodes: np.ndarray, count: int, length: int, seed: int,
 
 def window_gif(split: Path, window: tuple[int, int], out: Path, fps: float = 15.0) -> Path:
     """A GIF of the window: static camera, wrist camera scaled to the same height."""
-    import imageio
-
     from lumos_core.data.dataset import resize
 
     frames = []
@@ -70,14 +69,19 @@ def window_gif(split: Path, window: tuple[int, int], out: Path, fps: float = 15.
                 parts.append(resize(f["rgb_gripper"], static.shape[0]))
             frames.append(np.concatenate(parts, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
-    imageio.mimsave(out, frames, duration=1 / fps, loop=0)
+    save_gif(out, frames, fps)
     return out
+
+
+class UnknownTask(ValueError):
+    """An answer named a task that is neither a play-table task nor already annotated."""
 
 
 class AnnotationSession:
     """The windows of one (split, count, length, seed) and which of them are answered."""
 
-    def __init__(self, split: str | Path, count: int, length: int, seed: int) -> None:
+    def __init__(self, split: str | Path, count: int, length: int, seed: int,
+                 new_session: bool = False) -> None:
         self.split = Path(split)
         episodes = read_episode_ids(self.split)
         if not len(episodes):
@@ -85,6 +89,15 @@ class AnnotationSession:
         self.path = self.split / LANG_DIR / SESSION
         params = {"count": count, "length": length, "seed": seed}
         state = json.loads(self.path.read_text()) if self.path.exists() else None
+        if (state and state["params"] != params and not new_session
+                and len(state["answered"]) < len(state["windows"])):
+            p = state["params"]
+            raise DatasetError(
+                f"{self.path}: an unfinished session ({len(state['answered'])} of "
+                f"{len(state['windows'])} windows answered) was started with --count "
+                f"{p['count']} --length {p['length']} --seed {p['seed']}; resume it with those "
+                "options, or pass --new-session to start another (the answers already given "
+                "stay in the annotations)")
         if state and state["params"] == params:
             self.windows = [tuple(w) for w in state["windows"]]
             self.answered = {tuple(w): a for w, a in state["answered"]}
@@ -104,12 +117,24 @@ class AnnotationSession:
     def remaining(self) -> list[tuple[int, int]]:
         return [w for w in self.windows if w not in self.answered]
 
-    def record(self, window: tuple[int, int], text: str, encoder) -> str:
-        """Store an answer: '' skips the window, otherwise it is appended to the annotations."""
+    def known_tasks(self) -> set[str]:
+        """Task names an answer may start with: the play table's tasks and those the split's
+        annotations already use."""
+        from lumos_core.sim.tasks import TASKS
+
+        return set(TASKS) | set(read_annotations(self.split)["language"]["task"])
+
+    def record(self, window: tuple[int, int], text: str, encoder,
+               new_task: bool = False) -> str:
+        """Store an answer: '' skips the window, otherwise it is appended to the annotations.
+        A ``task_name: text`` answer must name a known task (:class:`UnknownTask`) unless
+        ``new_task`` (the user confirmed a new task name)."""
         text = text.strip()
         if text:
             match = TASK.match(text)
             task, description = (match.group(1), match.group(2)) if match else ("", text)
+            if task and not new_task and task not in self.known_tasks():
+                raise UnknownTask(task)
             append_annotations(self.split, [window], [description], [task or "annotated"],
                                encoder.encode([description]))
             self.answered[window] = description
@@ -121,13 +146,13 @@ class AnnotationSession:
 
 def run(split: str | Path, count: int, length: int, seed: int, gif_dir: str | Path,
         encoder=None, read: Callable[[str], str] | None = None,
-        out: TextIO | None = None) -> dict:
+        out: TextIO | None = None, new_session: bool = False) -> dict:
     """The terminal flow; returns counts. ``read(prompt)`` defaults to ``input``."""
     import sys
 
     out = out or sys.stdout
     read = read or input
-    session = AnnotationSession(split, count, length, seed)
+    session = AnnotationSession(split, count, length, seed, new_session)
     if encoder is None:
         from lumos_core.language import shared_encoder
 
@@ -144,15 +169,33 @@ def run(split: str | Path, count: int, length: int, seed: int, gif_dir: str | Pa
                          / f"window_{window[0]:07d}_{window[1]:07d}.gif")
         print(f"[{number}/{len(session.windows)}] frames {window[0]}..{window[1]} -> {gif}",
               file=out, flush=True)
-        try:
-            answer = read('description (Enter: skip, q: quit; optional "task_name: text")> ')
-        except EOFError:
-            stopped = True
+        while True:
+            try:
+                answer = read('description (Enter: skip, q: quit; optional "task_name: '
+                              'text")> ')
+            except EOFError:
+                stopped = True
+                break
+            if answer.strip().lower() in ("q", "quit"):
+                stopped = True
+                break
+            try:
+                session.record(window, answer, encoder)
+                break
+            except UnknownTask as exc:
+                print(f"unknown task {exc.args[0]!r} (known: "
+                      f"{', '.join(sorted(session.known_tasks()))})", file=out, flush=True)
+                try:
+                    confirm = read(f"add {exc.args[0]!r} as a new task? [y/N] ")
+                except EOFError:
+                    stopped = True
+                    break
+                if confirm.strip().lower() in ("y", "yes"):
+                    session.record(window, answer, encoder, new_task=True)
+                    break
+                print("answer again (or without a task name)", file=out, flush=True)
+        if stopped:
             break
-        if answer.strip().lower() in ("q", "quit"):
-            stopped = True
-            break
-        session.record(window, answer, encoder)
     described = sum(1 for a in session.answered.values() if a)
     summary = {"windows": len(session.windows), "answered": len(session.answered),
                "described": described, "stopped": stopped,

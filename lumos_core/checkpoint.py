@@ -177,6 +177,13 @@ def save_checkpoint(path: str | Path, *, kind: str, modules: Mapping[str, Any],
             os.rename(path, old)
         os.rename(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
+    except (OSError, RuntimeError) as exc:
+        # a full disk surfaces from torch.save as "unexpected pos ..." (RuntimeError)
+        shutil.rmtree(tmp, ignore_errors=True)
+        cause = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise CheckpointError(f"{path}: could not write the checkpoint ({cause}; is the disk "
+                              "full or read-only?); an earlier checkpoint there is "
+                              "untouched") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -218,6 +225,16 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     for key in ("kind", "config", "files"):
         if key not in meta:
             raise CheckpointError(f"{meta_file}: required field {key!r} is missing")
+    shapes = {"kind": str, "config": dict, "files": dict, "normalization": dict, "extra": dict}
+    for key, tp in shapes.items():
+        if key in meta and not isinstance(meta[key], tp):
+            raise CheckpointError(f"{meta_file}: field {key!r} must be a JSON "
+                                  f"{'string' if tp is str else 'object'}, got "
+                                  f"{type(meta[key]).__name__} (damaged or hand-edited?)")
+    for name, entry in meta["files"].items():
+        if not isinstance(entry, dict):
+            raise CheckpointError(f"{meta_file}: files[{name!r}] must be an object with sha256 "
+                                  f"and bytes, got {type(entry).__name__}")
     return meta
 
 

@@ -13,6 +13,7 @@ through :func:`replace`, which validates again.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -79,6 +80,8 @@ def _check_value(key: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> None
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number (float), got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     elif tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
@@ -241,6 +244,9 @@ class WorldModelTrainConfig(Section):
                             low=0.0, high=1.0)
     log_every: int = doc(100, "Write scalar metrics every N updates.", low=1)
     eval_every: int = doc(5000, "Validation loss (and open-loop report) every N updates.", low=1)
+    first_eval: int = doc(200, "Also evaluate (validation loss, open-loop report) once at this "
+                               "update, so that a short run shows a report early; 0: only "
+                               "every eval_every.", low=0)
     checkpoint_every: int = doc(10000, "Write a checkpoint every N updates.", low=1)
     seed: int = doc(42, "Random seed.")
 

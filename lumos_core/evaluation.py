@@ -26,8 +26,9 @@ from typing import Protocol
 import numpy as np
 
 from lumos_core.config import SimConfig
+from lumos_core.media import save_gif
 from lumos_core.sim.chains import CHAIN_LENGTH
-from lumos_core.sim.env import PlayTableEnv, relative_action
+from lumos_core.sim.env import CONTROL_HZ, PlayTableEnv, relative_action
 from lumos_core.sim.expert import ScriptedExpert
 from lumos_core.sim.tasks import SceneState, completed_tasks
 
@@ -330,7 +331,19 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     report = {"policy": policy, "chains": len(chains), "seeds": seeds, "max_steps": max_steps,
               "per_seed": per_seed, "summary": aggregate(per_seed)}
     if out_dir is not None:
-        write_report(Path(out_dir), report, results)
+        try:
+            write_report(Path(out_dir), report, results)
+            report["written_to"] = str(out_dir)
+        except OSError as exc:
+            # the chains ran: keep their results somewhere, and say where
+            import sys
+            import tempfile
+
+            fallback = tempfile.mkdtemp(prefix="lumos-evaluate-")
+            print(f"lumos: could not write the evaluation report to {out_dir} "
+                  f"({exc.strerror or exc}); writing it to {fallback} instead", file=sys.stderr)
+            write_report(Path(fallback), report, results)
+            report["written_to"] = fallback
     return report
 
 
@@ -393,16 +406,15 @@ def plot_reports(reports: dict[str, dict], path: Path) -> None:
 
 def write_report(out_dir: Path, report: dict, results: list[dict]) -> None:
     """results.json, results.md, success.png and the rollout GIFs."""
-    import imageio
-
     out_dir.mkdir(parents=True, exist_ok=True)
     for result in results:
-        frames = result.pop("frames", None)
+        frames = result.get("frames")
         if frames:
-            imageio.mimsave(out_dir / f"rollout_chain{result['chain']:04d}.gif", frames,
-                            duration=1 / 15, loop=0)
+            save_gif(out_dir / f"rollout_chain{result['chain']:04d}.gif", frames,
+                     CONTROL_HZ)
     name = Path(report["policy"]).name
-    (out_dir / "results.json").write_text(json.dumps({**report, "chains_detail": results},
+    detail = [{k: v for k, v in r.items() if k != "frames"} for r in results]
+    (out_dir / "results.json").write_text(json.dumps({**report, "chains_detail": detail},
                                                      indent=1))
     text = (f"# Evaluation of `{report['policy']}`\n\n{report['chains']} chains x "
             f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask.\n\n"

@@ -80,6 +80,10 @@ class ActionIntegrator:
             raise ValueError(f"action contains NaN or inf: {action.tolist()}")
         pos_m = np.asarray(measured_position, float)
         eul_m = np.asarray(measured_euler, float)
+        if (pos_m.shape != (3,) or eul_m.shape != (3,) or not np.all(np.isfinite(pos_m))
+                or not np.all(np.isfinite(eul_m))):
+            raise ValueError(f"measured pose must be finite 3 + 3 values, got "
+                             f"{pos_m.tolist()} / {eul_m.tolist()}")
         if self.target is None or self.integrate_from == "measured":
             self.reseed(pos_m, eul_m)
         lim = self.limits
@@ -97,14 +101,18 @@ class ActionIntegrator:
             clamped.append("step_rotation")
         pos = self.target[0] + dpos
         eul = wrap(self.target[1] + drot)
-        boxed = np.clip(pos, lim.workspace_min, lim.workspace_max)
-        if np.any(boxed != pos):
-            clamped.append("workspace")
-        pos = boxed
+        # reach first, the box last: the box is the guarantee. Clamping into a box never moves
+        # a point away from another point inside it, so with the measured pose inside the box
+        # the target stays within reach too (the reverse order let the reach limit pull
+        # targets out of the box: z = 0.001-0.018 m under workspace_min z = 0.02).
         offset = pos - pos_m
         if np.linalg.norm(offset) > lim.max_target_distance:
             pos = pos_m + offset * lim.max_target_distance / np.linalg.norm(offset)
             clamped.append("target_distance")
+        boxed = np.clip(pos, lim.workspace_min, lim.workspace_max)
+        if np.any(boxed != pos):
+            clamped.append("workspace")
+        pos = boxed
         dang = wrap(eul - eul_m)
         if np.max(np.abs(dang)) > lim.max_target_angle:
             eul = wrap(eul_m + np.clip(dang, -lim.max_target_angle, lim.max_target_angle))

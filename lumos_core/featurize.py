@@ -98,6 +98,12 @@ def featurize_split(model: WorldModel, data: PlayData, out_dir: Path, chunk: int
 def featurize(checkpoint: str | Path, dataset: str | Path, out: str | Path,
               device: str = "cpu", progress: bool = True, seed: int = 0) -> dict:
     """Featurize the training and validation splits of ``dataset`` into ``out``."""
+    from lumos_core.data.calvin import DatasetError
+
+    splits = [split for split in ("training", "validation") if (Path(dataset) / split).is_dir()]
+    if not splits:
+        raise DatasetError(f"--dataset {dataset}: not a CALVIN-format dataset (expected "
+                           "training/ and/or validation/ split directories)")
     torch.manual_seed(seed)
     model, cfg = load_world_model(checkpoint, device)
     ckpt_meta = json.loads((Path(checkpoint) / "meta.json").read_text())
@@ -107,9 +113,7 @@ def featurize(checkpoint: str | Path, dataset: str | Path, out: str | Path,
                "code_version": ckpt_meta.get("code_version"),
                "weights_sha256": ckpt_meta["files"][WEIGHTS]["sha256"],
                "config": ckpt_meta["config"], "seed": seed, "splits": {}}
-    for split in ("training", "validation"):
-        if not (Path(dataset) / split).exists():
-            continue
+    for split in splits:
         data = PlayData(Path(dataset) / split, cfg.data.image_size,
                         images=cfg.world_model.obs_mode == "vision", progress=progress)
         n, tmp = featurize_split(model, data, out / split, progress=progress)

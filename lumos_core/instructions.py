@@ -37,6 +37,42 @@ class Decision:
     closest_task: str = ""
     similarity: float = 0.0
     embedding: np.ndarray | None = None
+    #: a stop command ("stop", "halt", "freeze", ...): hold the robot and clear the goal
+    stop: bool = False
+
+
+#: words that make an instruction a stop command when it has nothing else in it
+STOP_VERBS = {"stop", "halt", "freeze", "abort", "cancel", "pause", "hold", "wait", "estop",
+              "e-stop"}
+STOP_FILLER = {"the", "robot", "arm", "now", "please", "everything", "it", "right", "moving",
+               "immediately", "emergency", "all", "motion", "still", "stay", "dont", "don't",
+               "do", "not", "move", "there", "here", "on", "off", "that", "this", "task"}
+#: words that negate an instruction ("do not open the drawer" must not open it)
+NEGATIONS = {"not", "dont", "don't", "never", "no", "without", "avoid", "neither", "nor",
+             "cannot", "can't", "shouldn't", "mustn't", "won't", "stop"}
+
+
+def _words(text: str) -> list[str]:
+    cleaned = "".join(c if c.isalnum() or c in "'-" else " " for c in text.lower())
+    return [w.replace("\u2019", "'") for w in cleaned.split()]
+
+
+def is_stop_command(text: str) -> bool:
+    """Whether ``text`` only asks the robot to stop (or not to move)."""
+    words = _words(text.replace("\u2019", "'"))
+    if not words or not set(words) <= STOP_VERBS | STOP_FILLER:
+        return False
+    joined = " ".join(words)
+    return bool(set(words) & STOP_VERBS) or any(
+        p in joined for p in ("don't move", "dont move", "do not move", "stay still"))
+
+
+def negation(text: str) -> str | None:
+    """The negating word of an instruction, if it has one."""
+    for word in _words(text.replace("\u2019", "'")):
+        if word in NEGATIONS or word.endswith("n't"):
+            return word
+    return None
 
 
 def load_instruction_file(path: str | Path) -> dict[str, list[str]]:
@@ -89,6 +125,14 @@ class InstructionGate:
             codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in bad}))
             return Decision(False, f"rejected: the instruction contains control characters "
                                    f"({codes})", text)
+        if is_stop_command(text):
+            return Decision(True, f"stop: '{text}' -- the goal is cleared and the robot holds "
+                                  "its pose", text, stop=True)
+        negated = negation(text)
+        if negated:
+            return Decision(False, f"rejected: '{text}' is negated ('{negated}'); the policy "
+                                   "follows what to do, not what to avoid (say 'stop' to stop "
+                                   "the robot)", text)
         embedding = self.encoder.encode([text])[0]
         if self._known is None:
             return Decision(True, f"accepted: '{text}' (no known instructions loaded: "
@@ -98,9 +142,12 @@ class InstructionGate:
         similarity = float(sims[best])
         task = self._tasks[best]
         if similarity < self.min_similarity:
-            return Decision(False, f"rejected: out of domain; the closest known task is "
-                                   f"'{task}' ('{self._texts[best]}', similarity "
-                                   f"{similarity:.3f} < threshold {self.min_similarity:.3f})",
-                            text, task, similarity)
-        return Decision(True, f"accepted: '{text}' (closest known task '{task}', similarity "
-                              f"{similarity:.3f})", text, task, similarity, embedding)
+            return Decision(False, f"rejected: out of domain; the nearest training "
+                                   f"instruction is '{self._texts[best]}' (task '{task}', "
+                                   f"similarity {similarity:.3f} < threshold "
+                                   f"{self.min_similarity:.3f})", text, task, similarity)
+        return Decision(True, f"accepted: '{text}' (nearest training instruction "
+                              f"'{self._texts[best]}' of task '{task}', similarity "
+                              f"{similarity:.3f}; only a domain check -- the policy acts on "
+                              "the embedding, not on this match)", text, task, similarity,
+                        embedding)

@@ -317,3 +317,87 @@ def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Gener
                                        else float("nan"))
             out.append(row)
     return out
+
+
+# --- diagnostic: how a policy fails one task ------------------------------------------------
+def trace_task(policy: str, task: str, trials: int = 12, seed: int = 0,
+               max_steps: int = 360, progress: bool = True) -> dict:
+    """Run ``policy`` on ``task`` alone from ``trials`` random states where it is feasible
+    (the expert prepares them: a held block for placing/stacking) and say where it fails.
+
+    Per trial: success and steps; for block tasks, at the first step the TCP is within 3 cm
+    of the block's height, the horizontal distance to the block and the yaw error modulo pi
+    (a grasp needs both small); whether and where the gripper closed (grasp tasks) or opened
+    (placing/stacking: how far from the target block the held block was let go).
+    """
+    from tqdm import tqdm
+
+    from lumos_core.benchmarks.expert import prepare
+    from lumos_core.config import SimConfig
+    from lumos_core.evaluation import make_policy
+    from lumos_core.sim.env import BLOCKS, PlayTableEnv, wrap_angle
+    from lumos_core.sim.expert import ScriptedExpert
+    from lumos_core.sim.tasks import TASKS, SceneState, completed_tasks
+
+    if task not in TASKS:
+        raise LadderError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    rng = np.random.default_rng(seed)
+    env = PlayTableEnv(SimConfig(render=False))
+    expert = ScriptedExpert(env, rng)
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+
+    instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
+    text = instructions[task][0]             # an evaluation paraphrase (never trained on)
+    agent = make_policy(policy, env, instructions, seed)
+    color = next((c for c in BLOCKS if f"_{c}_" in task), None)
+    rows = []
+    try:
+        for trial in tqdm(range(trials), desc=f"trace {task}", disable=not progress):
+            if not prepare(env, expert, task, rng):
+                continue
+            start = SceneState(env.scene_obs(), env.held_block())
+            held = start.held
+            obs = {"robot_obs": env.robot_obs(), "scene_obs": env.scene_obs()}
+            agent.reset()
+            row = {"trial": trial, "success": False, "steps": max_steps}
+            was_open = env.robot_obs()[14] > 0
+            for step in range(max_steps):
+                action = agent.step(obs, text)
+                obs, *_ = env.step(action)
+                tcp, euler = env.tcp_pose()
+                if color and "near_block" not in row:
+                    pos = env.block_pose(color)[0]
+                    if tcp[2] < pos[2] + 0.03:
+                        row["near_block"] = {
+                            "step": step, "xy_mm": 1000 * float(np.linalg.norm(tcp[:2] - pos[:2])),
+                            "yaw_rad": abs(float(wrap_angle(2 * (euler[2] - env.block_yaw(color))))
+                                           / 2)}
+                is_open = env.robot_obs()[14] > 0
+                if was_open and not is_open and "closed_at" not in row:
+                    row["closed_at"] = step
+                if held and not was_open and is_open and "released" not in row:
+                    others = [c for c in BLOCKS if c != held]
+                    block = env.block_pose(held)[0]
+                    row["released"] = {"step": step, "z": float(block[2]), "nearest_block_mm":
+                                       1000 * min(float(np.linalg.norm(
+                                           block[:2] - env.block_pose(c)[0][:2]))
+                                           for c in others)}
+                was_open = is_open
+                if task in completed_tasks(start, SceneState(obs["scene_obs"],
+                                                             env.held_block())):
+                    row.update(success=True, steps=step + 1)
+                    break
+            rows.append(row)
+    finally:
+        env.close()
+    near = [r["near_block"] for r in rows if "near_block" in r]
+    summary = {"task": task, "instruction": text, "policy": str(policy), "trials": len(rows),
+               "success": sum(r["success"] for r in rows), "rows": rows}
+    if near:
+        summary["near_block_median"] = {"xy_mm": float(np.median([n["xy_mm"] for n in near])),
+                                        "yaw_rad": float(np.median([n["yaw_rad"]
+                                                                    for n in near]))}
+    summary["closed"] = sum("closed_at" in r for r in rows)
+    summary["released"] = sum("released" in r for r in rows)
+    return summary

@@ -22,6 +22,7 @@ from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
+from lumos_core.runs import check_resume_config, truncate_metrics
 
 CHECKPOINTS = "checkpoints"
 
@@ -85,6 +86,8 @@ class AgentTrainer:
         if path is None:
             raise FileNotFoundError(f"{self.run_dir / CHECKPOINTS}: no checkpoint to resume")
         ckpt = load_checkpoint(path, kind="policy")
+        check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
+                            ("world_model", "agent"))
         self.agent.behaviour.load_weights(ckpt.state_dict("behaviour"))
         state = ckpt.training_state()
         if state is None:
@@ -95,6 +98,7 @@ class AgentTrainer:
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.step = int(state["step"])
+        truncate_metrics(self.run_dir, self.step)
 
     def train_step(self) -> dict:
         """One batch: critic update, then actor update; target copy on schedule."""
@@ -150,7 +154,7 @@ class AgentTrainer:
             windows += t.batch_size * (2 if self.sampler.has_language else 1)
             bar.update()
             bar.set_postfix(loss=f"{metrics['policy_loss']:.3f}")
-            if self.step % t.log_every == 0:
+            if self.step % t.log_every == 0 or self.step in (1, 10):   # visible at once
                 metrics["windows_per_s"] = windows / (time.perf_counter() - started)
                 self.log(metrics)
             if self.step % t.checkpoint_every == 0:

@@ -25,6 +25,7 @@ import torch
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig
 from lumos_core.data.dataset import PlayData
+from lumos_core.runs import check_resume_config, truncate_metrics
 from lumos_core.world_model import WorldModel, previous_actions, to_torch
 
 CHECKPOINTS = "checkpoints"
@@ -145,6 +146,8 @@ class WorldModelTrainer:
         if path is None:
             raise FileNotFoundError(f"{self.run_dir / CHECKPOINTS}: no checkpoint to resume")
         ckpt = load_checkpoint(path, kind="world_model")
+        check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
+                            ("world_model",))
         self.model.load_state_dict(ckpt.state_dict("world_model"))
         state = ckpt.training_state()
         if state is None:
@@ -154,6 +157,8 @@ class WorldModelTrainer:
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.step = int(state["step"])
+        if self.dist.main:
+            truncate_metrics(self.run_dir, self.step)
 
     # --- loop --------------------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -245,7 +250,7 @@ class WorldModelTrainer:
             if self.step % t.log_every == 0:
                 metrics["frames_per_s"] = frames / (time.perf_counter() - started)
                 self.log("train", metrics)
-            if self.step % t.eval_every == 0 and self.dist.main:
+            if (self.step % t.eval_every == 0 or self.step == t.first_eval) and self.dist.main:
                 self.log("val", self.validate())
                 if report is not None:
                     report(self)

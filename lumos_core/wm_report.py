@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from lumos_core.data.dataset import PlayData
-from lumos_core.world_model import CAMERAS, WorldModel, previous_actions, to_torch
+from lumos_core.media import save_gif
+from lumos_core.world_model import (CAMERAS, MIN_STD, WorldModel, previous_actions,
+                                    to_torch)
 
 STATE_NAMES = (["tcp_x", "tcp_y", "tcp_z", "tcp_roll", "tcp_pitch", "tcp_yaw", "gripper_width"]
                + [f"joint{i}" for i in range(1, 8)] + ["gripper_action", "slider", "drawer",
@@ -56,9 +58,17 @@ def open_loop(model: WorldModel, data: PlayData, context: int = 5, horizon: int 
     if model.cfg.obs_mode == "state":
         truth = model.vector_targets(batch)
         pred = recon["state"]
-        err = (pred - truth).pow(2).mean(-1)            # (B, T), normalised units
+        # normalised units (data std); dimensions at the std floor barely move in the data, so
+        # any error there is amplified (a block's roll read as pi after a flip): they are
+        # reported apart and left out of the aggregate
+        std = torch.cat([model.robot_std, model.scene_std])
+        constant = std <= MIN_STD + 1e-6
+        per_dim = (pred - truth).pow(2)[:, context:].mean((0, 1))           # (D,)
+        err = (pred - truth).pow(2)[..., ~constant].mean(-1)               # (B, T)
         out.update(truth=truth.cpu().numpy(), pred=pred.cpu().numpy(),
-                   mse=err[:, context:].mean(0).cpu().numpy())
+                   mse=err[:, context:].mean(0).cpu().numpy(),
+                   per_dim=per_dim.cpu().numpy(),
+                   constant=[STATE_NAMES[i] for i in np.flatnonzero(constant.cpu().numpy())])
         return out
     for cam in CAMERAS:
         truth = (model.image_targets(batch[cam]) + 1) / 2   # (B, T, 3, H, W) in [0, 1]
@@ -90,8 +100,11 @@ def write_open_loop(result: dict, out_dir: str | Path, columns: int = 10) -> dic
     fig, ax = plt.subplots(figsize=(6, 3.4))
     steps = np.arange(1, h + 1)
     if result["mode"] == "state":
-        ax.plot(steps, result["mse"], label="state MSE (normalised)")
+        ax.plot(steps, result["mse"], label="state MSE (per dimension / data std)")
         summary["mse"] = result["mse"].tolist()
+        summary["per_dimension"] = {name: float(v)
+                                    for name, v in zip(STATE_NAMES, result["per_dim"])}
+        summary["near_constant"] = result["constant"]
         dims = [0, 1, 2, 6, 15, 16, 19, 21, 24, 25]
         fig2, axes = plt.subplots(len(dims), 1, figsize=(7, 1.3 * len(dims)), sharex=True)
         t = np.arange(c + h)
@@ -120,7 +133,7 @@ def write_open_loop(result: dict, out_dir: str | Path, columns: int = 10) -> dic
             frames = [np.concatenate([_to_uint8(data["truth"][0, i]),
                                       _to_uint8(data["pred"][0, i]), _to_uint8(err[i] * 2)], 1)
                       for i in range(c + h)]
-            imageio.mimsave(out_dir / f"open_loop_{cam}.gif", frames, duration=1 / 15, loop=0)
+            save_gif(out_dir / f"open_loop_{cam}.gif", frames, 15)
     ax.set_xlabel("open-loop step")
     ax.set_ylabel("MSE")
     ax.set_yscale("log")
@@ -155,3 +168,38 @@ def plot_training_curves(metrics_file: str | Path, out: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+AGENT_CURVES = (("policy_loss", "policy loss"), ("bc_mse", "BC action MSE"),
+                ("critic_loss", "critic loss"), ("reward", "DITTO reward"),
+                ("return", "lambda-return"), ("value", "value"),
+                ("align", "alignment (CLIP) loss"), ("plan_kl", "plan KL"))
+
+
+def plot_agent_curves(metrics_file: str | Path, out: str | Path) -> list[str]:
+    """One panel per metric that ``train-agent`` logged (losses, reward, value, alignment);
+    returns the metrics plotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(metrics_file).read_text().splitlines() if line]
+    present = [(k, title) for k, title in AGENT_CURVES if any(k in r for r in rows)]
+    if not present:
+        return []
+    cols = min(4, len(present))
+    nrows = (len(present) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(present):]:
+        ax.axis("off")
+    for ax, (key, title) in zip(axes.flat, present):
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        ax.plot(*zip(*points), "-", lw=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("batch", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return [k for k, _ in present]

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from lumos_ros.launcher import NodeGroup, NodeSpec
+from lumos_ros.launcher import NodeGroup, NodeSpec, terminate_as_interrupt
 
 
 def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
@@ -26,11 +26,12 @@ def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
                  {"checkpoint": checkpoint, **cams}, namespace),
         NodeSpec("policy_publisher", "policy_publisher.yaml",
                  {"checkpoint": checkpoint, "autostart": True}, namespace),
-        NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace),
+        NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,
+                 stop_order=1),
     ]
-    if use_sim:
+    if use_sim:     # the simulated robot stops after the executor's final hold
         specs.insert(0, NodeSpec("sim_robot", "sim_robot.yaml",
-                                 {**cams, **(sim_parameters or {})}, namespace))
+                                 {**cams, **(sim_parameters or {})}, namespace, stop_order=2))
     return specs
 
 
@@ -79,19 +80,21 @@ def record_nodes(output_dir: str, use_sim: bool = True, backend: str = "sim",
     cams = _cameras(static_topic, gripper_topic)
     recorder = {"output_dir": output_dir, **cams, **(recorder_parameters or {})}
     if use_sim:      # scene_obs from the simulator; its camera sizes as they are (64x64)
-        recorder.setdefault("state_topic", "/lumos/sim_state")
+        recorder.setdefault("state_topic", "lumos/sim_state")
         recorder.setdefault("static_size", 0)
         recorder.setdefault("gripper_size", 0)
-    specs = [NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace),
+    specs = [NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,
+                      stop_order=1),
              NodeSpec("teleop", "teleop.yaml", {"input": teleop_input, "script": script},
                       namespace),
              NodeSpec("teleop_recorder", "teleop_recorder.yaml", recorder, namespace)]
     if use_sim:
-        specs.insert(0, NodeSpec("sim_robot", "sim_robot.yaml", cams, namespace))
+        specs.insert(0, NodeSpec("sim_robot", "sim_robot.yaml", cams, namespace, stop_order=2))
     return specs
 
 
 def _run(specs: list[NodeSpec], name: str, until=None) -> int:
+    terminate_as_interrupt()            # kill / systemd / docker stop: the same clean stop
     with NodeGroup(specs) as group:
         try:
             while not group.poll():

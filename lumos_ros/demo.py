@@ -20,6 +20,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from lumos_core.instructions import load_instruction_file
+from lumos_core.media import save_gif
 from lumos_core.paths import config_file, share_dir
 from lumos_core.sim.chains import load_chains
 from lumos_ros.bringup import policy_nodes
@@ -85,8 +86,9 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
             print(f"nodes up after {time.monotonic() - start:.1f} s; chain {chain}: "
                   f"{', '.join(tasks)}")
 
-            def command(text: str):
-                future = client.call_async(LanguageCommand.Request(instruction=text))
+            def command(text: str, dry_run: bool = False):
+                future = client.call_async(LanguageCommand.Request(instruction=text,
+                                                                   dry_run=dry_run))
                 _spin_for(node, 30.0, future.done)
                 return future.result()
 
@@ -96,6 +98,11 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
             results = []
             for task in tasks:
                 text = instructions[task][0]
+                dry = command(text, dry_run=True)      # see before it moves
+                if dry.accepted:
+                    chance = (f"p = {dry.predicted_success:.2f}"
+                              if dry.predicted_success >= 0 else "no prediction")
+                    print(f"  {text!r:42}    imagined: {dry.predicted} ({chance})", flush=True)
                 res = command(text)
                 if not res.accepted:
                     print(f"  {text!r:42} -> not accepted: {res.message}")
@@ -122,12 +129,10 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
 
 
 def _write_gif(frames: list, path: Path) -> Path:
-    import imageio
-
     from lumos_core.evaluation import overlay_instruction
 
     images = [overlay_instruction(rgb, text, None) for i, (text, rgb) in enumerate(frames)
               if i % 2 == 0]
     if images:
-        imageio.mimsave(path, images, duration=2 / 15, loop=0)
+        save_gif(path, images, 15 / 2)
     return path

@@ -28,7 +28,7 @@ def franka_msgs_available() -> bool:
 class GripperSettings:
     """franka_gripper goal parameters (shared/reference/franka-ros2-contract.md, Gripper)."""
 
-    namespace: str = "/franka_gripper"
+    namespace: str = "franka_gripper"
     open_width: float = 0.08
     speed: float = 0.1
     force: float = 30.0

@@ -21,7 +21,7 @@ from lumos_core.instructions import InstructionGate, load_instruction_file
 from lumos_core.language import LanguageEncoder
 from lumos_ros.msg import LanguageGoal
 from lumos_ros.launcher import run_node
-from lumos_ros.qos import LATCHED
+from lumos_ros.qos import LATCHED, SERVICE_QUEUE
 from lumos_ros.srv import LanguageCommand
 
 
@@ -45,9 +45,9 @@ class LanguageCommandServer(Node):
 
     def __init__(self, encoder: LanguageEncoder | None = None, **kwargs) -> None:
         super().__init__("language_command_server", **kwargs)
-        self.declare_parameter("service", "/lumos/command", ParameterDescriptor(
+        self.declare_parameter("service", "lumos/command", ParameterDescriptor(
             description="LanguageCommand service name", read_only=True))
-        self.declare_parameter("goal_topic", "/lumos/goal", ParameterDescriptor(
+        self.declare_parameter("goal_topic", "lumos/goal", ParameterDescriptor(
             description="Topic of the latched LanguageGoal", read_only=True))
         self.declare_parameter("checkpoint", "", ParameterDescriptor(
             description="Policy checkpoint whose training instructions define the domain",
@@ -60,6 +60,16 @@ class LanguageCommandServer(Node):
         self.declare_parameter("min_similarity", 0.5, ParameterDescriptor(
             description="Reject instructions whose cosine similarity to every known "
                         "instruction is below this ([-1, 1])"))
+        self.declare_parameter("hold_service", "action_executor/hold", ParameterDescriptor(
+            description="std_srvs/Trigger called on a stop command ('stop', 'halt', "
+                        "'freeze', ...) after the goal is cleared", read_only=True))
+        self.declare_parameter("latent_topic", "lumos/latent_state", ParameterDescriptor(
+            description="LatentState input: dry runs imagine from the latest one",
+            read_only=True))
+        self.declare_parameter("state_topic", "lumos/sim_state", ParameterDescriptor(
+            description="robot_obs + scene_obs input (state mode): the start state a dry "
+                        "run's predicted outcome is judged from ('' to disable)",
+            read_only=True))
         self.add_on_set_parameters_callback(self._validate_parameters)
 
         known = known_instructions(self.get_parameter("checkpoint").value,
@@ -71,8 +81,16 @@ class LanguageCommandServer(Node):
         self.goal_id = 0
         self.goal_pub = self.create_publisher(
             LanguageGoal, self.get_parameter("goal_topic").value, LATCHED)
+        # a deep request queue: a burst of calls is answered, not dropped (the default depth
+        # of 10 answered ~21 of 200 concurrent calls)
         self.create_service(LanguageCommand, self.get_parameter("service").value,
-                            self._on_command)
+                            self._on_command, qos_profile=SERVICE_QUEUE)
+        self.hold_client = self.create_client(Trigger, self.get_parameter("hold_service").value)
+        from lumos_ros.imaginer import Imaginer
+
+        self.imaginer = Imaginer(self, self.get_parameter("checkpoint").value,
+                                 self.get_parameter("latent_topic").value,
+                                 self.get_parameter("state_topic").value)
         self.create_service(Trigger, "~/clear", self._on_clear)
         self.get_logger().info(
             f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}")
@@ -107,6 +125,22 @@ class LanguageCommandServer(Node):
 
     def _on_command(self, request, response):
         decision = self.gate.check(request.instruction)
+        if decision.stop:
+            self._publish("", None, active=False)
+            held = self.hold_client.service_is_ready()
+            if held:
+                self.hold_client.call_async(Trigger.Request())
+            message = decision.message + ("" if held else
+                                          f" (no {self.hold_client.srv_name} service: the "
+                                          "executor holds when the actions stop)")
+            self.get_logger().info(message)
+            response.accepted, response.message = True, message
+            response.closest_task, response.similarity = "", 0.0
+            response.goal_id = self.goal_id
+            return response
+        response.predicted_success, response.predicted = -1.0, ""
+        if request.dry_run:
+            return self._dry_run(decision, response)
         if decision.accepted:
             self._publish(decision.instruction, decision.embedding, active=True)
             self.get_logger().info(decision.message)
@@ -117,6 +151,36 @@ class LanguageCommandServer(Node):
         response.closest_task = decision.closest_task
         response.similarity = decision.similarity
         response.goal_id = self.goal_id
+        return response
+
+    def _dry_run(self, decision, response):
+        """Imagine the instruction from the latest latent state; the goal stays as it is."""
+        from lumos_ros.imaginer import summary
+
+        response.accepted = False
+        response.closest_task = decision.closest_task
+        response.similarity = decision.similarity
+        response.goal_id = self.goal_id
+        if not decision.accepted or decision.stop:
+            response.message = f"dry run: {decision.message}"
+            return response
+        why = self.imaginer.ready()
+        if why:
+            response.message = f"dry run not possible: {why}"
+            return response
+        try:
+            result = self.imaginer.imagine(decision.embedding, decision.closest_task)
+        except ValueError as exc:
+            response.message = f"dry run not possible: {exc}"
+            return response
+        response.accepted = True
+        response.predicted = summary(result["tasks"], self.imaginer.samples)
+        if result["probability"] is not None:
+            response.predicted_success = float(result["probability"])
+        response.message = (f"dry run of '{decision.instruction}' ({self.imaginer.samples} "
+                            f"imagined futures of {self.imaginer.horizon} steps; nothing "
+                            f"executed): {response.predicted}")
+        self.get_logger().info(response.message)
         return response
 
     def _on_clear(self, request, response):

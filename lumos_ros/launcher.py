@@ -27,6 +27,8 @@ class NodeSpec:
     params_file: str | None = None
     parameters: dict[str, object] = field(default_factory=dict)
     namespace: str = ""
+    #: nodes stop in increasing order: the robot-facing executor last, after a final hold
+    stop_order: int = 0
 
     def command(self) -> list[str]:
         """The command line that starts this node."""
@@ -49,8 +51,34 @@ class NodeSpec:
         return cmd
 
 
+PARENT_ENV = "LUMOS_SUPERVISOR_PID"
+
+
+def die_with_supervisor() -> None:
+    """In a node started by a :class:`NodeGroup`: receive SIGTERM when the supervising process
+    dies, however it dies (``kill -9`` included), so that no node keeps driving the robot
+    unsupervised (``PR_SET_PDEATHSIG``; Linux). Set by the node itself at start-up rather than
+    in a ``preexec_fn``, which is unsafe in a multi-threaded parent; a supervisor that died
+    before this call is noticed by the parent PID check."""
+    supervisor = os.environ.get(PARENT_ENV)
+    if not supervisor:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)          # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != int(supervisor):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 class NodeGroup:
-    """Processes started together and stopped together (SIGINT, then SIGKILL)."""
+    """Processes started together and stopped together: SIGINT in ``stop_order`` (the
+    executor last), then SIGKILL after 10 s. Each node gets SIGTERM if this process dies
+    (:func:`die_with_supervisor`), and SIGTERM to this process stops the group as cleanly as
+    Ctrl-C (:func:`terminate_as_interrupt`)."""
 
     def __init__(self, specs: list[NodeSpec], log_dir: str | Path | None = None) -> None:
         self.specs = specs
@@ -61,6 +89,7 @@ class NodeGroup:
     def __enter__(self) -> "NodeGroup":
         env = ros_environment()
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env[PARENT_ENV] = str(os.getpid())
         for spec in self.specs:
             out = None
             if self.log_dir:
@@ -77,22 +106,35 @@ class NodeGroup:
                 if p.poll() is not None]
 
     def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        for order in sorted({spec.stop_order for spec in self.specs}):
+            stage = [proc for spec, proc in zip(self.specs, self.procs)
+                     if spec.stop_order == order]
+            for proc in stage:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+            for proc in stage:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait()
         for log in self._logs:
             log.close()
 
 
+def terminate_as_interrupt() -> None:
+    """SIGTERM (kill, systemd, docker stop) raises KeyboardInterrupt, so it runs the same
+    clean shutdown as Ctrl-C."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None,
              start: Callable[[Node], int] | None = None,
-             on_exit: Callable[[Node], None] | None = None) -> int:
+             on_exit: Callable[[Node], None] | None = None,
+             live_exit: bool = False) -> int:
     """The ``main()`` of every lumos node: init, build, optionally ``start``, spin, shut down.
 
     Configuration errors (``ValueError``, ``FileNotFoundError`` raised while building the node,
@@ -100,11 +142,22 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
     exit code 2; Ctrl-C / SIGTERM (rclpy's signal handlers) end the spin cleanly with 0.
     ``start(node)`` may return a non-zero exit code to stop before spinning; ``on_exit(node)``
     runs after the spin ends, however it ends (the context may already be shut down then).
+    ``live_exit``: rclpy installs no signal handlers; SIGINT/SIGTERM raise KeyboardInterrupt
+    instead, so ``on_exit`` still has a live context and can publish (the executor's final
+    hold).
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    rclpy.init(args=args)
+    die_with_supervisor()
+    if live_exit:
+        from rclpy.signals import SignalHandlerOptions
+
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        terminate_as_interrupt()
+    else:
+        rclpy.init(args=args)
     node = None
     try:
         node = factory()

@@ -18,15 +18,30 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
 from lumos_core.policy import LumosPolicy
+from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, RELIABLE
 
 TRIGGERS = ("timer", "latent")
+
+
+PARAMETERS = (
+    Param("checkpoint", "", "policy checkpoint directory (loaded on configure)"),
+    Param("latent_topic", "lumos/latent_state", "LatentState input (from world_model_filter)"),
+    Param("goal_topic", "lumos/goal", "latched LanguageGoal input"),
+    Param("action_topic", "lumos/action", "RelativeAction output"),
+    Param("control_rate", 15.0, "actions per second with trigger 'timer' (Hz)", 0.5, 100.0),
+    Param("latent_timeout", 0.5, "no action from a latent state older than this (s)",
+          0.01, 10.0, dynamic=True),
+    Param("trigger", "timer", "'timer' (act at control_rate) or 'latent' (act on every new "
+          "latent state)"),
+    Param("action_mode", "", "'sample', 'mean' or '' (the checkpoint's setting)"),
+)
 
 
 class PolicyPublisher(LifecycleNode):
@@ -34,18 +49,8 @@ class PolicyPublisher(LifecycleNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("policy_publisher", **kwargs)
-        ro = ParameterDescriptor(read_only=True)
-        self.declare_parameter("checkpoint", "", ro)
-        self.declare_parameter("latent_topic", "/lumos/latent_state", ro)
-        self.declare_parameter("goal_topic", "/lumos/goal", ro)
-        self.declare_parameter("action_topic", "/lumos/action", ro)
-        self.declare_parameter("control_rate", 15.0, ro)
-        self.declare_parameter("latent_timeout", 0.5, ro)
-        self.declare_parameter("trigger", "timer", ParameterDescriptor(
-            read_only=True, description="'timer' (act at control_rate) or 'latent' (act on "
-                                        "every new latent state)"))
-        self.declare_parameter("action_mode", "", ParameterDescriptor(
-            read_only=True, description="'sample', 'mean' or '' (the checkpoint's setting)"))
+        self.guard = InputGuard(self)
+        declare(self, PARAMETERS)
         self.policy: LumosPolicy | None = None
         self.latent = None
         self.latent_time = None
@@ -103,15 +108,27 @@ class PolicyPublisher(LifecycleNode):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _latent_size(self) -> int | None:
+        """deter + stoch of the loaded policy (None before it is configured)."""
+        if self.policy is None:
+            return None
+        return self.policy.cfg.world_model.feat_dim
+
     def _on_latent(self, msg: LatentState) -> None:
-        self.latent = np.concatenate([np.asarray(msg.deterministic, np.float32),
-                                      np.asarray(msg.stochastic, np.float32)])
+        latent = self.guard.vector("latent state", list(msg.deterministic) +
+                                   list(msg.stochastic), self._latent_size())
+        if latent is None:
+            return
+        self.latent = latent.astype(np.float32)
         self.latent_time = self._now()
         self.latent_stamp = msg.header.stamp
         if self.active and self.get_parameter("trigger").value == "latent":
             self._tick()
 
     def _on_goal(self, msg: LanguageGoal) -> None:
+        if msg.active and self.guard.vector("language goal embedding", msg.embedding,
+                                            384) is None:
+            return
         if self.goal is None or msg.goal_id != self.goal.goal_id:
             if self.policy is not None:
                 self.policy.counter, self.policy.plan = 0, None   # re-plan for the new goal
@@ -135,7 +152,8 @@ class PolicyPublisher(LifecycleNode):
 
 
 def _autostart(node: PolicyPublisher) -> int:
-    node.declare_parameter("autostart", False)
+    declare(node, [Param("autostart", False,
+                         "configure and activate at start (no lifecycle manager)")])
     if node.get_parameter("autostart").value:
         if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
             return 2

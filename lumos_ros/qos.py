@@ -15,3 +15,8 @@ SENSOR = qos_profile_sensor_data
 RELIABLE = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
+
+#: Service request queues that must answer a burst of callers (1000 concurrent requests).
+SERVICE_QUEUE = QoSProfile(depth=2000, history=HistoryPolicy.KEEP_LAST,
+                           reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.VOLATILE)

@@ -16,7 +16,6 @@ import sys
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32MultiArray, String
@@ -27,12 +26,36 @@ from lumos_core.executor import euler_from_quaternion, quaternion_from_euler
 from lumos_core.sim.env import PlayTableEnv
 from lumos_core.sim.tasks import SceneState, completed_tasks
 from lumos_ros.conversions import rgb_to_image
+from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 
 JOINT_NAMES = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1",
                                                           "panda_finger_joint2"]
+
+
+PARAMETERS = (
+    Param("static_topic", "static_cam/image_raw", "static camera Image output"),
+    Param("gripper_cam_topic", "wrist_cam/image_raw", "wrist camera Image output"),
+    Param("joint_states_topic", "joint_states", "JointState output"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped output"),
+    Param("target_topic", "lumos/target_pose", "PoseStamped target input (from the executor)"),
+    Param("gripper_topic", "lumos/gripper_command", "Bool gripper input (true: open)"),
+    Param("state_topic", "lumos/sim_state", "robot_obs + scene_obs output (state-mode models)"),
+    Param("tasks_topic", "lumos/completed_tasks", "latched JSON list of tasks the oracle saw "
+          "completed since the goal"),
+    Param("goal_topic", "lumos/goal", "LanguageGoal input (resets the oracle's reference)"),
+    Param("frame_id", "panda_link0", "frame of the published poses"),
+    Param("control_rate", 15.0, "simulated control steps per second (Hz)", 1.0, 120.0),
+    Param("static_size", 64, "static camera side (pixels)", 8, 512),
+    Param("gripper_size", 64, "wrist camera side (pixels)", 8, 512),
+    Param("render", True, "render the cameras (false: state only)"),
+    Param("seed", 0, "seed of the random scenes"),
+    Param("chain_index", -1, "reset to this evaluation chain's initial state (-1: random "
+          "scene)", -1, 100000, dynamic=True),
+)
 
 
 class SimRobot(Node):
@@ -40,24 +63,8 @@ class SimRobot(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_robot", **kwargs)
-        ro = ParameterDescriptor(read_only=True)
-        for name, default in (("static_topic", "/static_cam/image_raw"),
-                              ("gripper_cam_topic", "/wrist_cam/image_raw"),
-                              ("joint_states_topic", "/joint_states"),
-                              ("pose_topic", "/lumos/ee_pose"),
-                              ("target_topic", "/lumos/target_pose"),
-                              ("gripper_topic", "/lumos/gripper_command"),
-                              ("state_topic", "/lumos/sim_state"),
-                              ("tasks_topic", "/lumos/completed_tasks"),
-                              ("goal_topic", "/lumos/goal"), ("frame_id", "panda_link0")):
-            self.declare_parameter(name, default, ro)
-        self.declare_parameter("control_rate", 15.0, ro)
-        self.declare_parameter("static_size", 64, ro)
-        self.declare_parameter("gripper_size", 64, ro)
-        self.declare_parameter("render", True, ro)
-        self.declare_parameter("seed", 0, ro)
-        self.declare_parameter("chain_index", -1, ParameterDescriptor(
-            description="reset to this evaluation chain's initial state (-1: random scene)"))
+        self.guard = InputGuard(self)
+        declare(self, PARAMETERS)
         g = self.get_parameter
         self.env = PlayTableEnv(SimConfig(static_size=g("static_size").value,
                                           gripper_size=g("gripper_size").value,
@@ -82,6 +89,7 @@ class SimRobot(Node):
         self.create_service(Trigger, "~/reset", self._on_reset)
         self._reset()
         self.create_timer(1.0 / g("control_rate").value, self._step)
+        self.get_logger().info("ready: the simulated play table")
 
     def _reset(self) -> str:
         index = self.get_parameter("chain_index").value
@@ -104,8 +112,9 @@ class SimRobot(Node):
         return what
 
     def _on_target(self, msg: PoseStamped) -> None:
-        p, o = msg.pose.position, msg.pose.orientation
-        self.target = (np.array([p.x, p.y, p.z]), euler_from_quaternion([o.x, o.y, o.z, o.w]))
+        pose = self.guard.pose("target pose", msg.pose)
+        if pose is not None:
+            self.target = (pose[0], euler_from_quaternion(pose[1]))
 
     def _on_gripper(self, msg: Bool) -> None:
         self.gripper = 1.0 if msg.data else -1.0

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Joy
 from std_msgs.msg import String
 
 from lumos_ros.launcher import run_node
 from lumos_ros.msg import RelativeAction
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import RELIABLE, SENSOR
 
 INPUTS = ("twist", "keyboard", "script")
@@ -50,8 +50,19 @@ def twist_to_action(command: np.ndarray, gripper: float, period: float, lin_spee
 
 
 def load_script(path: str | Path) -> list[dict]:
-    """Steps of a teleop script; raises ValueError naming a bad step."""
-    steps = yaml.safe_load(Path(path).read_text()) if Path(path).is_file() else None
+    """Steps of a teleop script; raises ValueError naming a bad step. A relative path is
+    looked up in the working directory, then in the package's ``config/`` (where
+    ``teleop_script_sim.yaml`` is installed); a missing file raises FileNotFoundError."""
+    from lumos_core.paths import config_file
+
+    given = Path(path)
+    if not given.is_file() and not given.is_absolute() and config_file(str(given)).is_file():
+        given = config_file(str(given))
+    if not given.is_file():
+        raise FileNotFoundError(f"teleop script {path} not found (looked in {Path.cwd()} and "
+                                f"{config_file('')})")
+    path = given
+    steps = yaml.safe_load(path.read_text())
     if not isinstance(steps, list):
         raise ValueError(f"teleop script {path}: expected a YAML list of steps")
     for i, step in enumerate(steps):
@@ -67,23 +78,33 @@ def load_script(path: str | Path) -> list[dict]:
     return steps
 
 
+PARAMETERS = (
+    Param("input", "twist", "twist (spacenav / joystick), keyboard or script"),
+    Param("twist_topic", "spacenav/twist", "Twist input (input=twist)"),
+    Param("joy_topic", "spacenav/joy", "Joy input: gripper / record / discard buttons"),
+    Param("action_topic", "lumos/action", "RelativeAction output"),
+    Param("episode_topic", "lumos/episode_event", "episode events output (start, stop, "
+          "discard)"),
+    Param("script", "", "input=script: YAML list of steps"),
+    Param("rate", 15.0, "actions per second (Hz)", 1.0, 100.0),
+    Param("lin_speed", 0.15, "full-stick linear speed (m/s)", 0.0, 1.0),
+    Param("rot_speed", 0.5, "full-stick angular speed (rad/s)", 0.0, 3.0),
+    Param("pos_scale", 0.02, "metres per unit of normalised position action", 1e-4, 1.0),
+    Param("rot_scale", 0.05, "radians per unit of normalised orientation action", 1e-4, 1.0),
+    Param("command_timeout", 0.3, "zero motion when the input is older than this (s)",
+          0.01, 5.0),
+    Param("gripper_button", 0, "Joy button that toggles the gripper (-1: none)", -1, 64),
+    Param("record_button", 1, "Joy button that starts / stops an episode (-1: none)", -1, 64),
+    Param("discard_button", -1, "Joy button that discards the episode (-1: none)", -1, 64),
+)
+
+
 class Teleop(Node):
     """Operator input -> RelativeAction at a fixed rate, plus episode events."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("teleop", **kwargs)
-        ro = ParameterDescriptor(read_only=True)
-        for name, default in (("input", "twist"), ("twist_topic", "/spacenav/twist"),
-                              ("joy_topic", "/spacenav/joy"), ("action_topic", "/lumos/action"),
-                              ("episode_topic", "/lumos/episode_event"), ("script", "")):
-            self.declare_parameter(name, default, ro)
-        for name, default in (("rate", 15.0), ("lin_speed", 0.15), ("rot_speed", 0.5),
-                              ("pos_scale", 0.02), ("rot_scale", 0.05),
-                              ("command_timeout", 0.3)):
-            self.declare_parameter(name, default, ro)
-        for name, default in (("gripper_button", 0), ("record_button", 1),
-                              ("discard_button", -1)):
-            self.declare_parameter(name, default, ro)
+        declare(self, PARAMETERS)
         g = self.get_parameter
         if g("input").value not in INPUTS:
             raise ValueError(f"parameter input={g('input').value!r}; allowed: "

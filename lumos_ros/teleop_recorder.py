@@ -21,7 +21,6 @@ import json
 from pathlib import Path
 
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32MultiArray, String
@@ -30,8 +29,28 @@ from std_srvs.srv import Trigger
 from lumos_core.data.recording import AssemblerConfig
 from lumos_ros.launcher import run_node
 from lumos_ros.msg import RelativeAction
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 from lumos_ros.recording_session import RecordingSession
+
+
+PARAMETERS = (
+    Param("output_dir", "data/recorded/training", "dataset split directory episodes go to"),
+    Param("static_topic", "static_cam/image_raw", "static camera Image input"),
+    Param("gripper_cam_topic", "wrist_cam/image_raw", "wrist camera Image input"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("joint_states_topic", "joint_states", "JointState input"),
+    Param("executed_topic", "lumos/executed_action", "executed RelativeAction input"),
+    Param("state_topic", "", "optional robot_obs + scene_obs input (simulator)"),
+    Param("episode_topic", "lumos/episode_event", "episode events input"),
+    Param("on_shutdown", "commit", "what happens to an open episode at shutdown: commit or "
+          "discard"),
+    Param("rate", 15.0, "frames per second written (Hz)", 0.5, 100.0),
+    Param("max_age", 0.2, "a frame whose robot state is older is dropped (s)", 0.001, 5.0),
+    Param("slop", 0.02, "camera pairing window (s)", 0.001, 1.0),
+    Param("static_size", 200, "static frame side written (0: as recorded)", 0, 1024),
+    Param("gripper_size", 84, "wrist frame side written (0: as recorded)", 0, 1024),
+)
 
 
 class TeleopRecorder(Node):
@@ -39,22 +58,7 @@ class TeleopRecorder(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("teleop_recorder", **kwargs)
-        ro = ParameterDescriptor(read_only=True)
-        for name, default in (("output_dir", "data/recorded/training"),
-                              ("static_topic", "/static_cam/image_raw"),
-                              ("gripper_cam_topic", "/wrist_cam/image_raw"),
-                              ("pose_topic", "/lumos/ee_pose"),
-                              ("joint_states_topic", "/joint_states"),
-                              ("executed_topic", "/lumos/executed_action"),
-                              ("state_topic", ""),
-                              ("episode_topic", "/lumos/episode_event"),
-                              ("on_shutdown", "commit")):
-            self.declare_parameter(name, default, ro)
-        self.declare_parameter("rate", 15.0, ro)
-        self.declare_parameter("max_age", 0.2, ro)
-        self.declare_parameter("slop", 0.02, ro)
-        self.declare_parameter("static_size", 200, ro)
-        self.declare_parameter("gripper_size", 84, ro)
+        declare(self, PARAMETERS)
         g = self.get_parameter
         if g("rate").value <= 0 or g("max_age").value <= 0:
             raise ValueError("parameters rate and max_age must be > 0")

@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32MultiArray
@@ -23,10 +22,29 @@ from std_srvs.srv import Trigger
 from lumos_core.executor import euler_from_quaternion
 from lumos_core.policy import LumosPolicy
 from lumos_ros.conversions import image_to_rgb, panda_joint_positions, stamp_seconds
+from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 from lumos_ros.sync import ApproximateSync
+
+
+PARAMETERS = (
+    Param("checkpoint", "", "policy checkpoint directory (its world model and normalisation)"),
+    Param("static_topic", "static_cam/image_raw", "static camera Image input"),
+    Param("gripper_cam_topic", "wrist_cam/image_raw", "wrist camera Image input"),
+    Param("pose_topic", "lumos/ee_pose", "measured end-effector PoseStamped input"),
+    Param("joint_states_topic", "joint_states", "JointState input"),
+    Param("state_topic", "lumos/sim_state", "robot_obs + scene_obs input (state-mode models)"),
+    Param("executed_topic", "lumos/executed_action", "RelativeAction input: the previous "
+          "action the filter conditions on"),
+    Param("goal_topic", "lumos/goal", "LanguageGoal input (a new goal resets the filter)"),
+    Param("latent_topic", "lumos/latent_state", "LatentState output"),
+    Param("slop", 0.02, "approximate camera synchronisation window (s)", 0.001, 1.0),
+    Param("reset_on_goal", True, "reset the filter when a new goal arrives"),
+    Param("torch_threads", 0, "CPU threads for the model (0: torch's default)", 0, 256),
+)
 
 
 class WorldModelFilter(Node):
@@ -34,20 +52,8 @@ class WorldModelFilter(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("world_model_filter", **kwargs)
-        ro = ParameterDescriptor(read_only=True)
-        for name, default in (("checkpoint", ""), ("static_topic", "/static_cam/image_raw"),
-                              ("gripper_cam_topic", "/wrist_cam/image_raw"),
-                              ("pose_topic", "/lumos/ee_pose"),
-                              ("joint_states_topic", "/joint_states"),
-                              ("state_topic", "/lumos/sim_state"),
-                              ("executed_topic", "/lumos/executed_action"),
-                              ("goal_topic", "/lumos/goal"),
-                              ("latent_topic", "/lumos/latent_state")):
-            self.declare_parameter(name, default, ro)
-        self.declare_parameter("slop", 0.02, ro)
-        self.declare_parameter("reset_on_goal", True, ro)
-        self.declare_parameter("torch_threads", 0, ParameterDescriptor(
-            read_only=True, description="CPU threads for the model (0: torch's default)"))
+        self.guard = InputGuard(self)
+        declare(self, PARAMETERS)
         g = self.get_parameter
         if g("torch_threads").value > 0:
             import torch
@@ -81,17 +87,21 @@ class WorldModelFilter(Node):
                                      RELIABLE)
             self.create_subscription(JointState, g("joint_states_topic").value,
                                      self._on_joints, SENSOR)
+        self.get_logger().info(f"ready: {self.mode} world model of {g('checkpoint').value}")
 
     def _on_pose(self, msg: PoseStamped) -> None:
-        p, o = msg.pose.position, msg.pose.orientation
-        self.pose = np.concatenate([[p.x, p.y, p.z],
-                                    euler_from_quaternion([o.x, o.y, o.z, o.w])])
+        pose = self.guard.pose("end-effector pose", msg.pose)
+        if pose is not None:
+            self.pose = np.concatenate([pose[0], euler_from_quaternion(pose[1])])
 
     def _on_joints(self, msg: JointState) -> None:
-        self.joints = panda_joint_positions(msg.name, msg.position)
+        if self.guard.vector("joint states", msg.position) is not None:
+            self.joints = panda_joint_positions(msg.name, msg.position)
 
     def _on_executed(self, msg: RelativeAction) -> None:
-        self.policy.set_previous_action(list(msg.delta) + [msg.gripper])
+        action = self.guard.vector("executed action", list(msg.delta) + [msg.gripper], 7)
+        if action is not None:
+            self.policy.set_previous_action(action.tolist())
 
     def _on_goal(self, msg: LanguageGoal) -> None:
         if self.get_parameter("reset_on_goal").value and msg.goal_id != self.goal_id:
@@ -114,16 +124,19 @@ class WorldModelFilter(Node):
         robot = self._robot_obs()
         if robot is None:
             return
-        obs = {"rgb_static": image_to_rgb(static), "rgb_gripper": image_to_rgb(wrist),
-               "robot_obs": robot}
+        try:
+            obs = {"rgb_static": image_to_rgb(static), "rgb_gripper": image_to_rgb(wrist),
+                   "robot_obs": robot}
+        except ValueError as exc:
+            self.guard.drop("camera images", str(exc))
+            return
         self._publish(self.policy.filter(obs), static.header.stamp)
 
     def _on_state(self, msg: Float32MultiArray) -> None:
-        data = np.asarray(msg.data, np.float32)
-        if data.shape != (39,):
-            self.get_logger().error(f"state topic must carry 39 values (robot_obs + "
-                                    f"scene_obs), got {data.shape}", throttle_duration_sec=5.0)
+        data = self.guard.vector("state (robot_obs + scene_obs)", msg.data, 39)
+        if data is None:
             return
+        data = data.astype(np.float32)
         self._publish(self.policy.filter({"robot_obs": data[:15], "scene_obs": data[15:]}),
                       self.get_clock().now().to_msg())
 

@@ -154,7 +154,7 @@ def test_target_critic_hard_copy():
 
 
 def test_policy_benchmark_runs():
-    from lumos_core.agent_benchmark import measure, table
+    from lumos_core.benchmarks.policy import measure, table
 
     result = measure("debug", updates=1, steps=10)
     assert result["windows_per_s"] > 0 and result["step_ms_median"] > 0

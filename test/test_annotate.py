@@ -45,7 +45,7 @@ def test_flow_stop_and_resume(split, tmp_path, encoder):
     session = AnnotationSession(split, 4, 10, 0)
     window = session.windows[0]
     assert ann["info"]["indx"] == [window] and len(session.remaining()) == 2
-    answers = iter(["push_button: press the blue button", "turn on the light bulb"])
+    answers = iter(["push_button: press the blue button", "y", "turn on the light bulb"])
     second = run(split, 4, 10, 0, tmp_path / "gifs", encoder, lambda _: next(answers),
                  out=open(tmp_path / "log2.txt", "w"))
     assert second["answered"] == 4 and second["annotations"] == 3 and not second["stopped"]

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from lumos_core.benchmark_agents import VARIANTS, run
+from lumos_core.benchmarks.agents import VARIANTS, run
 
 
 def data_chains(root, slug):
@@ -27,7 +27,8 @@ def test_smoke_profile_end_to_end(sim_dataset, tmp_path):
 
 
 def test_efficiency_curve_smoke(sim_dataset, tmp_path):
-    from lumos_core.benchmark_agents import efficiency, run
+    from lumos_core.benchmarks.agents import run
+    from lumos_core.benchmarks.efficiency import efficiency
 
     run("smoke", tmp_path / "bench", dataset=sim_dataset[0], progress=False)
     result = efficiency(tmp_path / "bench" / "features", tmp_path / "eff", levels=(1, 2),
@@ -40,7 +41,7 @@ def test_efficiency_curve_smoke(sim_dataset, tmp_path):
 
 
 def test_interrupted_benchmark_reuses_finished_trainings_only(tmp_path):
-    from lumos_core.benchmark_agents import _trained
+    from lumos_core.benchmarks.agents import _trained
 
     run_dir = tmp_path / "agents" / "gcbc"
     argv = ["train-agent", "--set", "agent.method=gcbc", "--out", str(run_dir)]

@@ -78,3 +78,63 @@ def test_quaternions_match_pybullet():
         q = quaternion_from_euler(*euler)
         assert np.allclose(q, p.getQuaternionFromEuler(euler), atol=1e-9)
         assert np.allclose(euler_from_quaternion(q), p.getEulerFromQuaternion(q), atol=1e-9)
+
+
+def test_reach_limit_never_pulls_a_target_out_of_the_box():
+    """Fault: the reach limit ran after the workspace clamp and pulled targets below the floor
+    (z = 0.001-0.018 m with workspace_min z = 0.02)."""
+    limits = SafetyLimits(workspace_min=(0.25, -0.35, 0.02), max_target_distance=0.015)
+    integ = ActionIntegrator(limits, integrate_from="commanded")
+    # the gripper pressed 1.5 cm below the box floor (contact), the target far to the side
+    measured = np.array([0.5, 0.0, 0.005])
+    integ.reseed(np.array([0.7, 0.0, 0.02]), DOWN)
+    update = integ.apply([0, 0, -1, 0, 0, 0, 1], measured, DOWN)
+    assert update.position[2] == pytest.approx(0.02)       # the box wins
+    assert update.position[0] < 0.52                       # and it did not jump sideways
+    # measured inside the box: both limits hold
+    measured = np.array([0.5, 0.0, 0.021])
+    integ.reseed(np.array([0.7, 0.0, -0.5]), DOWN)
+    update = integ.apply([0, 0, -1, 0, 0, 0, 1], measured, DOWN)
+    assert update.position[2] >= 0.02
+    assert np.linalg.norm(update.position - measured) <= 0.015 + 1e-9
+
+
+def test_every_target_is_safe_under_fuzzed_inputs():
+    """Property: for random actions (NaN/inf included), random measured poses inside the box
+    and either integration mode, every target is finite, inside the box, within the step limit
+    of the previous target and within reach of the measured pose -- or the action is
+    rejected."""
+    rng = np.random.default_rng(0)
+    limits = SafetyLimits()
+    lo, hi = np.asarray(limits.workspace_min), np.asarray(limits.workspace_max)
+    for mode in ("measured", "commanded"):
+        integ = ActionIntegrator(limits, integrate_from=mode)
+        measured = rng.uniform(lo, hi)
+        for _ in range(3000):
+            if rng.random() < 0.3:                       # the arm moves (or jumps)
+                measured = np.clip(measured + rng.normal(0, 0.05, 3), lo, hi)
+            euler = rng.uniform(-np.pi, np.pi, 3)
+            action = rng.uniform(-3, 3, 7)
+            if rng.random() < 0.05:
+                action[rng.integers(7)] = rng.choice([np.nan, np.inf, -np.inf])
+            before = None if integ.target is None else integ.target[0].copy()
+            try:
+                update = integ.apply(action, measured, euler)
+            except ValueError:
+                assert not np.all(np.isfinite(action))
+                continue
+            p = update.position
+            assert np.all(np.isfinite(p)) and np.all(np.isfinite(update.euler))
+            assert np.all(p >= lo - 1e-12) and np.all(p <= hi + 1e-12)
+            assert np.linalg.norm(p - measured) <= limits.max_target_distance + 1e-9
+            start = measured if mode == "measured" or before is None else before
+            assert np.linalg.norm(p - start) <= limits.max_step_translation + 1e-9 or \
+                "target_distance" in update.clamped or "workspace" in update.clamped
+            dang = np.angle(np.exp(1j * (update.euler - euler)))
+            assert np.max(np.abs(dang)) <= limits.max_target_angle + 1e-9
+
+
+@pytest.mark.parametrize("pose", [[np.nan, 0, 0.3], [0.5, np.inf, 0.3]])
+def test_non_finite_measured_pose_is_rejected(pose):
+    with pytest.raises(ValueError, match="measured pose"):
+        ActionIntegrator().apply([0] * 6 + [1], pose, DOWN)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lumos_core.config import SimConfig
-from lumos_core.sim.benchmark import prepare
+from lumos_core.benchmarks.expert import prepare
 from lumos_core.sim.chains import run_expert_task
 from lumos_core.sim.env import PlayTableEnv
 from lumos_core.sim.expert import ScriptedExpert

@@ -86,3 +86,26 @@ def test_instruction_files(tmp_path):
         load_instruction_file(bad)
     with pytest.raises(ValueError, match="does not exist"):
         load_instruction_file(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text", ["stop", "STOP!", "halt", "freeze", "stop the robot now",
+                                  "please stop", "don't move", "emergency stop", "hold it"])
+def test_stop_commands_stop(gate, text):
+    """Fault: "stop" was matched to the nearest task instead of stopping the robot."""
+    d = gate.check(text)
+    assert d.stop and d.accepted and d.embedding is None and "holds its pose" in d.message
+
+
+@pytest.mark.parametrize("text", ["do not open the drawer", "don't turn on the led",
+                                  "never open the drawer", "open the drawer, not the led",
+                                  "stop opening the drawer"])
+def test_negated_instructions_are_rejected(gate, text):
+    """Fault: "do not open the drawer" was accepted as open_drawer (similarity 0.87)."""
+    d = gate.check(text)
+    assert not d.accepted and not d.stop and "negated" in d.message
+
+
+def test_the_response_says_the_match_is_only_a_domain_check(gate):
+    d = gate.check("open the drawer")
+    assert "nearest training instruction 'open the drawer'" in d.message
+    assert "not on this match" in d.message

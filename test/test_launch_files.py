@@ -42,8 +42,10 @@ def test_every_node_names_an_executable_and_existing_parameter_files():
                 path = REPO / "config" / name
                 assert path.is_file(), f"{launch.name}: missing config/{name}"
                 params = yaml.safe_load(path.read_text())
-                assert executable in params and "ros__parameters" in params[executable], \
-                    f"config/{name} has no {executable}.ros__parameters"
+                # '/**': applies to a namespaced or renamed node too (a bare node-name key
+                # is silently ignored then, dropping the workspace box)
+                assert list(params) == ["/**"] and "ros__parameters" in params["/**"], \
+                    f"config/{name}: expected only '/**: ros__parameters'"
 
 
 def _launched(name):
@@ -76,3 +78,32 @@ def test_record_bringup_starts_what_record_launch_starts():
     assert "sim_robot" not in {s.executable for s in real}
     recorder = next(s for s in real if s.executable == "teleop_recorder")
     assert "state_topic" not in recorder.parameters, "no simulator state on a real robot"
+
+
+def test_every_launch_argument_is_described():
+    """`ros2 launch ... --show-args` shows a description for every argument."""
+    for launch in LAUNCH_FILES:
+        for call in ast.walk(ast.parse(launch.read_text())):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") == \
+                    "DeclareLaunchArgument":
+                keywords = {kw.arg for kw in call.keywords}
+                assert "description" in keywords, \
+                    f"{launch.name}: {ast.literal_eval(call.args[0])} has no description"
+
+
+def test_record_launch_ends_when_teleop_or_the_recorder_ends():
+    tree = ast.parse((REPO / "launch" / "record.launch.py").read_text())
+    ends = {ast.literal_eval(kw["executable"]) for kw in _nodes(tree)
+            if "on_exit" in kw and "Shutdown" in ast.dump(kw["on_exit"])}
+    assert ends == {"teleop", "teleop_recorder"}
+
+
+def test_topic_and_service_defaults_are_relative():
+    """Absolute names ignore namespace:=, so two robots' stacks collided on /lumos/...."""
+    for path in (REPO / "config").glob("*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        if not (isinstance(data, dict) and "/**" in data):
+            continue
+        for key, value in data["/**"]["ros__parameters"].items():
+            if key.endswith(("_topic", "service", "_namespace")) and value:
+                assert not str(value).startswith("/"), f"{path.name}: {key}: {value}"

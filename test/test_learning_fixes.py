@@ -380,3 +380,19 @@ def test_return_normalisation_keeps_the_actor_objective_at_a_known_scale():
                                  rtol=1e-3)
             assert agent._return_scale(returns * 0.0) >= 1.0
             assert "return_scale" in agent.behaviour.state_dict()
+
+
+def test_ladder_trace_says_where_a_policy_fails_a_task(capsys):
+    """The diagnostic behind fixes 10-12 (yaw past the block, never closing, releasing off
+    target) is a command: the expert succeeds and closes at the block; random actions do
+    not."""
+    from lumos_core.cli import main
+
+    assert main(["ladder", "trace", "--policy", "expert", "--task", "lift_red_block_table",
+                 "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2/2 succeeded; gripper closed in 2" in out and "at the block" in out
+    assert main(["ladder", "trace", "--policy", "random", "--task", "stack_block",
+                 "--trials", "1"]) == 0
+    assert "0/1 succeeded" in capsys.readouterr().out
+    assert main(["ladder", "trace", "--policy", "random"]) == 2

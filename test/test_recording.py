@@ -162,5 +162,11 @@ def test_teleop_script_is_validated(tmp_path):
     bad.write_text("- {event: start}\n- {twist: [0, 0, 1], seconds: 0.5}\n")
     with pytest.raises(ValueError, match="step 1"):
         load_script(bad)
-    with pytest.raises(ValueError, match="expected a YAML list"):
+    with pytest.raises(FileNotFoundError, match="missing.yaml not found"):
         load_script(tmp_path / "missing.yaml")
+    not_a_list = tmp_path / "dict.yaml"
+    not_a_list.write_text("twist: [0, 0, 0, 0, 0, 0]\n")
+    with pytest.raises(ValueError, match="expected a YAML list"):
+        load_script(not_a_list)
+    # a relative name is found in the package's config/
+    assert load_script("teleop_script_sim.yaml")

@@ -2,6 +2,8 @@
 
 import subprocess
 
+import numpy as np
+
 import pytest
 from conftest import wait_for
 
@@ -146,3 +148,139 @@ def test_bad_instruction_file_exits_with_message(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "missing.yaml does not exist" in result.stderr
+
+
+def test_stop_command_clears_the_goal_and_holds_the_robot(ros, encoder):
+    from std_srvs.srv import Trigger
+
+    from lumos_ros.srv import LanguageCommand
+
+    server = _server(ros, encoder)
+    node = _client_node(ros)
+    holds = []
+
+    def on_hold(request, response):
+        holds.append(1)
+        response.success = True
+        return response
+
+    node.create_service(Trigger, "/action_executor/hold", on_hold)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    assert _call(client, "open the drawer").accepted
+    hold = node.create_client(Trigger, "/action_executor/hold")
+    assert hold.wait_for_service(timeout_sec=TIMEOUT)
+    assert wait_for(server.hold_client.service_is_ready, TIMEOUT)
+    res = _call(client, "stop")
+    assert res.accepted and "holds its pose" in res.message and res.closest_task == ""
+    assert wait_for(lambda: holds, TIMEOUT), "the executor's hold was not called"
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    assert wait_for(lambda: received, TIMEOUT)
+    assert not received[-1].active
+    res = _call(client, "do not open the drawer")
+    assert not res.accepted and "negated" in res.message
+
+
+def test_a_burst_of_calls_is_answered(ros, encoder):
+    """Fault: of 200 concurrent calls ~21 were answered and 179 callers hung."""
+    from lumos_ros.srv import LanguageCommand
+
+    _server(ros, encoder)
+    node = _client_node(ros)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    assert client.wait_for_service(timeout_sec=TIMEOUT)
+    texts = ["open the drawer", "what is the capital of france", "", "stop", "turn on the led"]
+    futures = [client.call_async(LanguageCommand.Request(instruction=texts[i % len(texts)]))
+               for i in range(1000)]
+    assert wait_for(lambda: all(f.done() for f in futures), 180.0), \
+        f"{sum(not f.done() for f in futures)} of 1000 calls unanswered"
+    assert all(f.result() is not None and f.result().message for f in futures)
+
+
+def _latent_and_state(ros, policy_checkpoint):
+    """Publish one LatentState of the checkpoint's size and one simulator state."""
+    from std_msgs.msg import Float32MultiArray
+
+    from lumos_core.config import SimConfig
+    from lumos_core.policy import LumosPolicy
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_ros.msg import LatentState
+    from lumos_ros.qos import RELIABLE
+
+    policy = LumosPolicy(policy_checkpoint)
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        obs, _ = env.reset(seed=0)
+    feat = policy.filter(obs)[0].numpy()
+    deter = policy.cfg.world_model.deter
+    node = _client_node(ros, "latent_source")
+    latent_pub = node.create_publisher(LatentState, "/lumos/latent_state", RELIABLE)
+    state_pub = node.create_publisher(Float32MultiArray, "/lumos/sim_state", RELIABLE)
+
+    def publish():
+        latent_pub.publish(LatentState(deterministic=feat[:deter].tolist(),
+                                       stochastic=feat[deter:].tolist()))
+        state_pub.publish(Float32MultiArray(data=[float(v) for v in np.concatenate(
+            [obs["robot_obs"], obs["scene_obs"]])]))
+
+    return publish, (latent_pub, state_pub)
+
+
+def test_dry_run_predicts_and_changes_nothing(ros, encoder, policy_checkpoint):
+    from lumos_ros.srv import LanguageCommand
+
+    server = _server(ros, encoder, checkpoint=str(policy_checkpoint), instructions_file="")
+    node = _client_node(ros)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    assert client.wait_for_service(timeout_sec=TIMEOUT)
+
+    def dry(text):
+        future = client.call_async(LanguageCommand.Request(instruction=text, dry_run=True))
+        assert wait_for(future.done, 60.0)
+        return future.result()
+
+    res = dry("open the drawer")
+    assert not res.accepted and "no latent state" in res.message
+    publish, pubs = _latent_and_state(ros, policy_checkpoint)
+    assert wait_for(lambda: all(p.get_subscription_count() for p in pubs), TIMEOUT)
+    publish()
+    assert wait_for(lambda: server.imaginer.latent is not None
+                    and server.imaginer.state is not None, TIMEOUT)
+    res = dry("open the drawer")
+    assert res.accepted, res.message
+    assert "nothing executed" in res.message and "/8" in res.predicted
+    assert 0.0 <= res.predicted_success <= 1.0 and res.goal_id == 0
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    wait_for(lambda: received, 1.0)
+    assert not received, "a dry run published a goal"
+
+
+def test_imagination_node_publishes_the_imagined_future(ros, encoder, policy_checkpoint):
+    from nav_msgs.msg import Path
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float32
+    from visualization_msgs.msg import MarkerArray
+
+    from lumos_ros.imagination_node import Imagination
+    from lumos_ros.msg import LanguageGoal
+    from lumos_ros.qos import LATCHED, RELIABLE
+
+    ros.add(Imagination(context=ros.context, parameter_overrides=[
+        Parameter("checkpoint", value=str(policy_checkpoint)), Parameter("rate", value=5.0),
+        Parameter("horizon", value=10), Parameter("samples", value=3)]))
+    node = _client_node(ros, "rviz_stand_in")
+    got = {"path": [], "markers": [], "success": []}
+    node.create_subscription(Path, "/lumos/imagined_path", got["path"].append, RELIABLE)
+    node.create_subscription(MarkerArray, "/lumos/imagined_markers", got["markers"].append,
+                             RELIABLE)
+    node.create_subscription(Float32, "/lumos/predicted_success", got["success"].append,
+                             RELIABLE)
+    goal_pub = node.create_publisher(LanguageGoal, "/lumos/goal", LATCHED)
+    goal_pub.publish(LanguageGoal(instruction="open the drawer", active=True, goal_id=1,
+                                  embedding=encoder.encode_one("open the drawer").tolist()))
+    publish, pubs = _latent_and_state(ros, policy_checkpoint)
+    assert wait_for(lambda: all(p.get_subscription_count() for p in pubs), TIMEOUT)
+    publish()
+    assert wait_for(lambda: got["path"] and got["markers"] and got["success"], 60.0)
+    assert len(got["path"][0].poses) == 11 and len(got["markers"][0].markers) == 3
+    assert 0.0 <= got["success"][0].data <= 1.0

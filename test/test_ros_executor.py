@@ -129,6 +129,43 @@ def test_stale_observation_holds(rig):
     assert wait_for(lambda: np.allclose(_position(got["target"][-1]), HOME, atol=1e-6), TIMEOUT)
 
 
+def test_nan_measured_pose_is_dropped_and_never_reaches_the_robot(rig):
+    """Fault: a NaN end-effector pose made the executor publish NaN targets."""
+    from geometry_msgs.msg import PoseStamped
+
+    from lumos_ros.qos import RELIABLE
+
+    executor, node, got, act = rig
+    act([0.2, 0, 0, 0, 0, 0])
+    assert wait_for(lambda: executor.counters["applied"] == 1, TIMEOUT)
+    bad = node.create_publisher(PoseStamped, "/lumos/ee_pose", RELIABLE)
+    assert wait_for(lambda: linked(bad, executor), TIMEOUT)
+    msg = PoseStamped()
+    msg.pose.position.x = float("nan")
+    msg.pose.orientation.w = 1.0
+    for _ in range(5):
+        bad.publish(msg)
+    assert wait_for(lambda: executor.counters["bad_pose"] == 5, TIMEOUT)
+    assert np.all(np.isfinite(executor.measured[0]))
+    # the last good pose ages: the watchdog holds it, with a finite target
+    assert wait_for(lambda: executor.counters["held"] >= 1, TIMEOUT)
+    assert all(np.all(np.isfinite(_position(t))) for t in got["target"])
+
+
+def test_a_stream_of_nan_actions_ends_in_a_hold(rig):
+    """Fault: an invalid action refreshed the action watchdog before it was checked, so a NaN
+    stream kept the executor from holding."""
+    executor, _, got, act = rig
+    act([0.2, 0, 0, 0, 0, 0])
+    assert wait_for(lambda: executor.counters["applied"] == 1, TIMEOUT)
+    fed = executor.last_action_time
+    act([float("nan"), 0, 0, 0, 0, 0])
+    assert wait_for(lambda: executor.counters["rejected"] == 1, TIMEOUT)
+    assert executor.last_action_time == fed              # the watchdog was not fed
+    assert wait_for(lambda: executor.counters["held"] >= 1, TIMEOUT)
+    assert all(np.all(np.isfinite(_position(t))) for t in got["target"])
+
+
 def test_franka_gripper_backend_needs_franka_msgs(ros):
     from rclpy.parameter import Parameter
 

@@ -3,7 +3,8 @@
 Opening one npz per frame per epoch is slow (CALVIN task_D_D has ~600 k frames), so a split is
 packed once into memory-mapped ``.npy`` arrays -- images resized to the model's resolution with
 INTER_AREA, as the official preprocessing does -- under ``<split>/packed_<size>/``. The pack is
-rebuilt when the episode list, the image size or the keys change. Extra keys of the real dataset
+rebuilt when the episode list, the image size, the keys or the frame files (count, sizes,
+modification times) change. Extra keys of the real dataset
 (depth, tactile) are ignored.
 """
 
@@ -77,7 +78,24 @@ class PlayData:
 
     # --- packing -----------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
-        return pack_fingerprint(self.episodes, self.image_size if self.images else None)
+        return {**pack_fingerprint(self.episodes, self.image_size if self.images else None),
+                "files": self._frame_files_signature()}
+
+    def _frame_files_signature(self) -> str:
+        """Count, total size and newest modification time of the frame files: a frame deleted,
+        added, rewritten or changed in size since packing changes it (and the pack is
+        rebuilt). One directory scan (~1 s per 100 k frames)."""
+        if getattr(self, "_signature", None):
+            return self._signature
+        count, size, newest = 0, 0, 0
+        with os.scandir(self.dir) as entries:
+            for entry in entries:
+                if entry.name.startswith("episode_") and entry.name.endswith(".npz"):
+                    st = entry.stat()
+                    count, size, newest = count + 1, size + st.st_size, max(newest,
+                                                                            st.st_mtime_ns)
+        self._signature = f"{count}:{size}:{newest}"
+        return self._signature
 
     @property
     def pack_dir(self) -> Path:
@@ -96,6 +114,11 @@ class PlayData:
         meta = self._current_pack_meta()
         if meta is not None:
             return {k: np.load(self.pack_dir / f"{k}.npy", mmap_mode="r") for k in meta["keys"]}
+        if (self.pack_dir / "meta.json").exists() and progress:
+            import sys
+
+            print(f"{self.pack_dir}: the frame files or episodes changed since it was packed; "
+                  "packing again", file=sys.stderr)
         self.pack_seconds = self._pack(progress)
         return self._open_pack(progress)
 

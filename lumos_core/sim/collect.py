@@ -36,6 +36,12 @@ class CollectError(RuntimeError):
 def plan_episodes(cfg: CollectConfig) -> list[dict]:
     """Every episode to record: split, index within the split, length, seed."""
     n = math.ceil(cfg.frames / cfg.episode_length)
+    if n == 1 and cfg.validation_fraction > 0:
+        raise CollectError(
+            f"collect.frames={cfg.frames} with collect.episode_length={cfg.episode_length} is "
+            "one episode, and validation needs episodes of its own (a split is never cut "
+            f"inside an episode): ask for at least {2 * cfg.episode_length} frames, a shorter "
+            "collect.episode_length, or collect.validation_fraction=0 (training only)")
     n_val = min(n - 1, round(n * cfg.validation_fraction)) if n > 1 else 0
     if cfg.validation_fraction > 0 and n > 1:
         n_val = max(n_val, 1)
@@ -121,8 +127,11 @@ def collect(root: str | Path, sim_cfg: SimConfig, cfg: CollectConfig,
 
     root = Path(root)
     _check_settings(root, sim_cfg, cfg)
-    writers = {split: SplitWriter(root / split) for split in SPLITS}
     plan = plan_episodes(cfg)
+    # a split the plan has no episode for is not created (an empty validation/ is refused
+    # by train-wm)
+    writers = {split: SplitWriter(root / split) for split in SPLITS
+               if any(job["split"] == split for job in plan)}
     todo = []
     for job in plan:
         writer = writers[job["split"]]
@@ -160,17 +169,18 @@ def finish(root: Path, cfg: CollectConfig, instructions: dict[str, list[str]],
     Annotations are written once per annotation setting (``lang_density``, ``lang_window``):
     asking for another setting replaces them (the frames stay as they are).
     """
-    metas = {split: read_episode_meta(root / split) for split in SPLITS}
+    splits = [split for split in SPLITS if (root / split).is_dir()]
+    metas = {split: read_episode_meta(root / split) for split in splits}
     wanted = {k: getattr(cfg, k) for k in ANNOTATION_KEYS}
     marker = root / "annotations.json"
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         # annotations of unknown or other settings: write them anew (frames stay)
-        for split in SPLITS:
+        for split in splits:
             (root / split / LANG_DIR / LANG_FILE).unlink(missing_ok=True)
-    stats = merge_moments([m["moments"] for m in metas["training"]] or
-                          [m["moments"] for m in metas["validation"]])
+    stats = merge_moments([m["moments"] for m in metas.get("training", [])] or
+                          [m["moments"] for m in metas.get("validation", [])])
     summary = {"root": str(root)}
-    for split in SPLITS:
+    for split in splits:
         write_statistics(root / split, stats)
         events = [e for m in metas[split] for e in m["events"]]
         frames = sum(m["moments"]["actions"]["n"] for m in metas[split])

@@ -1,7 +1,7 @@
-"""Simulator benchmarks: per-task success of the scripted expert and control throughput.
+"""`lumos benchmark expert`: per-task success of the scripted expert from random feasible
+states (the data's upper bound).
 
     lumos benchmark expert --trials 50      # every task from >= 50 random feasible states
-    lumos benchmark sim                     # control steps/s, 64x64 and 200x200 + 84x84
 """
 
 from __future__ import annotations
@@ -85,17 +85,17 @@ def expert_table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def control_throughput(sim: SimConfig, steps: int = 300, seed: int = 0) -> dict:
-    """Control steps per second (IK + 8 physics substeps + rendering) in one process."""
-    with PlayTableEnv(sim) as env:
-        env.reset(seed=seed)
-        rng = np.random.default_rng(seed)
-        actions = rng.uniform(-1, 1, (steps, 7))
-        for action in actions[:20]:
-            env.step(action)
-        started = time.perf_counter()
-        for action in actions:
-            env.step(action)
-        seconds = time.perf_counter() - started
-    return {"static": sim.static_size, "gripper": sim.gripper_size, "render": sim.render,
-            "steps_per_s": steps / seconds, "ms_per_step": 1000 * seconds / steps}
+def register(sub) -> None:
+    """`lumos benchmark expert`."""
+    from lumos_core.cli.common import POSITIVE
+
+    parser = sub.add_parser("expert", help="scripted expert success per task")
+    parser.add_argument("--trials", type=POSITIVE, default=50, help="trials per task")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=POSITIVE, default=2)
+    parser.set_defaults(handler=main)
+
+
+def main(args) -> int:
+    print(expert_table(expert_success(args.trials, args.seed, args.workers)), end="")
+    return 0

@@ -108,3 +108,20 @@ def table(results: list[dict]) -> str:
                      f"{r['peak_mb']:.0f} | {r['filter_ms_median']:.2f} / "
                      f"{r['filter_ms_p95']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def register(sub) -> None:
+    """`lumos benchmark world-model`."""
+    from lumos_core.cli.common import POSITIVE
+
+    parser = sub.add_parser("world-model", help="world-model size and speed per preset")
+    parser.add_argument("--presets", nargs="+", default=["debug", "state", "cpu", "paper"])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=POSITIVE, default=1, help="CPU threads")
+    parser.add_argument("--train-steps", type=POSITIVE, default=3, help="timed updates")
+    parser.set_defaults(handler=main)
+
+
+def main(args) -> int:
+    print(table(benchmark(args.presets, args.device, args.threads, args.train_steps)), end="")
+    return 0

@@ -91,3 +91,18 @@ def table(results: list[dict]) -> str:
                      f"{r['step_ms_median']:.2f} / {r['step_ms_p95']:.2f} / "
                      f"{r['step_ms_max']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def register(sub) -> None:
+    """`lumos benchmark policy`."""
+    from lumos_core.cli.common import POSITIVE
+
+    parser = sub.add_parser("policy", help="agent update throughput and control-step latency")
+    parser.add_argument("--presets", nargs="+", default=["state", "cpu"])
+    parser.add_argument("--threads", type=POSITIVE, default=1, help="CPU threads")
+    parser.set_defaults(handler=main)
+
+
+def main(args) -> int:
+    print(table([measure(p, args.threads) for p in args.presets]), end="")
+    return 0

@@ -297,86 +297,27 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
                                                  "reports": reports}, indent=1))
 
 
-def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = (2, 10, 50, 150),
-               variants: tuple[str, ...] = ("LUMOS", "GCBC"), minutes: float = 5.0,
-               chains: int = 100, parallel: int = 2, workers: int = 2, preset: str = "state",
-               recipe: tuple[str, ...] = tuple(CPU_RECIPE), progress: bool = True) -> dict:
-    """The data-efficiency curve: each variant trained on at most N language windows per task
-    (``agent.lang_per_task``; nested subsets) with the same features and world model, for the
-    same time, evaluated on the same chains. Writes ``efficiency.md``, ``.json`` and ``.png``."""
-    from lumos_core.evaluation import evaluate
-    from lumos_core.instructions import load_instruction_file
-    from lumos_core.paths import config_file
-    from lumos_core.sim.chains import load_chains
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
-    jobs, commands = [], []
-    for variant in variants:
-        for level in levels:
-            slug = f"{_slug(variant)}_{level}"
-            sets = [a for o in (*recipe, *VARIANTS[variant], f"agent.lang_per_task={level}")
-                    for a in ("--set", o)]
-            argv = ["train-agent", "--preset", preset, *sets, "--features", str(features),
-                    "--max-minutes", str(minutes), "--set", "agent_train.steps=10000000",
-                    "--set", "agent_train.checkpoint_every=10000000",
-                    "--out", str(out / "agents" / slug)]
-            commands.append(_cmd("lumos", *argv))
-            jobs.append((slug, slug, argv))
-    started = time.monotonic()
-    trained = train_parallel(jobs, parallel, out / "logs")
-    chain_list = load_chains()[:chains]
-    instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
-    rows = []
-    for variant in variants:
-        for level in levels:
-            slug = f"{_slug(variant)}_{level}"
-            policy, steps, _ = trained[slug]
-            commands.append(_cmd("lumos", "evaluate", "--policy", policy, "--chains", chains,
-                                 "--workers", workers, "--out", out / "eval" / slug))
-            report = evaluate(policy, chain_list, instructions, [0], out / "eval" / slug,
-                              workers, progress=progress)
-            s = report["summary"]
-            rows.append({"variant": variant, "windows_per_task": level, "steps": steps,
-                         "avg_len": s["avg_len_mean"], "ci95": s["avg_len_ci95"],
-                         "first": s["success_rate_mean"][0]})
-    minutes_total = (time.monotonic() - started) / 60
-    _plot_efficiency(rows, out / "efficiency.png")
-    lines = ["# Data efficiency: success vs language windows per task", "",
-             f"Same features and world model ({features}); each run {minutes} min of training "
-             f"({parallel} at a time); {chains} chains, evaluation paraphrases; settings "
-             + ", ".join(f"`{r}`" for r in recipe) + ".", "",
-             "| variant | windows per task (at most) | training batches | first subtask | "
-             "avg. len. (95 % CI) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['variant']} | {r['windows_per_task']} | {r['steps']} | "
-              f"{100 * r['first']:.1f} % | {r['avg_len']:.2f} ± {r['ci95']:.2f} |" for r in rows]
-    lines += ["", f"Total {minutes_total:.1f} min.", "", "![curve](efficiency.png)", "",
-              "```", *commands, "```", ""]
-    (out / "efficiency.md").write_text("\n".join(lines))
-    (out / "efficiency.json").write_text(json.dumps({"rows": rows, "commands": commands},
-                                                    indent=1))
-    return {"rows": rows, "minutes": minutes_total}
+def register(sub) -> None:
+    """`lumos benchmark agents`."""
+    parser = sub.add_parser("agents", help="the Table I analogue: LUMOS, its ablations, GCBC "
+                            "and MCIL on the same chains (state mode)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                        help="quick (~1 h on 2 cores), cpu (10 min per agent, 1000 chains "
+                             "for LUMOS/GCBC), full (3 seeds, 1000 chains), smoke (tests)")
+    parser.add_argument("--out", default=None, help="report directory "
+                        "(default: runs/benchmark_agents_<profile>)")
+    parser.add_argument("--dataset-root", default="data/sim_play",
+                        help="CALVIN-format dataset (collected when missing)")
+    parser.add_argument("--world-model", default=None,
+                        help="reuse this world-model checkpoint instead of training one")
+    parser.set_defaults(handler=main)
 
 
-def _plot_efficiency(rows: list[dict], path: Path) -> None:
-    import matplotlib
+def main(args) -> int:
+    from lumos_core.runs import writable_dir
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for variant in dict.fromkeys(r["variant"] for r in rows):
-        mine = [r for r in rows if r["variant"] == variant]
-        ax.errorbar([r["windows_per_task"] for r in mine], [r["avg_len"] for r in mine],
-                    yerr=[r["ci95"] for r in mine], marker="o", capsize=3, label=variant)
-    ax.set_xscale("log")
-    ax.set_xlabel("language windows per task (at most)")
-    ax.set_ylabel("average chain length")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    out = args.out or f"runs/benchmark_agents_{args.profile}"
+    writable_dir(out)
+    result = run(args.profile, out, args.dataset_root, args.world_model)
+    print(f"report: {out}/report.md ({result['timings']['total_min']:.1f} min)")
+    return 0

@@ -1,0 +1,125 @@
+"""`lumos ladder`: the learning ladder's rungs (docs/agents.md), each printing its figure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lumos_core.cli.common import POSITIVE
+
+
+def register(sub) -> None:
+    lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
+                         "behaviour cloning on the true state, the DITTO reward")
+    lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace"])
+    lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
+                     "directory, 'expert' or 'random')")
+    lad.add_argument("--task", default=None, help="trace: the task to run alone")
+    lad.add_argument("--trials", type=POSITIVE, default=12, help="trace: random start states")
+    lad.add_argument("--features", default=None, help="reward: output of `lumos featurize`")
+    lad.add_argument("--dataset", default="data/sim_play", help="dataset root")
+    lad.add_argument("--split", default="training")
+    lad.add_argument("--events", type=POSITIVE, default=300,
+                     help="replay: completions replayed")
+    lad.add_argument("--goal", choices=["task", "language"], default="task",
+                     help="state-bc: one-hot task (rung b) or sentence embedding (rung c)")
+    lad.add_argument("--steps", type=POSITIVE, default=6000, help="state-bc: updates")
+    lad.add_argument("--chains", type=POSITIVE, default=200, help="state-bc: evaluation chains")
+    lad.add_argument("--workers", type=POSITIVE, default=2)
+    lad.add_argument("--seed", type=int, default=0)
+    lad.add_argument("--out", default=None, help="report / network directory")
+    lad.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lumos_core.ladder import LadderError
+    from lumos_core.runs import writable_dir
+
+    if args.rung == "reward" and not args.features:
+        raise LadderError("ladder reward needs --features (the output of `lumos featurize`)")
+    if args.rung == "trace" and not (args.policy and args.task):
+        raise LadderError("ladder trace needs --policy and --task")
+    if args.rung == "state-bc" and not args.out:
+        raise LadderError("ladder state-bc needs --out (the trained network's directory)")
+    if args.out:
+        writable_dir(args.out)
+    return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
+            "trace": _trace}[args.rung](args)
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    r = ladder.trace_task(args.policy, args.task, args.trials, args.seed)
+    print(f"{args.task} ('{r['instruction']}') with {args.policy}: {r['success']}/{r['trials']} "
+          f"succeeded; gripper closed in {r['closed']}, released a held block in "
+          f"{r['released']}")
+    if "near_block_median" in r:
+        m = r["near_block_median"]
+        print(f"at the block (TCP within 3 cm of its height): median {m['xy_mm']:.0f} mm off, "
+              f"yaw error {m['yaw_rad']:.2f} rad")
+    for row in r["rows"]:
+        parts = [f"trial {row['trial']}: {'ok' if row['success'] else 'failed'} "
+                 f"({row['steps']} steps)"]
+        if "near_block" in row:
+            n = row["near_block"]
+            parts.append(f"at block {n['xy_mm']:.0f} mm / {n['yaw_rad']:.2f} rad")
+        if "closed_at" in row:
+            parts.append(f"closed at step {row['closed_at']}")
+        if "released" in row:
+            parts.append(f"released {row['released']['nearest_block_mm']:.0f} mm from the "
+                         f"nearest block at z {row['released']['z']:.3f}")
+        print("  " + "; ".join(parts))
+    if args.out:
+        (Path(args.out) / f"trace_{args.task}.json").write_text(json.dumps(r, indent=1))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    r = ladder.replay(args.dataset, args.split, args.events, args.seed)
+    print(f"rung (a) replay of recorded actions: {r['re_completed']}/{r['replayed']} "
+          f"completions re-completed ({100 * r['rate']:.1f} %); starting with a block in "
+          f"the hand (not restorable by a reset): {r['held_start']['re_completed']}/"
+          f"{r['held_start']['replayed']}")
+    for task, v in r["per_task"].items():
+        print(f"  {task}: {v['success']}/{v['total']}")
+    if args.out:
+        (Path(args.out) / "replay.json").write_text(json.dumps(r, indent=2))
+    return 0
+
+
+def _reward(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    rows = ladder.reward_separation(args.features, seed=args.seed)
+    print("| first latent | reward latent | normalisation | expert actions | holding still "
+          "| random | hold / expert |\n|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['first_latent']} | {r['reward_latent']} | {r['reward_norm']} | "
+              f"{r['expert']:.3f} | "
+              f"{r['hold']:.3f} | {r['random']:.3f} | {r['hold_over_expert']:.2f} |")
+    return 0
+
+
+def _state_bc(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+    from lumos_core.evaluation import evaluate, markdown_table, per_task_table
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.chains import load_chains
+
+    info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed)
+    print(f"trained on {info['windows']} annotated windows ({info['frames']} frames), "
+          f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
+          f"{info['final_mse']:.4f}")
+    chains = load_chains()[: args.chains]
+    instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
+    report = evaluate(args.out, chains, instructions, [args.seed], Path(args.out) / "eval",
+                      args.workers)
+    name = f"state BC ({args.goal} goal)"
+    print(markdown_table({name: report}), end="")
+    print(per_task_table({name: report}), end="")
+    return 0

@@ -1,0 +1,38 @@
+"""`lumos train-agent`: LUMOS (or an ablation, GCBC, MCIL) on featurized play."""
+
+from __future__ import annotations
+
+import argparse
+
+from lumos_core.cli.common import add_config_args, add_threads, config_from_args, set_threads
+from lumos_core.cli.train_wm import add_run_args, start_run
+
+
+def register(sub) -> None:
+    agent = sub.add_parser("train-agent", help="train the LUMOS agent (or an ablation/baseline) "
+                                               "on featurized data")
+    add_config_args(agent, "state")
+    agent.add_argument("--features", required=True, help="output of `lumos featurize`")
+    add_run_args(agent)
+    agent.add_argument("--device", default=None)
+    add_threads(agent)
+    agent.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lumos_core.train_agent import AgentTrainer
+    from lumos_core.wm_report import plot_agent_curves
+
+    cfg = config_from_args(args)
+    set_threads(args)
+    start_run(args)
+    trainer = AgentTrainer(cfg, args.features, args.out, device=args.device or "cpu")
+    if args.resume:
+        trainer.resume()
+        print(f"resumed at step {trainer.step}")
+    final = trainer.fit(max_minutes=args.max_minutes)
+    print(f"checkpoint: {final} (step {trainer.step}, {trainer.windows_per_s:.0f} windows/s)")
+    metrics = trainer.run_dir / "metrics.jsonl"
+    if metrics.exists() and plot_agent_curves(metrics, trainer.run_dir / "curves.png"):
+        print(f"curves: {trainer.run_dir / 'curves.png'}")
+    return 0
