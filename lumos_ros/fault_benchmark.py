@@ -113,8 +113,10 @@ class Watcher:
         return self.spin(timeout, future.done) and future.result().accepted
 
     def acting(self) -> bool:
-        """The executor's latest status says it acts."""
-        return bool(self.status) and not self.status[-1][1]["holding"]
+        """Targets are arriving and the executor's latest status (if any: it publishes on
+        transitions) does not say it holds."""
+        recent = [t for t, _ in self.targets if t > time.monotonic() - 0.5]
+        return len(recent) >= 3 and not (self.status and self.status[-1][1]["holding"])
 
     def hold_after(self, t0: float) -> float | None:
         """Seconds from ``t0`` to the first 'holding' status after it."""
