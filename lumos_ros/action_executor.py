@@ -263,13 +263,18 @@ class ActionExecutor(Node):
         self.target_pub.publish(pose)
 
     def _hold_here(self, reason: str = "hold") -> None:
-        """Target = measured pose (zero twist for servo); entering a hold is logged and
-        published on ``~/status`` (latched JSON: holding, reason, counters)."""
+        """Target = measured pose clamped into the box (zero twist for servo); entering a
+        hold is logged and published on ``~/status`` (latched JSON: holding, reason,
+        counters)."""
         if self.measured is None:
             return
         self.counters["held"] += 1
         self.integrator.reseed(*self.measured)
-        self._send_target(*self.measured)
+        # the measured pose, inside the workspace box: an arm pressed below the floor (a
+        # contact) is held at the floor, so no published target ever leaves the box
+        lim = self.integrator.limits
+        self._send_target(np.clip(self.measured[0], lim.workspace_min, lim.workspace_max),
+                          self.measured[1])
         if not self.holding:
             self.holding = True
             self.get_logger().info(f"holding the measured pose: {reason}")
