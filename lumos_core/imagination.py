@@ -175,12 +175,12 @@ def render_decoded(env, decoded: dict[str, np.ndarray], start_scene, sample: int
                    ) -> list[np.ndarray]:
     """Static-camera frames of one sample's decoded states, set in the simulator (state mode;
     the robot posed from the decoded joints)."""
-    from lumos_core.sim.env import ROBOT_OBS_DIM
+    from lumos_core.sim.env import ROBOT_OBS_DIM, wrap_angle
 
     frames = []
     for t in range(decoded["scene_obs"].shape[1]):
         robot = np.array(decoded["robot_obs"][sample, t], np.float64)
-        robot[3] = (robot[3] + math.pi) % (2 * math.pi) - math.pi        # roll back to +-pi
+        robot[3] = wrap_angle(robot[3])             # canonical roll (mod 2 pi) back to +-pi
         assert robot.shape == (ROBOT_OBS_DIM,)
         scene = raw_scene(decoded["scene_obs"][sample, t], start_scene)
         env.reset(options={"scene_obs": scene.astype(np.float32),
