@@ -131,6 +131,7 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
         if spec not in _POLICIES:
             _POLICIES.clear()
             _POLICIES[spec] = StateBCPolicy(spec, _task_of(instructions))
+        _POLICIES[spec].seed(seed)
         return _POLICIES[spec]
     if Path(spec).is_dir():
         # loading a checkpoint costs far more than a chain: one policy per worker process

@@ -133,7 +133,8 @@ class StateBCNet(nn.Module):
 
 
 def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
-    """Every frame inside a language-annotated window, with its window's task and embedding."""
+    """Every frame inside a language-annotated window, with its window's task and embedding
+    (``rows``: the frames' rows in the split, which are also their rows in its features)."""
     from lumos_core.data.dataset import PlayData
 
     split_dir = Path(dataset) / split
@@ -153,23 +154,60 @@ def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
             "actions": np.asarray(data.arrays["rel_actions"])[rows],
             "task": [lang["language"]["task"][i] for i in window],
             "emb": np.asarray(lang["language"]["emb"][window, 0], np.float32),
-            "windows": len(lang["info"]["indx"])}
+            "windows": len(lang["info"]["indx"]), "rows": rows,
+            "frame_ids": np.asarray(data.frame_ids)[rows]}
+
+
+INPUTS = ("state", "h", "hz")
+
+
+def _latent_inputs(features: str | Path, frames: dict, kind: str) -> tuple[np.ndarray, str]:
+    """The filtered world-model latents (``h`` or ``(h, z)``) of the annotated frames, and the
+    world model they came from."""
+    from lumos_core.featurize import Features
+
+    feats = Features(Path(features) / "training")
+    if not np.array_equal(np.asarray(feats.arrays["frame_ids"])[frames["rows"]],
+                          frames["frame_ids"]):
+        raise LadderError(f"--features {features}: its frames are not the dataset's (featurize "
+                          "this dataset with `lumos featurize`)")
+    x = np.asarray(feats.arrays["features"][np.sort(frames["rows"])], np.float32)
+    x = x[np.argsort(np.argsort(frames["rows"]))]
+    if kind == "h":
+        x = x[:, :int(feats.meta["deter"])]
+    return x, feats.meta["checkpoint"]
 
 
 def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
                    steps: int = 6000, batch: int = 512, lr: float = 1e-3, seed: int = 0,
-                   progress: bool = True) -> dict:
-    """Train rung (b) (``goal='task'``) or (c) (``goal='language'``); writes ``out``."""
+                   progress: bool = True, inputs: str = "state",
+                   features: str | Path | None = None) -> dict:
+    """Train rung (b) (``goal='task'``) or (c) (``goal='language'``); writes ``out``.
+
+    ``inputs='h'``/``'hz'`` trains the same network on the world model's filtered latents of
+    the same frames (``features``: the output of ``lumos featurize`` on ``dataset``) -- the
+    step between the true state and the agents (rung d0): if it matches the true-state rung,
+    the latents carry what the task needs and a gap of the agents lies in their training.
+    """
     from tqdm import tqdm
 
     from lumos_core.sim.tasks import TASKS
 
     if goal not in ("task", "language"):
         raise LadderError(f"goal must be 'task' or 'language', got {goal!r}")
+    if inputs not in INPUTS:
+        raise LadderError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
+    if inputs != "state" and features is None:
+        raise LadderError(f"inputs {inputs!r} needs --features (the output of `lumos "
+                          "featurize` on the dataset)")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     frames = annotated_frames(dataset)
-    x_raw = _state(frames["robot_obs"], frames["scene_obs"])
+    world_model = None
+    if inputs == "state":
+        x_raw = _state(frames["robot_obs"], frames["scene_obs"])
+    else:
+        x_raw, world_model = _latent_inputs(features, frames, inputs)
     mean, std = x_raw.mean(0), np.maximum(x_raw.std(0), 1e-2)
     x = torch.as_tensor((x_raw - mean) / std, dtype=torch.float32)
     tasks = list(TASKS)
@@ -191,12 +229,13 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
         opt.step()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    info = {"goal": goal, "steps": steps, "batch": batch, "windows": frames["windows"],
-            "frames": len(x), "final_mse": float(loss.item()),
-            "train_seconds": time.perf_counter() - started, "dataset": str(dataset)}
+    info = {"goal": goal, "inputs": inputs, "steps": steps, "batch": batch,
+            "windows": frames["windows"], "frames": len(x), "final_mse": float(loss.item()),
+            "train_seconds": time.perf_counter() - started, "dataset": str(dataset),
+            "world_model": world_model}
     torch.save({"state_dict": net.state_dict(), "mean": mean, "std": std, "tasks": tasks,
                 "goal": goal, "state_dim": x.shape[1], "goal_dim": g.shape[1], "info": info,
-                "canonical_scene": True},
+                "canonical_scene": True, "inputs": inputs, "world_model": world_model},
                out / STATE_BC_FILE)
     (out / "info.json").write_text(json.dumps(info, indent=2))
     return info
@@ -227,12 +266,40 @@ class StateBCPolicy:
         self.tasks, self.goal_kind = data["tasks"], data["goal"]
         self.lookup = instruction_to_task
         self._goals: dict[str, torch.Tensor] = {}
+        self.inputs = data.get("inputs", "state")
+        self.world_model = None
+        if self.inputs != "state":
+            from lumos_core.featurize import load_world_model
+
+            self.world_model, _ = load_world_model(data["world_model"])
+        self.reset()
 
     def reset(self) -> None:
-        """Stateless."""
+        """The true-state network is stateless; the latent one restarts its filter."""
+        self.filter_state, self.prev_action = None, None
+
+    def _latent(self, obs: dict) -> np.ndarray:
+        """One filter step (as :class:`~lumos_core.policy.LumosPolicy` does) -> h or (h, z)."""
+        from lumos_core.world_model import to_torch
+
+        wm = self.world_model
+        o = to_torch({"robot_obs": np.asarray(obs["robot_obs"], np.float32)[None, None],
+                      "scene_obs": np.asarray(obs["scene_obs"], np.float32)[None, None]}, "cpu")
+        if self.filter_state is None:
+            self.filter_state, feat = wm.start(o)
+        else:
+            self.filter_state, feat, _ = wm.observe(
+                self.filter_state, o, self.prev_action[:, None],
+                torch.zeros(1, 1, dtype=torch.bool), prior=False)
+            feat = feat[:, 0]
+        feat = feat[0].numpy()
+        return feat[:wm.cfg.deter] if self.inputs == "h" else feat
 
     def seed(self, seed: int) -> None:
-        """Deterministic: nothing to seed."""
+        """The latent filter samples z from the posterior: seed it (the true-state network is
+        deterministic)."""
+        if self.world_model is not None:
+            torch.manual_seed(seed)
 
     def _goal(self, text: str) -> torch.Tensor:
         if text not in self._goals:
@@ -250,10 +317,16 @@ class StateBCPolicy:
     @torch.no_grad()
     def step(self, obs: dict, goal: str) -> np.ndarray:
         """Action for ``obs`` towards ``goal`` (the gripper binarised)."""
-        x = torch.as_tensor(state_input(obs["robot_obs"], obs["scene_obs"], self.mean,
-                                        self.std, self.canonical_scene))[None]
+        if self.inputs == "state":
+            x = torch.as_tensor(state_input(obs["robot_obs"], obs["scene_obs"], self.mean,
+                                            self.std, self.canonical_scene))[None]
+        else:
+            x = torch.as_tensor(((self._latent(obs) - self.mean) / self.std)
+                                .astype(np.float32))[None]
         action = self.net(x, self._goal(goal))[0].numpy().astype(np.float64)
         action[6] = 1.0 if action[6] > 0 else -1.0
+        if self.world_model is not None:
+            self.prev_action = torch.as_tensor(action, dtype=torch.float32)[None]
         return action
 
 

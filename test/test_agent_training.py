@@ -111,3 +111,29 @@ def test_policy_in_the_harness(features, tmp_path, encoder):
     report = evaluate(str(path), load_chains()[:1], instructions, [0], tmp_path / "eval",
                       progress=False, max_steps=5)
     assert report["summary"]["seeds"] == 1 and (tmp_path / "eval" / "results.md").exists()
+
+
+def test_latent_bc_rung_trains_on_features_and_filters_at_control_time(features, sim_dataset,
+                                                                        tmp_path):
+    """Rung d0: the state-BC network on the world model's filtered latents of the same frames;
+    its policy filters observations like LumosPolicy (h depends on the history)."""
+    from lumos_core import ladder
+
+    out, cfg = features
+    root = sim_dataset[0]
+    with pytest.raises(ladder.LadderError, match="--features"):
+        ladder.train_state_bc(root, tmp_path / "x", "task", steps=2, inputs="h")
+    info = ladder.train_state_bc(root, tmp_path / "h", "task", steps=20, batch=16,
+                                 progress=False, inputs="h", features=out / "feats")
+    assert info["inputs"] == "h" and np.isfinite(info["final_mse"])
+    policy = ladder.StateBCPolicy(tmp_path / "h", {"open it": "open_drawer"})
+    assert policy.net.net[0].in_features == cfg.world_model.deter + 27
+    obs = {"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}
+    policy.seed(1)
+    first = policy.step(obs, "open it")
+    h1 = policy.filter_state.h.clone()
+    policy.step(obs, "open it")
+    assert not torch.equal(h1, policy.filter_state.h)      # the filter carries history
+    policy.reset()
+    policy.seed(1)
+    assert np.allclose(policy.step(obs, "open it"), first)  # reset restarts the filter

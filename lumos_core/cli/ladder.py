@@ -17,7 +17,11 @@ def register(sub) -> None:
                      "directory, 'expert' or 'random')")
     lad.add_argument("--task", default=None, help="trace: the task to run alone")
     lad.add_argument("--trials", type=POSITIVE, default=12, help="trace: random start states")
-    lad.add_argument("--features", default=None, help="reward: output of `lumos featurize`")
+    lad.add_argument("--features", default=None, help="reward, state-bc --inputs h|hz: "
+                     "output of `lumos featurize` on --dataset")
+    lad.add_argument("--inputs", choices=["state", "h", "hz"], default="state",
+                     help="state-bc: the true state (rungs b, c) or the world model's filtered "
+                     "latents of the same frames (rung d0)")
     lad.add_argument("--dataset", default="data/sim_play", help="dataset root")
     lad.add_argument("--split", default="training")
     lad.add_argument("--events", type=POSITIVE, default=300,
@@ -111,15 +115,17 @@ def _state_bc(args: argparse.Namespace) -> int:
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
 
-    info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed)
-    print(f"trained on {info['windows']} annotated windows ({info['frames']} frames), "
+    info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed,
+                                 inputs=args.inputs, features=args.features)
+    print(f"inputs {info['inputs']}: trained on {info['windows']} annotated windows ({info['frames']} frames), "
           f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
           f"{info['final_mse']:.4f}")
     chains = load_chains()[: args.chains]
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
     report = evaluate(args.out, chains, instructions, [args.seed], Path(args.out) / "eval",
                       args.workers)
-    name = f"state BC ({args.goal} goal)"
+    seen = "the true state" if args.inputs == "state" else args.inputs
+    name = f"BC on {seen} ({args.goal} goal)"
     print(markdown_table({name: report}), end="")
     print(per_task_table({name: report}), end="")
     return 0
