@@ -31,6 +31,13 @@ ROBOT_OBS_DIM = 15
 SCENE_OBS_DIM = 24
 CAMERAS = ("rgb_static", "rgb_gripper")
 MIN_STD = 0.05
+#: per-dimension standard deviation of the state decoder's Gaussian, in units of
+#: ``world_model.state_resolution`` (metres for positions): positions 1, angles and joints 10
+#: (2 mm <-> 0.02 rad), the gripper width 0.5, the gripper action and the lights (0/1 or
+#: +-1) 50; robot_obs (15) then scene_obs (24)
+RESOLUTION_UNITS = ([1.0, 1.0, 1.0, 10.0, 10.0, 10.0, 0.5] + [10.0] * 7 + [50.0]
+                    + [1.0, 1.0, 10.0, 10.0, 50.0, 50.0]
+                    + [1.0, 1.0, 1.0, 10.0, 10.0, 10.0] * 3)
 
 
 @dataclass
@@ -199,6 +206,15 @@ class WorldModel(nn.Module):
         return {"robot_obs": {"mean": self.robot_mean.tolist(), "std": self.robot_std.tolist()},
                 "scene_obs": {"mean": self.scene_mean.tolist(), "std": self.scene_std.tolist()}}
 
+    def recon_weight(self) -> torch.Tensor | float:
+        """State mode: data std / decoder std per dimension, multiplying the z-scored error
+        (1 = unit variance in z-scores; ``world_model.state_resolution``)."""
+        if self.cfg.state_resolution <= 0:
+            return 1.0
+        sigma = self.cfg.state_resolution * torch.as_tensor(RESOLUTION_UNITS,
+                                                            device=self.robot_std.device)
+        return torch.cat([self.robot_std, self.scene_std]) / sigma
+
     def vector_targets(self, obs: dict) -> torch.Tensor:
         """Normalised concat(robot_obs, scene_obs) (state mode)."""
         robot = (canonical_robot_obs(obs["robot_obs"]) - self.robot_mean) / self.robot_std
@@ -328,7 +344,8 @@ class WorldModel(nn.Module):
         last, feat, dists = self.observe(state, obs, prev_action, is_first)
         recon = self.decode(feat)
         if self.cfg.obs_mode == "state":
-            nll = 0.5 * (recon["state"] - self.vector_targets(obs)).pow(2).sum(-1)
+            err = (recon["state"] - self.vector_targets(obs)) * self.recon_weight()
+            nll = 0.5 * err.pow(2).sum(-1)
         else:
             nll = sum(0.5 * (recon[c].float() - self.image_targets(obs[c])).pow(2)
                       .sum((-3, -2, -1)) for c in CAMERAS)

@@ -396,3 +396,39 @@ def test_ladder_trace_says_where_a_policy_fails_a_task(capsys):
                  "--trials", "1"]) == 0
     assert "0/1 succeeded" in capsys.readouterr().out
     assert main(["ladder", "trace", "--policy", "random"]) == 2
+
+
+def test_state_decoder_asks_for_grasp_precision():
+    """Defect: the state decoder's unit variance in data-std units let the filtered latent
+    know the TCP to 8 mm and the blocks to 5 mm median / 20-30 mm p90 (a block's y has a
+    std of 17 cm: 1 cm error cost 0.002 nats, less than the KL of one bit), while block
+    roll/pitch wobbles (std floor 0.05 rad) dominated the loss. With
+    ``state_resolution`` the decoder's std is physical: 2 mm for positions."""
+    from lumos_core.world_model import RESOLUTION_UNITS
+
+    assert len(RESOLUTION_UNITS) == 15 + 24
+    legacy = WorldModel(load_config("debug", ["world_model.obs_mode=state"]).world_model)
+    assert legacy.recon_weight() == 1.0                    # old checkpoints: as they trained
+    cfg = load_config("debug", ["world_model.obs_mode=state",
+                                "world_model.state_resolution=0.002"])
+    wm = WorldModel(cfg.world_model)
+    stats = {"robot_obs": {"mean": [0.0] * 15, "std": [0.1] * 15},
+             "scene_obs": {"mean": [0.0] * 24, "std": [0.2] * 24}}
+    wm.set_normalization(stats)
+    w = wm.recon_weight()
+    assert w[0].item() == pytest.approx(50.0)               # tcp x: 0.1 m std / 2 mm
+    assert w[3].item() == pytest.approx(5.0)                # tcp roll: 0.1 / 0.02 rad
+    assert w[15 + 6].item() == pytest.approx(100.0)         # red block x: 0.2 / 2 mm
+    # a 2 mm error of the TCP's x costs half a nat, as a unit Gaussian of std 2 mm says
+    obs = {"robot_obs": torch.zeros(1, 1, 15), "scene_obs": torch.zeros(1, 1, 24)}
+    target = wm.vector_targets(obs)
+    recon = target.clone()
+    recon[..., 0] += 0.002 / 0.1
+    err = (recon - target) * w
+    assert 0.5 * err.pow(2).sum().item() == pytest.approx(0.5, rel=1e-4)
+    # the stored configuration of a model trained before the option reads 0 (legacy)
+    from lumos_core.config import LumosConfig
+
+    old = LumosConfig.from_dict({"world_model": {"obs_mode": "state"}})
+    assert old.world_model.state_resolution == 0.0
+    assert load_config("state").world_model.state_resolution > 0

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lumos_core.cli.common import POSITIVE
+from lumos_core.cli.common import POSITIVE, add_threads, set_threads
 
 
 def register(sub) -> None:
@@ -33,6 +33,7 @@ def register(sub) -> None:
     lad.add_argument("--workers", type=POSITIVE, default=2)
     lad.add_argument("--seed", type=int, default=0)
     lad.add_argument("--out", default=None, help="report / network directory")
+    add_threads(lad)
     lad.set_defaults(handler=run)
 
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise LadderError("ladder state-bc needs --out (the trained network's directory)")
     if args.out:
         writable_dir(args.out)
+    set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
             "trace": _trace}[args.rung](args)
 

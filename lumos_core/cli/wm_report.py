@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from lumos_core.cli.common import POSITIVE
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from lumos_core.data.dataset import PlayData
     from lumos_core.featurize import load_world_model
     from lumos_core.runs import writable_dir
-    from lumos_core.wm_report import open_loop, write_open_loop
+    from lumos_core.wm_report import filter_precision, open_loop, write_open_loop
 
     writable_dir(args.out)
     model, cfg = load_world_model(args.checkpoint)
@@ -46,5 +47,12 @@ def run(args: argparse.Namespace) -> int:
         print("largest errors: " + ", ".join(f"{k} {v:.3f}" for k, v in worst)
               + (f"; near-constant in the data (not in the aggregate): "
                  f"{', '.join(summary['near_constant'])}" if summary["near_constant"] else ""))
+    if cfg.world_model.obs_mode == "state":
+        precision = filter_precision(model, data, seed=args.seed)
+        summary["filter_precision"] = precision
+        print("filtered latent -> state (posterior reconstruction after 64 frames, absolute "
+              "error median / p90): " + "; ".join(f"{k} {v['median']:.3g} / {v['p90']:.3g}"
+                                                  for k, v in precision.items()))
+        (Path(args.out) / "filter_precision.json").write_text(json.dumps(precision, indent=1))
     print(f"report: {args.out}")
     return 0
