@@ -113,8 +113,8 @@ def test_policy_in_the_harness(features, tmp_path, encoder):
     assert report["summary"]["seeds"] == 1 and (tmp_path / "eval" / "results.md").exists()
 
 
-def test_latent_bc_rung_trains_on_features_and_filters_at_control_time(features, sim_dataset,
-                                                                        tmp_path):
+def test_latent_bc_rung_trains_on_features_and_filters_at_control_time(
+        features, sim_dataset, tmp_path):
     """Rung d0: the state-BC network on the world model's filtered latents of the same frames;
     its policy filters observations like LumosPolicy (h depends on the history)."""
     from lumos_core import ladder

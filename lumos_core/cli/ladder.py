@@ -119,7 +119,8 @@ def _state_bc(args: argparse.Namespace) -> int:
 
     info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed,
                                  inputs=args.inputs, features=args.features)
-    print(f"inputs {info['inputs']}: trained on {info['windows']} annotated windows ({info['frames']} frames), "
+    print(f"inputs {info['inputs']}: trained on {info['windows']} annotated windows "
+          f"({info['frames']} frames), "
           f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
           f"{info['final_mse']:.4f}")
     chains = load_chains()[: args.chains]
