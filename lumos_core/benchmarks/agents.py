@@ -116,8 +116,10 @@ def _cmd(*parts) -> str:
 
 def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play",
         world_model: str | Path | None = None, preset: str = "state",
-        progress: bool = True) -> dict:
-    """Run the whole comparison; returns the report dict."""
+        progress: bool = True, chains: int | None = None,
+        main_chains: int | None = None) -> dict:
+    """Run the whole comparison; returns the report dict. ``chains`` / ``main_chains``
+    override the profile's evaluation chains (all variants / LUMOS and GCBC)."""
     from lumos_core.evaluation import evaluate, plot_reports
     from lumos_core.featurize import featurize
     from lumos_core.instructions import load_instruction_file
@@ -130,6 +132,9 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
 
     torch.set_num_threads(1)   # parallelism comes from the evaluation workers
     prof = PROFILES[profile_name]
+    if chains is not None or main_chains is not None:
+        prof = replace(prof, chains=chains or prof.chains,
+                       main_chains=prof.main_chains if main_chains is None else main_chains)
     out, dataset = Path(out), Path(dataset)
     out.mkdir(parents=True, exist_ok=True)
     commands, timings = [], {}
@@ -301,6 +306,8 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
 
 def register(sub) -> None:
     """`lumos benchmark agents`."""
+    from lumos_core.cli.common import POSITIVE
+
     parser = sub.add_parser("agents", help="the Table I analogue: LUMOS, its ablations, GCBC "
                             "and MCIL on the same chains (state mode)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
@@ -312,6 +319,10 @@ def register(sub) -> None:
                         help="CALVIN-format dataset (collected when missing)")
     parser.add_argument("--world-model", default=None,
                         help="reuse this world-model checkpoint instead of training one")
+    parser.add_argument("--chains", type=POSITIVE, default=None,
+                        help="evaluation chains per variant (default: the profile's)")
+    parser.add_argument("--main-chains", type=POSITIVE, default=None,
+                        help="evaluation chains for LUMOS and GCBC (default: the profile's)")
     parser.set_defaults(handler=main)
 
 
@@ -320,6 +331,7 @@ def main(args) -> int:
 
     out = args.out or f"runs/benchmark_agents_{args.profile}"
     writable_dir(out)
-    result = run(args.profile, out, args.dataset_root, args.world_model)
+    result = run(args.profile, out, args.dataset_root, args.world_model,
+                 chains=args.chains, main_chains=args.main_chains)
     print(f"report: {out}/report.md ({result['timings']['total_min']:.1f} min)")
     return 0
