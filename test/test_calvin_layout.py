@@ -187,3 +187,11 @@ def test_a_checkpoint_of_another_language_model_is_refused():
     check_language_model(None, "ckpt")               # checkpoints from before the record
     with pytest.raises(ValueError, match="paraphrase-MiniLM-L3-v2.*all-MiniLM-L6-v2"):
         check_language_model(CALVIN_LANG_MODEL, "ckpt")
+
+
+def test_calvin_packing_benchmark_runs_on_real_size_frames():
+    from lumos_core.benchmarks.data import calvin_packing
+
+    r = calvin_packing(4)
+    assert r["frames"] == 4 and r["pack_frames_per_s"] > 0 and r["every_key_frames_per_s"] > 0
+    assert r["task_D_D_minutes"] > 0
