@@ -118,12 +118,14 @@ class WindowSampler:
 
     def sample(self, batch: int, device: torch.device | str = "cpu",
                history_free: bool | None = None) -> dict:
-        """``batch`` image-goal windows plus ``batch`` language-goal windows (if any); the
+        """``batch`` image-goal windows (none with ``agent.image_goals`` false) plus ``batch``
+        language-goal windows (if any); the
         first latent is history-free with probability ``history_free_prob`` per batch, or as
         ``history_free`` says."""
         cfg = self.cfg
         windows, lang, is_lang, align = [], [], [], []
-        for start in self.rng.choice(self.vis_starts, batch):
+        image_windows = batch if cfg.image_goals or not self.has_language else 0
+        for start in self.rng.choice(self.vis_starts, image_windows):
             windows.append(self._window(int(start), int(self.segment_end[start]))[0])
             lang.append(np.zeros(384, np.float32))
             is_lang.append(False)

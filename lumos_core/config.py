@@ -302,6 +302,9 @@ class AgentConfig(Section):
     lang_per_task: int = doc(0, "Use at most this many language-annotated windows per task "
                                 "(a fixed random subset; 0 = all): the data-efficiency study "
                                 "on one dataset and one world model.", low=0)
+    image_goals: bool = doc(True, "Train on image-goal windows of all play next to the "
+                                  "language windows (official, MCIL); false = language "
+                                  "windows only (a baseline's diagnostic).")
     history_free_prob: float = doc(0.5, "Probability per batch that the windows' first latent "
                                         "is replaced by its history-free version (the first "
                                         "step after a reset; official: 0.5).",

@@ -56,6 +56,12 @@ def test_window_sampler(features):
     assert (batch["actions"][..., :6][padded] == 0).all()
     assert set(sampler.instructions()) <= set(load_instruction_file(
         config_file("sim_instructions_train.yaml")))
+    # agent.image_goals=false: language windows only (a baseline's diagnostic)
+    from dataclasses import replace
+
+    sampler.cfg = replace(cfg.agent, image_goals=False)
+    lang_only = sampler.sample(5)
+    assert lang_only["is_lang"].tolist() == [True] * 5
 
 
 @pytest.mark.parametrize("overrides", [[], ["agent.use_ditto=false"], ["agent.use_plan=false"],
