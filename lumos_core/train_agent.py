@@ -100,6 +100,16 @@ class AgentTrainer:
         self.step = int(state["step"])
         truncate_metrics(self.run_dir, self.step)
 
+    def in_warmup(self) -> bool:
+        """The BC warm-up (``agent.bc_warmup`` batches) -- which ends early, at half of a time
+        budget, so that an imagining agent always gets imagination updates (a Table I run whose
+        LUMOS training shared the cores got 1 125 batches of a 1 200-batch warm-up: no DITTO
+        update at all)."""
+        if self.step >= self.cfg.agent.bc_warmup:
+            return False
+        half = getattr(self, "warmup_deadline", None)
+        return half is None or time.monotonic() < half
+
     def train_step(self) -> dict:
         """One batch: critic update, then actor update; target copy on schedule."""
         t = self.cfg.agent_train
@@ -107,8 +117,7 @@ class AgentTrainer:
             self.agent.update_target()
         batch = self.sampler.sample(t.batch_size, self.device)
         self.agent.behaviour.train()
-        policy_loss, critic_loss, metrics = self.agent.losses(
-            batch, bc_only=self.step < self.cfg.agent.bc_warmup)
+        policy_loss, critic_loss, metrics = self.agent.losses(batch, bc_only=self.in_warmup())
         if critic_loss is not None:
             self.critic_opt.zero_grad(set_to_none=True)
             critic_loss.backward()
@@ -143,6 +152,7 @@ class AgentTrainer:
         t = self.cfg.agent_train
         steps = steps or t.steps
         deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+        self.warmup_deadline = None if max_minutes is None else time.monotonic() + 30 * max_minutes
         bar = tqdm(total=steps, initial=self.step, desc="train-agent", unit="batch",
                    disable=not self.progress)
         started, windows = time.perf_counter(), 0

@@ -143,3 +143,21 @@ def test_latent_bc_rung_trains_on_features_and_filters_at_control_time(
     policy.reset()
     policy.seed(1)
     assert np.allclose(policy.step(obs, "open it"), first)  # reset restarts the filter
+
+
+def test_bc_warmup_ends_at_half_of_a_time_budget(features, tmp_path):
+    """Defect: a time-budgeted LUMOS training that shared the cores spent its whole budget in
+    the 1 200-batch BC warm-up (1 125 batches, no DITTO update): the warm-up now ends at half
+    of the budget at the latest."""
+    import time
+
+    out, cfg = features
+    cfg = load_config("debug", _state_overrides(cfg.data.dataset) + ["agent.bc_warmup=1000"])
+    trainer = AgentTrainer(cfg, out / "feats", tmp_path, progress=False)
+    assert trainer.in_warmup()                         # no time budget: by batches only
+    trainer.warmup_deadline = time.monotonic() - 1     # half of the budget has passed
+    assert not trainer.in_warmup()
+    trainer.warmup_deadline = time.monotonic() + 60
+    assert trainer.in_warmup()
+    trainer.step = 1000
+    assert not trainer.in_warmup()
