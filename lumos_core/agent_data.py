@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lumos_core.config import AgentConfig
-from lumos_core.data.calvin import read_annotations
+from lumos_core.data.calvin import read_annotations, windows_in_episodes
 from lumos_core.featurize import Features
 
 ALIGN_WINDOW = 8
@@ -38,26 +38,58 @@ class WindowSampler:
         self.zero = features.arrays["zero_features"]
         self.actions = features.arrays["rel_actions"]
         self.segments = np.asarray(features.arrays["segments"])
-        row_of = {int(fid): i for i, fid in enumerate(features.arrays["frame_ids"])}
+        frame_ids = np.asarray(features.arrays["frame_ids"])
+        row_of = {int(fid): i for i, fid in enumerate(frame_ids)}
         lang = read_annotations(dataset_split)
+        indx = lang["info"]["indx"]
+        inside = set(windows_in_episodes(indx, frame_ids[self.segments]).tolist())
+        #: windows that run past their episode (skipped, counted) and the shorter ones
+        self.skipped = len(indx) - len(inside)
         rows, keep = [], []
         allowed = self.subset(lang["language"]["task"], cfg.lang_per_task)
-        for i, (start, end) in enumerate(lang["info"]["indx"]):
-            if (i in allowed and int(start) in row_of and int(end) in row_of
-                    and end - start + 1 >= cfg.min_window):
+        for i, (start, end) in enumerate(indx):
+            if i in allowed and i in inside and end - start + 1 >= cfg.min_window:
                 rows.append((row_of[int(start)], row_of[int(end)]))
                 keep.append(i)
+        if self.skipped:
+            import sys
+
+            print(f"{dataset_split}: {self.skipped} of {len(indx)} language windows run past "
+                  "their episode and are skipped", file=sys.stderr)
         self.lang_rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
-        self.lang_emb = np.asarray(lang["language"]["emb"][keep, 0], np.float32) \
-            if keep else np.zeros((0, 384), np.float32)
         self.lang_task = [lang["language"]["task"][i] for i in keep]
         self.lang_text = [lang["language"]["ann"][i] for i in keep]
+        self.language_model = lang["info"].get("language_model")
+        self.lang_emb = self._embeddings(lang, keep)
         self.vis_starts = np.concatenate([np.arange(s, e - cfg.min_window + 2)
                                           for s, e in self.segments
                                           if e - s + 1 >= cfg.min_window])
         self.segment_end = np.zeros(len(self.feat), np.int64)
         for s, e in self.segments:
             self.segment_end[s:e + 1] = e
+
+    def _embeddings(self, lang: dict, keep: list[int]) -> np.ndarray:
+        """The windows' sentence embeddings in the space of this project's encoder (the one a
+        trained checkpoint names and embeds goals with at run time): the stored vectors when
+        the file says they come from it, else the sentences embedded again (real CALVIN
+        splits ship paraphrase-MiniLM-L3-v2 vectors)."""
+        from lumos_core.language import MODEL_ID
+
+        if not keep:
+            return np.zeros((0, 384), np.float32)
+        if self.language_model == MODEL_ID:
+            return np.asarray(lang["language"]["emb"][keep, 0], np.float32)
+        import sys
+
+        from lumos_core.language import shared_encoder
+
+        source = self.language_model or "an unnamed sentence model"
+        print(f"the dataset's language embeddings come from {source}; embedding its "
+              f"{len(keep)} sentences with {MODEL_ID}", file=sys.stderr)
+        texts = sorted(set(self.lang_text))
+        vectors = dict(zip(texts, np.asarray(shared_encoder().encode(texts), np.float32)))
+        self.language_model = MODEL_ID
+        return np.stack([vectors[t] for t in self.lang_text])
 
     @staticmethod
     def subset(tasks: list[str], per_task: int, seed: int = 0) -> set[int]:

@@ -27,8 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lumos_core.data.calvin import (canonical_robot_obs, canonical_scene_obs, read_annotations,
-                                    read_episode_meta)
+from lumos_core.data.calvin import canonical_robot_obs, canonical_scene_obs, read_episode_meta
 
 STATE_BC_FILE = "state_bc.pt"
 
@@ -139,22 +138,21 @@ def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
 
     split_dir = Path(dataset) / split
     data = PlayData(split_dir, images=False, progress=False)
-    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
-    lang = read_annotations(split_dir)
-    if not len(lang["info"]["indx"]):
+    lang = data.language()                   # windows outside any episode skipped, counted
+    if not len(lang["rows"]):
         raise LadderError(f"{split_dir}: no language annotations")
     rows, window = [], []
-    for i, (s, e) in enumerate(lang["info"]["indx"]):
-        r = np.arange(row_of[int(s)], row_of[int(e)] + 1)
+    for i, (s, e) in enumerate(lang["rows"]):
+        r = np.arange(s, e + 1)
         rows.append(r)
         window.append(np.full(len(r), i))
     rows, window = np.concatenate(rows), np.concatenate(window)
     return {"robot_obs": np.asarray(data.arrays["robot_obs"])[rows],
             "scene_obs": np.asarray(data.arrays["scene_obs"])[rows],
             "actions": np.asarray(data.arrays["rel_actions"])[rows],
-            "task": [lang["language"]["task"][i] for i in window],
-            "emb": np.asarray(lang["language"]["emb"][window, 0], np.float32),
-            "windows": len(lang["info"]["indx"]), "rows": rows,
+            "task": [lang["task"][i] for i in window],
+            "emb": np.asarray(lang["emb"][window], np.float32),
+            "windows": len(lang["rows"]), "rows": rows,
             "frame_ids": np.asarray(data.frame_ids)[rows]}
 
 

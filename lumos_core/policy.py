@@ -23,6 +23,18 @@ from lumos_core.data.dataset import resize
 from lumos_core.world_model import CAMERAS, ZERO_ACTION, WorldModel
 
 
+def check_language_model(model_id: str | None, checkpoint) -> None:
+    """A policy trained on goal embeddings of one sentence model cannot be given another's:
+    refuse a checkpoint whose language model is not the encoder this project embeds goals with
+    (naming both); checkpoints without a record predate it and used this encoder."""
+    from lumos_core.language import MODEL_ID
+
+    if model_id not in (None, MODEL_ID):
+        raise ValueError(f"{checkpoint}: trained on goal embeddings of {model_id}, but goals "
+                         f"are embedded with {MODEL_ID}; retrain it (train-agent embeds the "
+                         f"dataset's sentences with {MODEL_ID})")
+
+
 class LumosPolicy:
     """``reset()`` / ``step(obs, goal)`` over a ``policy`` checkpoint."""
 
@@ -40,6 +52,7 @@ class LumosPolicy:
         self.action_mode = action_mode or self.cfg.agent.action_mode
         self.instructions = ckpt.extra.get("instructions", {})
         self.language_model_id = ckpt.language_model_id
+        check_language_model(self.language_model_id, checkpoint)
         self._encoder = encoder
         self.generator = torch.Generator()
         self.needs_images = self.cfg.world_model.obs_mode == "vision"

@@ -7,7 +7,13 @@ A split directory (``training/`` or ``validation/``) holds
   ``robot_obs`` (15), ``scene_obs`` (24; only a simulator has it);
 - ``ep_start_end_ids.npy``: (N, 2) contiguous recordings, end inclusive;
 - ``lang_annotations/auto_lang_ann.npy``: a pickled dict ``{"info": {"indx": [(start, end)]},
-  "language": {"ann": [...], "task": [...], "emb": (N, 1, 384)}}``;
+  "language": {"ann": [...], "task": [...], "emb": (N, 1, 384)}}``. In the file ``end`` is
+  *exclusive*, as CALVIN's annotator writes it (``start + length``) and its loader reads it
+  (windows start in ``range(start, end + 1 - min_window)`` and read ``window_size`` frames, so
+  frame ``end`` is never read); files written here say so (``info["indx_end"]``) and name the
+  sentence model of their embeddings (``info["language_model"]``). :func:`read_annotations`
+  returns inclusive last frames whatever the file's convention; files of the first versions of
+  this project (inclusive ends, no marker, episode metadata present) are read as inclusive;
 - ``statistics.yaml``: normalisation statistics in CALVIN's layout.
 
 Writes are crash-safe: an episode's frames are written under a temporary directory, moved into
@@ -190,12 +196,34 @@ def empty_annotations() -> dict:
             "language": {"ann": [], "task": [], "emb": np.zeros((0, 1, 384), np.float32)}}
 
 
+#: the folder and sentence model of the language embeddings shipped with the CALVIN splits
+CALVIN_LANG_DIR, CALVIN_LANG_MODEL = ("lang_paraphrase-MiniLM-L3-v2",
+                                      "sentence-transformers/paraphrase-MiniLM-L3-v2")
+
+
+def _file_convention(data: dict, split_dir: Path) -> str:
+    """'exclusive' (CALVIN) or 'inclusive' (files of this project's first versions)."""
+    marked = data["info"].get("indx_end")
+    if marked in ("exclusive", "inclusive"):
+        return marked
+    if marked is not None:
+        raise DatasetError(f"{split_dir}: auto_lang_ann.npy says indx_end={marked!r}; expected "
+                           "'exclusive' or 'inclusive'")
+    legacy = (split_dir / META_DIR).is_dir() and any((split_dir / META_DIR).iterdir())
+    return "inclusive" if legacy else "exclusive"
+
+
 def read_annotations(split_dir: str | Path) -> dict:
     """``lang_annotations/auto_lang_ann.npy`` (CALVIN also accepts ``<split>/auto_lang_ann.npy``
-    and ``lang_paraphrase-MiniLM-L3-v2/``); an empty structure when there is none."""
+    and ``lang_paraphrase-MiniLM-L3-v2/``); an empty structure when there is none.
+
+    ``info["indx"]`` comes back as (start, last) with the last frame *inclusive*;
+    ``info["file_convention"]`` says how the file stored it, ``info["language_model"]`` the
+    sentence model of ``emb`` (None when the file does not say and its folder does not tell).
+    """
     split_dir = Path(split_dir)
     for candidate in (split_dir / LANG_DIR / LANG_FILE, split_dir / LANG_FILE,
-                      split_dir / "lang_paraphrase-MiniLM-L3-v2" / LANG_FILE):
+                      split_dir / CALVIN_LANG_DIR / LANG_FILE):
         if candidate.exists():
             try:
                 data = np.load(candidate, allow_pickle=True).item()
@@ -206,22 +234,64 @@ def read_annotations(split_dir: str | Path) -> dict:
             except (ValueError, OSError, EOFError, KeyError, TypeError, AttributeError) as exc:
                 raise DatasetError(f"{candidate}: not a CALVIN language annotation file "
                                    f"({exc})") from exc
+            if "task" not in data["language"]:
+                data["language"]["task"] = ["annotated"] * len(data["language"]["ann"])
             sizes = {len(data["info"]["indx"]), len(data["language"]["ann"]),
                      len(data["language"]["task"]), len(data["language"]["emb"])}
             if len(sizes) != 1:
                 raise DatasetError(f"{candidate}: indx, ann, task and emb differ in length")
+            convention = _file_convention(data, split_dir)
+            if convention == "exclusive":
+                data["info"]["indx"] = [(s, e - 1) for s, e in data["info"]["indx"]]
+            data["info"]["file_convention"] = convention
+            model = data["info"].get("language_model")
+            if model is None:
+                if candidate.parent.name == CALVIN_LANG_DIR:
+                    model = CALVIN_LANG_MODEL
+                elif convention == "inclusive":         # this project's first versions
+                    from lumos_core.language import MODEL_ID
+
+                    model = MODEL_ID
+            data["info"]["language_model"] = model
             return data
     return empty_annotations()
 
 
+def windows_in_episodes(indx: Sequence[tuple[int, int]], episodes: np.ndarray
+                        ) -> np.ndarray:
+    """Indices of the (start, last-inclusive) windows that lie inside one listed episode.
+    The one rule for every reader: a window that runs past its episode (or starts outside
+    any) is skipped and counted by the caller, never an error for the whole split."""
+    episodes = np.asarray(episodes, np.int64).reshape(-1, 2)
+    if not len(indx):
+        return np.zeros(0, np.int64)
+    order = np.argsort(episodes[:, 0])
+    starts, ends = episodes[order, 0], episodes[order, 1]
+    w = np.asarray(indx, np.int64).reshape(-1, 2)
+    k = np.searchsorted(starts, w[:, 0], side="right") - 1
+    ok = (k >= 0) & (w[:, 1] >= w[:, 0])
+    ok[ok] &= w[ok, 1] <= ends[k[ok]]
+    return np.flatnonzero(ok)
+
+
 def append_annotations(split_dir: str | Path, windows: Sequence[tuple[int, int]],
                        texts: Sequence[str], tasks: Sequence[str],
-                       embeddings: np.ndarray) -> int:
-    """Append annotated windows to ``auto_lang_ann.npy`` (atomic); returns the new count."""
+                       embeddings: np.ndarray, language_model: str | None = None) -> int:
+    """Append annotated windows, given as (start, last) with the last frame inclusive, to
+    ``auto_lang_ann.npy`` (atomic; written in CALVIN's end-exclusive form); returns the new
+    count. ``language_model`` (default: this project's encoder) must be the model of the
+    file's existing embeddings."""
+    from lumos_core.language import MODEL_ID
+
     if not len(windows) == len(texts) == len(tasks) == len(embeddings):
         raise ValueError("windows, texts, tasks and embeddings must have the same length")
     split_dir = Path(split_dir)
+    language_model = language_model or MODEL_ID
     data = read_annotations(split_dir)
+    existing_model = data["info"].get("language_model")
+    if data["info"]["indx"] and existing_model not in (None, language_model):
+        raise DatasetError(f"{split_dir}: its language embeddings come from {existing_model}; "
+                           f"new ones from {language_model} cannot join them")
     data["info"]["indx"] += [(int(s), int(e)) for s, e in windows]
     data["language"]["ann"] += list(texts)
     data["language"]["task"] += list(tasks)
@@ -229,6 +299,10 @@ def append_annotations(split_dir: str | Path, windows: Sequence[tuple[int, int]]
     if len(emb):
         old = data["language"]["emb"].reshape(-1, 1, emb.shape[-1])
         data["language"]["emb"] = np.concatenate([old, emb])
+    data["info"]["indx"] = [(s, e + 1) for s, e in data["info"]["indx"]]   # end exclusive
+    data["info"]["indx_end"] = "exclusive"
+    data["info"]["language_model"] = language_model
+    data["info"].pop("file_convention", None)
     (split_dir / LANG_DIR).mkdir(exist_ok=True)
     _atomic_save_npy(split_dir / LANG_DIR / LANG_FILE, np.array(data, dtype=object),
                      allow_pickle=True)

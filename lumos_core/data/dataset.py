@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from lumos_core.data.calvin import (DatasetError, frame_name, read_annotations,
-                                    read_episode_ids, read_statistics)
+                                    read_episode_ids, read_statistics, windows_in_episodes)
 
 PACK_VERSION = 1
 VECTOR_KEYS = ("actions", "rel_actions", "robot_obs", "scene_obs")
@@ -45,10 +45,13 @@ def pack_fingerprint(episodes: np.ndarray, image_size: int | None) -> dict:
             "frames": int((episodes[:, 1] - episodes[:, 0] + 1).sum()), "image_size": image_size}
 
 
-def _load_frame(path: Path) -> dict[str, np.ndarray]:
+def _load_frame(path: Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of one frame file (all when None). An npz member is decompressed
+    only when read: CALVIN frames also hold depth and tactile arrays that packing never uses."""
     try:
         with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+            return {k: data[k] for k in (data.files if keys is None else keys)
+                    if k in data.files}
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: frame file is missing") from exc
     except Exception as exc:  # noqa: BLE001 - zip/pickle errors of damaged files vary
@@ -126,7 +129,8 @@ class PlayData:
         from tqdm import tqdm
 
         start = time.perf_counter()
-        first = _load_frame(self.dir / frame_name(int(self.frame_ids[0])))
+        first = _load_frame(self.dir / frame_name(int(self.frame_ids[0])),
+                            list(VECTOR_KEYS) + (list(IMAGE_KEYS) if self.images else []))
         keys = [k for k in VECTOR_KEYS if k in first]
         if self.images:
             missing = [k for k in IMAGE_KEYS if k not in first]
@@ -153,7 +157,7 @@ class PlayData:
             for row, fid in enumerate(tqdm(self.frame_ids, desc=f"pack {self.dir.name}",
                                            unit="frame", disable=not progress)):
                 path = self.dir / frame_name(int(fid))
-                frame = _load_frame(path)
+                frame = _load_frame(path, keys)
                 for key in keys:
                     if key not in frame:
                         raise DatasetError(f"{path}: key {key!r} is missing")
@@ -247,9 +251,20 @@ class PlayData:
         return read_statistics(self.dir)
 
     def language(self) -> dict:
-        """Annotated windows as rows: ``rows`` (N, 2) inclusive, ``ann``, ``task``, ``emb``."""
+        """Annotated windows as rows: ``rows`` (N, 2) inclusive, ``ann``, ``task``, ``emb``,
+        ``skipped`` (windows outside any episode, left out and reported once)."""
         data = read_annotations(self.dir)
-        rows = np.array([(self.row(s), self.row(e)) for s, e in data["info"]["indx"]],
+        indx = data["info"]["indx"]
+        keep = windows_in_episodes(indx, self.episodes)
+        skipped = len(indx) - len(keep)
+        if skipped:
+            import sys
+
+            print(f"{self.dir}: {skipped} of {len(indx)} language windows run past their "
+                  "episode and are skipped", file=sys.stderr)
+        rows = np.array([(self.row(indx[i][0]), self.row(indx[i][1])) for i in keep],
                         dtype=np.int64).reshape(-1, 2)
-        return {"rows": rows, "ann": list(data["language"]["ann"]),
-                "task": list(data["language"]["task"]), "emb": data["language"]["emb"][:, 0]}
+        lang = data["language"]
+        return {"rows": rows, "ann": [lang["ann"][i] for i in keep],
+                "task": [lang["task"][i] for i in keep], "emb": lang["emb"][keep, 0],
+                "skipped": skipped, "language_model": data["info"].get("language_model")}
