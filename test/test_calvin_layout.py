@@ -195,3 +195,36 @@ def test_calvin_packing_benchmark_runs_on_real_size_frames():
     r = calvin_packing(4)
     assert r["frames"] == 4 and r["pack_frames_per_s"] > 0 and r["every_key_frames_per_s"] > 0
     assert r["task_D_D_minutes"] > 0
+
+
+def test_a_policy_trained_on_the_calvin_layout_embeds_goals_with_its_checkpoints_model(
+        calvin_root, tmp_path, encoder, monkeypatch):
+    """End to end on the fixture (debug sizes, state mode): world model -> featurize ->
+    train-agent; the checkpoint names all-MiniLM-L6-v2, its training goals are that model's
+    embeddings of the CALVIN sentences, and the policy embeds a text goal with it."""
+    import torch
+
+    from lumos_core.config import load_config
+    from lumos_core.featurize import featurize
+    from lumos_core.policy import LumosPolicy
+    from lumos_core.train_agent import AgentTrainer
+    from lumos_core.train_wm import WorldModelTrainer
+
+    torch.set_num_threads(1)
+    monkeypatch.setattr("lumos_core.language.shared_encoder", lambda: encoder)
+    cfg = load_config("debug", [f"data.dataset={calvin_root}", "world_model.obs_mode=state",
+                                "world_model.use_proprio=false", "wm_train.seq_len=8",
+                                "wm_train.batch_size=2", "wm_train.eval_every=1000",
+                                "wm_train.checkpoint_every=1000", "agent_train.batch_size=2",
+                                "agent_train.checkpoint_every=1000"])
+    wm = WorldModelTrainer(cfg, tmp_path / "wm", progress=False)
+    wm.fit(2)
+    featurize(wm.save("final"), calvin_root, tmp_path / "feats", progress=False)
+    trainer = AgentTrainer(cfg, tmp_path / "feats", tmp_path / "agent", progress=False)
+    assert np.allclose(trainer.sampler.lang_emb, encoder.encode(trainer.sampler.lang_text),
+                       atol=1e-6)
+    path = trainer.fit(2)
+    policy = LumosPolicy(path, encoder=encoder)
+    assert policy.language_model_id == MODEL_ID
+    assert np.allclose(policy.goal_embedding("open the drawer").numpy()[0],
+                       encoder.encode_one("open the drawer"))
