@@ -148,6 +148,14 @@ class CollectConfig(Section):
                                   low=0.0, high=1.0)
     tasks: tuple[str, ...] = doc((), "Tasks the expert plays (empty: every task); e.g. one "
                                      "task family for tiny learning checks.")
+    interrupt_prob: float = doc(0.5, "Probability that play moves on to the next task the "
+                                     "moment the oracle sees the current one completed, "
+                                     "leaving the rest of the expert's plan (rising, letting "
+                                     "go) undone. Evaluation chains give the next instruction "
+                                     "at exactly that moment, so the next task must be "
+                                     "learnable from such states (0: every plan runs to its "
+                                     "end, as data recorded before this setting).",
+                               low=0.0, high=1.0)
     home_prob: float = doc(0.1, "Probability of returning to (near) the neutral pose between "
                                 "tasks, where evaluation chains start.", low=0.0, high=1.0)
     balance_tasks: bool = doc(True, "Choose the next task among the feasible ones with weight "
@@ -420,7 +428,8 @@ RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",)}
 
 #: keys added later whose default differs from how older versions behaved: a stored config
 #: without them gets the old behaviour (a model trained on raw block yaws keeps them)
-LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"world_model": {"canonical_scene": False}}
+LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"world_model": {"canonical_scene": False},
+                                               "collect": {"interrupt_prob": 0.0}}
 
 
 SECTIONS: dict[str, type[Section]] = typing.get_type_hints(LumosConfig)

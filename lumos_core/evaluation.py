@@ -81,7 +81,7 @@ class ExpertPolicy:
         self.task = None
         self.started = False
         self.released = False
-        self.expert.plan = []
+        self.expert.abandon()
 
     def step(self, obs: dict, goal: str) -> np.ndarray:
         """Follow the expert's plan for the task the instruction names.
@@ -247,17 +247,30 @@ def metrics(results: list[dict]) -> dict:
     """CALVIN metrics of one seed's chain results."""
     completed = np.array([r["completed"] for r in results])
     per_task = defaultdict(lambda: [0, 0])
+    # later subtasks start where the previous one ended (mid-motion, often low or holding a
+    # block): the same task at position 1 and at positions 2-5 tells whether those start
+    # states, not the task, break the chains
+    per_position = [[0, 0] for _ in range(CHAIN_LENGTH)]
+    later = defaultdict(lambda: [0, 0])
     for r in results:
-        for sub in r["subtasks"]:
+        for k, sub in enumerate(r["subtasks"]):
             per_task[sub["task"]][0] += sub["success"]
             per_task[sub["task"]][1] += 1
+            per_position[k][0] += sub["success"]
+            per_position[k][1] += 1
+            if k:
+                later[sub["task"]][0] += sub["success"]
+                later[sub["task"]][1] += 1
     return {
         "chains": len(results),
         "success_rate": [float(np.mean(completed >= i)) for i in range(1, CHAIN_LENGTH + 1)],
         "avg_len": float(completed.mean()),
         "completed_hist": np.bincount(completed, minlength=CHAIN_LENGTH + 1).tolist(),
-        "per_task": {t: {"success": s, "total": n, "rate": s / n}
+        "per_task": {t: {"success": s, "total": n, "rate": s / n,
+                         "later_success": later[t][0], "later_total": later[t][1]}
                      for t, (s, n) in sorted(per_task.items())},
+        "per_position": [{"success": s, "attempts": n, "rate": s / n if n else None}
+                         for s, n in per_position],
     }
 
 
@@ -379,6 +392,33 @@ def per_task_table(reports: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def position_table(report: dict) -> str:
+    """Conditional success at each chain position (pooled over seeds), and per task at the
+    first position against the later ones (which start where the previous subtask ended)."""
+    seeds = report["per_seed"]
+    if not seeds or "per_position" not in seeds[0]:
+        return ""
+    cells = []
+    for k in range(CHAIN_LENGTH):
+        s = sum(m["per_position"][k]["success"] for m in seeds)
+        n = sum(m["per_position"][k]["attempts"] for m in seeds)
+        cells.append(f"{100 * s / n:.0f} % ({n})" if n else "–")
+    lines = ["| position | " + " | ".join(str(k + 1) for k in range(CHAIN_LENGTH)) + " |",
+             "|---|" + "---|" * CHAIN_LENGTH,
+             "| success given reached | " + " | ".join(cells) + " |", "",
+             "| task | first subtask | later subtasks |", "|---|---|---|"]
+    tasks = sorted({t for m in seeds for t in m["per_task"]})
+    for t in tasks:
+        rows = [m["per_task"][t] for m in seeds if t in m["per_task"]]
+        first_s = sum(r["success"] - r.get("later_success", 0) for r in rows)
+        first_n = sum(r["total"] - r.get("later_total", 0) for r in rows)
+        later_s = sum(r.get("later_success", 0) for r in rows)
+        later_n = sum(r.get("later_total", 0) for r in rows)
+        fmt = (lambda a, b: f"{100 * a / b:.0f} % ({b})" if b else "–")
+        lines.append(f"| {t} | {fmt(first_s, first_n)} | {fmt(later_s, later_n)} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_reports(reports: dict[str, dict], path: Path) -> None:
     """Bar plot of chain success rates (1..5 in a row) per policy, with std over seeds."""
     import matplotlib
@@ -420,6 +460,7 @@ def write_report(out_dir: Path, report: dict, results: list[dict]) -> None:
     text = (f"# Evaluation of `{report['policy']}`\n\n{report['chains']} chains x "
             f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask.\n\n"
             + markdown_table({name: report}) + "\n## Per task\n\n"
-            + per_task_table({name: report}))
+            + per_task_table({name: report}) + "\n## Per chain position\n\n"
+            + position_table(report))
     (out_dir / "results.md").write_text(text)
     plot_reports({name: report}, out_dir / "success.png")

@@ -122,6 +122,38 @@ def test_play_passes_through_the_evaluation_start_pose():
     assert high > 0.1 > 0.05 > low and high > 4 * low
 
 
+def test_play_starts_tasks_where_a_completion_left_the_robot():
+    """Defect: play always ran the expert's plan to its end (rise, let go) before the next task,
+    while an evaluation chain gives the next instruction the moment the oracle sees a subtask
+    done; later subtasks started from states no training window starts from."""
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.play import PlayRecorder
+
+    cfg = CollectConfig(home_prob=0.0, pause_prob=0.0, free_motion_prob=0.0)
+    gaps = {}
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        for prob in (0.0, 1.0):
+            recorder = PlayRecorder(env, replace(cfg, interrupt_prob=prob),
+                                    np.random.default_rng(0))
+            _, events = recorder.episode(800, 0)
+            assert len(events) >= 4
+            # frames between one task's completion and the start of the next
+            gaps[prob] = [b["start"] - a["end"] for a, b in zip(events, events[1:])]
+    assert all(g == 1 for g in gaps[1.0])
+    assert min(gaps[0.0]) > 1
+
+
+def test_data_recorded_before_interruptions_keep_their_setting(tmp_path):
+    """A collect.json without ``interrupt_prob`` was recorded with every plan run to its end."""
+    import json
+
+    from lumos_core.sim.collect import recorded_settings
+
+    (tmp_path / "collect.json").write_text(json.dumps({"sim": {}, "collect": {"frames": 10}}))
+    assert recorded_settings(tmp_path)[1].interrupt_prob == 0.0
+    assert CollectConfig().interrupt_prob == 0.5
+
+
 def test_training_paraphrases_are_many_varied_and_disjoint_from_evaluation():
     train = yaml.safe_load(config_file("sim_instructions_train.yaml").read_text())
     evaluation = yaml.safe_load(config_file("sim_instructions_eval.yaml").read_text())

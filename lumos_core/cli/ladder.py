@@ -112,7 +112,7 @@ def _reward(args: argparse.Namespace) -> int:
 
 def _state_bc(args: argparse.Namespace) -> int:
     from lumos_core import ladder
-    from lumos_core.evaluation import evaluate, markdown_table, per_task_table
+    from lumos_core.evaluation import evaluate, markdown_table, per_task_table, position_table
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
@@ -131,4 +131,5 @@ def _state_bc(args: argparse.Namespace) -> int:
     name = f"BC on {seen} ({args.goal} goal)"
     print(markdown_table({name: report}), end="")
     print(per_task_table({name: report}), end="")
+    print(position_table(report), end="")
     return 0

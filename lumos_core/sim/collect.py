@@ -93,8 +93,11 @@ def _check_settings(root: Path, sim_cfg: SimConfig, cfg: CollectConfig) -> None:
     if path.exists():
         old = json.loads(path.read_text())
 
+        from lumos_core.config import LEGACY_DEFAULTS
+
         def recorded(section: str, key: str):
-            return old.get(section, {}).get(key, defaults[section].get(key))
+            fallback = LEGACY_DEFAULTS.get(section, {}).get(key, defaults[section].get(key))
+            return old.get(section, {}).get(key, fallback)
 
         diff = [f"{section}.{key}: {recorded(section, key)!r} -> {value!r}"
                 for section in settings for key, value in settings[section].items()

@@ -327,6 +327,11 @@ class ScriptedExpert:
                 Waypoint((end, y, TRANSIT_Z), 0.0, CLOSE, tol=0.02)]
 
     # --- execution ---------------------------------------------------------------------------
+    def abandon(self) -> None:
+        """Drop the rest of the current plan (``done`` becomes true)."""
+        self.plan, self.task = [], None
+        self._index, self._count, self._settled = 0, 0, 0
+
     @property
     def done(self) -> bool:
         """True when the plan is finished."""

@@ -115,12 +115,19 @@ class PlayRecorder:
             return None
         first = len(self.buffers["actions"])
         done_at = None
+        # decided up front so that the random stream does not depend on when the task ends
+        interrupt = self.rng.random() < self.cfg.interrupt_prob
         while not self.expert.done and not self._full():
             self._record(*self.expert.act())
             if task is not None and done_at is None:
                 now = SceneState(self.obs["scene_obs"], self.env.held_block())
                 if task in completed_tasks(start, now):
                     done_at = len(self.buffers["actions"]) - 1
+                    if interrupt:
+                        # the next task starts from here, as an evaluation chain's next
+                        # subtask does: low at a fixture, mid-push, a block in the hand
+                        self.expert.abandon()
+                        break
         if task is None or done_at is None:
             return None
         self.counts[task] += 1
