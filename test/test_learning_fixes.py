@@ -392,6 +392,40 @@ def test_expert_stacks_onto_the_nearest_block_not_a_random_one():
         assert np.allclose(targets[0] + offset, state.pos(nearest)[:2], atol=1e-4)
 
 
+@pytest.mark.parametrize("task", ["place_in_slider", "place_in_drawer"])
+def test_expert_places_by_dropping_from_above_the_walls(task):
+    """Defect: the expert lowered the held block inside the container, threading the hand
+    (20 cm across the fingers' axis) into an 18 cm compartment; a policy a centimetre or a few
+    degrees off pressed on a wall, never reached the release point and never let go
+    (true-state BC: 0 of 29 placements in chains). The expert now lets go with the block
+    above the walls, and the drop still lands it inside."""
+    from lumos_core.benchmarks.expert import prepare
+    from lumos_core.sim import scene
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.expert import ScriptedExpert
+    from lumos_core.sim.tasks import SceneState, completed_tasks
+
+    wall = scene.CABINET_WALL if task == "place_in_slider" else scene.DRAWER_WALL
+    rng = np.random.default_rng(1)
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        expert = ScriptedExpert(env, rng)
+        for _ in range(2):
+            assert prepare(env, expert, task, rng)
+            held = env.held_block()
+            start = SceneState(env.scene_obs(), held)
+            expert.start(task)
+            released_at = None
+            while not expert.done:
+                target = expert.act()
+                if released_at is None and target[2] > 0:
+                    bottom = env.block_pose(held)[0][2] - scene.BLOCK_SIZES[held][2] / 2
+                    released_at = bottom
+                env.step_absolute(*target)
+            assert released_at is not None and released_at > wall, (released_at, wall)
+            assert task in completed_tasks(start, SceneState(env.scene_obs(),
+                                                             env.held_block()))
+
+
 def test_return_normalisation_keeps_the_actor_objective_at_a_known_scale():
     """Defect: the unnormalised return objective (~-20) swamped the BC term (~0.04) a
     thousand to one; 'percentile' divides it by a running 5-95 % return range (>= 1)."""
