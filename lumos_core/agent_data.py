@@ -26,6 +26,28 @@ from lumos_core.featurize import Features
 ALIGN_WINDOW = 8
 
 
+class ParaphrasePools:
+    """Every distinct sentence embedding of each task, to draw a frame's language goal from
+    its task's paraphrases instead of the one sentence its window was annotated with."""
+
+    def __init__(self, tasks, embeddings) -> None:
+        emb = np.asarray(embeddings, np.float32)
+        names = sorted(set(tasks))
+        lookup = {name: k for k, name in enumerate(names)}
+        self.task_index = np.array([lookup[t] for t in tasks])
+        pools = [np.unique(emb[self.task_index == k], axis=0) for k in range(len(names))]
+        self.count = np.array([len(p) for p in pools])
+        #: (tasks, most paraphrases, dim), each task's rows padded by repeating its first
+        self.table = np.stack([np.concatenate([p, np.repeat(p[:1], self.count.max() - len(p),
+                                                            0)]) for p in pools])
+
+    def draw(self, rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """One random paraphrase embedding of the task of each of ``rows``."""
+        k = self.task_index[np.asarray(rows)]
+        pick = (rng.random(len(k)) * self.count[k]).astype(np.int64)
+        return torch.as_tensor(self.table[k, pick])
+
+
 class WindowSampler:
     """Samples padded expert windows of one featurized split."""
 
@@ -61,6 +83,8 @@ class WindowSampler:
         self.lang_text = [lang["language"]["ann"][i] for i in keep]
         self.language_model = lang["info"].get("language_model")
         self.lang_emb = self._embeddings(lang, keep)
+        self.pools = (ParaphrasePools(self.lang_task, self.lang_emb)
+                      if cfg.resample_goal and keep else None)
         self.vis_starts = np.concatenate([np.arange(s, e - cfg.min_window + 2)
                                           for s, e in self.segments
                                           if e - s + 1 >= cfg.min_window])
@@ -131,12 +155,15 @@ class WindowSampler:
             is_lang.append(False)
             align.append(False)
         if self.has_language:
-            for i in self.rng.integers(len(self.lang_rows), size=batch):
+            chosen = self.rng.integers(len(self.lang_rows), size=batch)
+            goals = (self.lang_emb[chosen] if self.pools is None
+                     else self.pools.draw(chosen, self.rng).numpy())
+            for i, goal in zip(chosen, goals):
                 s, e = self.lang_rows[i]
                 last_start = e - cfg.min_window + 1
                 start = int(self.rng.integers(s, last_start + 1))
                 windows.append(self._window(start, int(e))[0])
-                lang.append(self.lang_emb[i])
+                lang.append(goal)
                 is_lang.append(True)
                 align.append(start > last_start - ALIGN_WINDOW)
         n, t = len(windows), cfg.max_window

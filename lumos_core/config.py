@@ -313,6 +313,12 @@ class AgentConfig(Section):
     image_goals: bool = doc(True, "Train on image-goal windows of all play next to the "
                                   "language windows (official, MCIL); false = language "
                                   "windows only (a baseline's diagnostic).")
+    resample_goal: bool = doc(False, "Each language window's goal is drawn at every batch "
+                                     "from all annotated sentences of its task (the "
+                                     "annotations' task labels, as CALVIN ships them), not "
+                                     "only the sentence it was annotated with: the goal "
+                                     "encoder cannot tie a paraphrase to the few windows it "
+                                     "annotates. false = official.")
     history_free_prob: float = doc(0.5, "Probability per batch that the windows' first latent "
                                         "is replaced by its history-free version (the first "
                                         "step after a reset; official: 0.5).",

@@ -30,6 +30,8 @@ from torch import nn
 from lumos_core.data.calvin import canonical_robot_obs, canonical_scene_obs, read_episode_meta
 
 STATE_BC_FILE = "state_bc.pt"
+#: width of the language-goal code when a task classifier shapes it (``task_loss``)
+GOAL_CODE = 32
 
 
 class LadderError(ValueError):
@@ -114,11 +116,23 @@ def state_input(robot_obs, scene_obs, mean: np.ndarray, std: np.ndarray,
 
 
 class StateBCNet(nn.Module):
-    """MLP (state, goal) -> tanh action; the goal is a one-hot task or a 384-d embedding."""
+    """MLP (state, goal) -> tanh action; the goal is a one-hot task or a 384-d embedding.
 
-    def __init__(self, state_dim: int, goal_dim: int, units: int = 256, layers: int = 3) -> None:
+    ``goal_code`` > 0: the goal first passes an encoder (MLP -> ``goal_code``-d, LayerNorm)
+    that also feeds a task classifier (``tasks`` classes), trained next to BC on the
+    annotations' task labels (:meth:`task_logits`)."""
+
+    def __init__(self, state_dim: int, goal_dim: int, units: int = 256, layers: int = 3,
+                 goal_code: int = 0, tasks: int = 0) -> None:
         super().__init__()
         mods: list[nn.Module] = []
+        self.goal_encoder = None
+        if goal_code:
+            self.goal_encoder = nn.Sequential(nn.Linear(goal_dim, units), nn.ReLU(),
+                                              nn.Linear(units, goal_code),
+                                              nn.LayerNorm(goal_code))
+            self.task_head = nn.Linear(goal_code, tasks)
+            goal_dim = goal_code
         inp = state_dim + goal_dim
         for _ in range(layers):
             mods += [nn.Linear(inp, units), nn.LayerNorm(units), nn.ELU()]
@@ -126,9 +140,17 @@ class StateBCNet(nn.Module):
         mods.append(nn.Linear(inp, 7))
         self.net = nn.Sequential(*mods)
 
+    def code(self, goal: torch.Tensor) -> torch.Tensor:
+        """The goal as the policy sees it."""
+        return goal if self.goal_encoder is None else self.goal_encoder(goal)
+
+    def task_logits(self, goal: torch.Tensor) -> torch.Tensor:
+        """The task classifier on the goal code (only with ``goal_code``)."""
+        return self.task_head(self.code(goal))
+
     def forward(self, state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """Action in [-1, 1]^7."""
-        return torch.tanh(self.net(torch.cat([state, goal], -1)))
+        return torch.tanh(self.net(torch.cat([state, self.code(goal)], -1)))
 
 
 def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
@@ -179,7 +201,8 @@ def _latent_inputs(features: str | Path, frames: dict, kind: str) -> tuple[np.nd
 def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
                    steps: int = 6000, batch: int = 512, lr: float = 1e-3, seed: int = 0,
                    progress: bool = True, inputs: str = "state",
-                   features: str | Path | None = None) -> dict:
+                   features: str | Path | None = None, resample_goal: bool = False,
+                   task_loss: float = 0.0) -> dict:
     """Train rung (b) (``goal='task'``) or (c) (``goal='language'``); writes ``out``.
 
     ``inputs='h'``/``'hz'`` trains the same network on the world model's filtered latents of
@@ -216,22 +239,35 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     else:
         g = torch.as_tensor(frames["emb"])
     y = torch.as_tensor(frames["actions"], dtype=torch.float32)
-    net = StateBCNet(x.shape[1], g.shape[1])
+    pools = None
+    if goal == "language" and resample_goal:
+        from lumos_core.agent_data import ParaphrasePools
+
+        pools = ParaphrasePools(frames["task"], frames["emb"])
+    task_ids = torch.as_tensor([tasks.index(t) for t in frames["task"]])
+    code = GOAL_CODE if goal == "language" and task_loss > 0 else 0
+    net = StateBCNet(x.shape[1], g.shape[1], goal_code=code, tasks=len(tasks))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     started = time.perf_counter()
     for step in tqdm(range(steps), desc=f"state-bc ({goal})", disable=not progress):
         idx = torch.as_tensor(rng.integers(len(x), size=batch))
-        loss = (net(x[idx], g[idx]) - y[idx]).pow(2).mean()
+        goals = g[idx] if pools is None else pools.draw(idx.numpy(), rng)
+        loss = (net(x[idx], goals) - y[idx]).pow(2).mean()
+        if code:
+            loss = loss + task_loss * nn.functional.cross_entropy(net.task_logits(goals),
+                                                                  task_ids[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = {"goal": goal, "inputs": inputs, "steps": steps, "batch": batch,
+            "resample_goal": bool(pools is not None), "task_loss": task_loss,
             "windows": frames["windows"], "frames": len(x), "final_mse": float(loss.item()),
             "train_seconds": time.perf_counter() - started, "dataset": str(dataset),
             "world_model": world_model}
     torch.save({"state_dict": net.state_dict(), "mean": mean, "std": std, "tasks": tasks,
+                "goal_code": code,
                 "goal": goal, "state_dim": x.shape[1], "goal_dim": g.shape[1], "info": info,
                 "canonical_scene": True, "inputs": inputs, "world_model": world_model},
                out / STATE_BC_FILE)
@@ -255,7 +291,8 @@ class StateBCPolicy:
 
     def __init__(self, path: str | Path, instruction_to_task: dict[str, str]) -> None:
         data = torch.load(Path(path) / STATE_BC_FILE, weights_only=False)
-        self.net = StateBCNet(data["state_dim"], data["goal_dim"])
+        self.net = StateBCNet(data["state_dim"], data["goal_dim"],
+                              goal_code=data.get("goal_code", 0), tasks=len(data["tasks"]))
         self.net.load_state_dict(data["state_dict"])
         self.net.eval()
         self.mean, self.std = data["mean"], data["std"]

@@ -32,6 +32,12 @@ def register(sub) -> None:
     lad.add_argument("--chains", type=POSITIVE, default=200, help="state-bc: evaluation chains")
     lad.add_argument("--workers", type=POSITIVE, default=2)
     lad.add_argument("--seed", type=int, default=0)
+    lad.add_argument("--task-loss", type=float, default=0.0,
+                     help="state-bc --goal language: weight of a task classifier on the "
+                     "goal encoder's code (the annotations' task labels); 0 = none")
+    lad.add_argument("--resample-goal", action="store_true",
+                     help="state-bc --goal language: each frame's goal drawn from all the "
+                     "annotated paraphrases of its task, not only its window's sentence")
     lad.add_argument("--out", default=None, help="report / network directory")
     add_threads(lad)
     lad.set_defaults(handler=run)
@@ -118,7 +124,9 @@ def _state_bc(args: argparse.Namespace) -> int:
     from lumos_core.sim.chains import load_chains
 
     info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed,
-                                 inputs=args.inputs, features=args.features)
+                                 inputs=args.inputs, features=args.features,
+                                 resample_goal=args.resample_goal,
+                                 task_loss=args.task_loss)
     print(f"inputs {info['inputs']}: trained on {info['windows']} annotated windows "
           f"({info['frames']} frames), "
           f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
