@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from lumos_core.config import SimConfig
-from lumos_core.evaluation import aggregate, evaluate, markdown_table, metrics
+from lumos_core.evaluation import (aggregate, evaluate, markdown_table, metrics,
+                                   position_table)
 from lumos_core.instructions import load_instruction_file
 from lumos_core.paths import config_file
 from lumos_core.sim.chains import CHAIN_LENGTH, generate_chain, load_chains
@@ -68,8 +69,16 @@ def test_metrics_by_hand():
     m = metrics(results)
     assert m["success_rate"] == pytest.approx([2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3])
     assert m["avg_len"] == pytest.approx(7 / 3)
-    assert m["per_task"]["t0"] == {"success": 2, "total": 3, "rate": 2 / 3}
-    assert m["per_task"]["t2"] == {"success": 1, "total": 2, "rate": 0.5}
+    assert m["per_task"]["t0"] == {"success": 2, "total": 3, "rate": 2 / 3,
+                                   "later_success": 0, "later_total": 0}
+    assert m["per_task"]["t2"] == {"success": 1, "total": 2, "rate": 0.5,
+                                   "later_success": 1, "later_total": 2}
+    # success given the position was reached: where chains break
+    assert [(p["success"], p["attempts"]) for p in m["per_position"]] == [
+        (2, 3), (2, 2), (1, 2), (1, 1), (1, 1)]
+    text = position_table({"per_seed": [m]})
+    assert "| success given reached | 67 % (3) | 100 % (2) | 50 % (2) |" in text
+    assert "| t2 | – | 50 % (2) |" in text
     agg = aggregate([m, metrics(results[:1])])
     assert agg["avg_len_mean"] == pytest.approx((7 / 3 + 2) / 2)
     assert agg["chains_total"] == 4 and agg["avg_len_ci95"] > 0

@@ -236,6 +236,38 @@ def test_language_windows_per_task_subset_is_nested_and_capped():
     assert WindowSampler.subset(tasks, 0) == set(range(len(tasks)))
 
 
+def test_paraphrase_pools_draw_only_sentences_of_the_same_task():
+    """agent.resample_goal / ladder --resample-goal: a window's goal is any annotated
+    paraphrase of its task, never another task's."""
+    from lumos_core.agent_data import ParaphrasePools
+
+    emb = np.array([[1.0, 0], [2, 0], [1, 0], [0, 1], [0, 3]], np.float32)
+    pools = ParaphrasePools(["a", "a", "a", "b", "b"], emb)
+    assert pools.count.tolist() == [2, 2]              # duplicates counted once
+    rng = np.random.default_rng(0)
+    drawn = pools.draw(np.array([0, 3] * 200), rng).numpy()
+    assert {tuple(v) for v in drawn[0::2]} == {(1.0, 0.0), (2.0, 0.0)}
+    assert {tuple(v) for v in drawn[1::2]} == {(0.0, 1.0), (0.0, 3.0)}
+
+
+@pytest.mark.parametrize("options", [{"resample_goal": True}, {"task_loss": 1.0}])
+def test_state_bc_language_options_train_and_act(tmp_path, sim_dataset, options, monkeypatch):
+    from lumos_core import ladder
+
+    root, _, _ = sim_dataset
+    info = ladder.train_state_bc(root, tmp_path / "c", "language", steps=30, batch=32,
+                                 progress=False, **options)
+    assert np.isfinite(info["final_mse"])
+    assert info["resample_goal"] == options.get("resample_goal", False)
+    monkeypatch.setattr("lumos_core.language.shared_encoder",
+                        lambda: type("E", (), {"encode_one": staticmethod(
+                            lambda text: np.ones(384, np.float32) / np.sqrt(384))})())
+    policy = ladder.StateBCPolicy(tmp_path / "c", {"open it": "open_drawer"})
+    assert (policy.net.goal_encoder is not None) == ("task_loss" in options)
+    action = policy.step({"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}, "open it")
+    assert action.shape == (7,) and abs(action[6]) == 1.0
+
+
 def test_ladder_replay_recompletes_recorded_tasks(sim_dataset):
     """Rung (a): the action path round trip on the fixture's recorded completions."""
     from lumos_core import ladder
