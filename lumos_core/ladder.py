@@ -123,16 +123,17 @@ class StateBCNet(nn.Module):
     annotations' task labels (:meth:`task_logits`)."""
 
     def __init__(self, state_dim: int, goal_dim: int, units: int = 256, layers: int = 3,
-                 goal_code: int = 0, tasks: int = 0) -> None:
+                 goal_code: int = 0, tasks: int = 0, posterior: bool = False) -> None:
         super().__init__()
         mods: list[nn.Module] = []
         self.goal_encoder = None
+        self.posterior = posterior
         if goal_code:
             self.goal_encoder = nn.Sequential(nn.Linear(goal_dim, units), nn.ReLU(),
                                               nn.Linear(units, goal_code),
                                               nn.LayerNorm(goal_code))
             self.task_head = nn.Linear(goal_code, tasks)
-            goal_dim = goal_code
+            goal_dim = tasks if posterior else goal_code
         inp = state_dim + goal_dim
         for _ in range(layers):
             mods += [nn.Linear(inp, units), nn.LayerNorm(units), nn.ELU()]
@@ -141,16 +142,23 @@ class StateBCNet(nn.Module):
         self.net = nn.Sequential(*mods)
 
     def code(self, goal: torch.Tensor) -> torch.Tensor:
-        """The goal as the policy sees it."""
+        """The goal encoder's code (the goal itself without an encoder)."""
         return goal if self.goal_encoder is None else self.goal_encoder(goal)
 
     def task_logits(self, goal: torch.Tensor) -> torch.Tensor:
         """The task classifier on the goal code (only with ``goal_code``)."""
         return self.task_head(self.code(goal))
 
+    def seen_goal(self, goal: torch.Tensor) -> torch.Tensor:
+        """What the action network sees: the code, or with ``posterior`` the classifier's task
+        probabilities (no BC gradient into the classifier)."""
+        if self.posterior:
+            return self.task_logits(goal).softmax(-1).detach()
+        return self.code(goal)
+
     def forward(self, state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """Action in [-1, 1]^7."""
-        return torch.tanh(self.net(torch.cat([state, self.code(goal)], -1)))
+        return torch.tanh(self.net(torch.cat([state, self.seen_goal(goal)], -1)))
 
 
 def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
@@ -202,7 +210,7 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
                    steps: int = 6000, batch: int = 512, lr: float = 1e-3, seed: int = 0,
                    progress: bool = True, inputs: str = "state",
                    features: str | Path | None = None, resample_goal: bool = False,
-                   task_loss: float = 0.0) -> dict:
+                   task_loss: float = 0.0, goal_posterior: bool = False) -> dict:
     """Train rung (b) (``goal='task'``) or (c) (``goal='language'``); writes ``out``.
 
     ``inputs='h'``/``'hz'`` trains the same network on the world model's filtered latents of
@@ -246,7 +254,8 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
         pools = ParaphrasePools(frames["task"], frames["emb"])
     task_ids = torch.as_tensor([tasks.index(t) for t in frames["task"]])
     code = GOAL_CODE if goal == "language" and task_loss > 0 else 0
-    net = StateBCNet(x.shape[1], g.shape[1], goal_code=code, tasks=len(tasks))
+    net = StateBCNet(x.shape[1], g.shape[1], goal_code=code, tasks=len(tasks),
+                     posterior=bool(code) and goal_posterior)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     started = time.perf_counter()
     for step in tqdm(range(steps), desc=f"state-bc ({goal})", disable=not progress):
@@ -263,11 +272,12 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     out.mkdir(parents=True, exist_ok=True)
     info = {"goal": goal, "inputs": inputs, "steps": steps, "batch": batch,
             "resample_goal": bool(pools is not None), "task_loss": task_loss,
+            "goal_posterior": net.posterior,
             "windows": frames["windows"], "frames": len(x), "final_mse": float(loss.item()),
             "train_seconds": time.perf_counter() - started, "dataset": str(dataset),
             "world_model": world_model}
     torch.save({"state_dict": net.state_dict(), "mean": mean, "std": std, "tasks": tasks,
-                "goal_code": code,
+                "goal_code": code, "goal_posterior": net.posterior,
                 "goal": goal, "state_dim": x.shape[1], "goal_dim": g.shape[1], "info": info,
                 "canonical_scene": True, "inputs": inputs, "world_model": world_model},
                out / STATE_BC_FILE)
@@ -292,7 +302,8 @@ class StateBCPolicy:
     def __init__(self, path: str | Path, instruction_to_task: dict[str, str]) -> None:
         data = torch.load(Path(path) / STATE_BC_FILE, weights_only=False)
         self.net = StateBCNet(data["state_dim"], data["goal_dim"],
-                              goal_code=data.get("goal_code", 0), tasks=len(data["tasks"]))
+                              goal_code=data.get("goal_code", 0), tasks=len(data["tasks"]),
+                              posterior=data.get("goal_posterior", False))
         self.net.load_state_dict(data["state_dict"])
         self.net.eval()
         self.mean, self.std = data["mean"], data["std"]

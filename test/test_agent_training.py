@@ -62,6 +62,16 @@ def test_window_sampler(features):
     sampler.cfg = replace(cfg.agent, image_goals=False)
     lang_only = sampler.sample(5)
     assert lang_only["is_lang"].tolist() == [True] * 5
+    # agent.resample_goal: every goal is an annotated sentence of the window's task
+    resampling = WindowSampler(Features(out / "feats" / "training"),
+                               json.loads((out / "feats" / "meta.json").read_text())["dataset"]
+                               + "/training", replace(cfg.agent, resample_goal=True),
+                               np.random.default_rng(0))
+    by_task = {}
+    for task, emb in zip(resampling.lang_task, resampling.lang_emb):
+        by_task.setdefault(task, set()).add(emb.tobytes())
+    goals = resampling.sample(40)["lang"][40:].numpy()
+    assert all(any(g.tobytes() in sentences for sentences in by_task.values()) for g in goals)
 
 
 @pytest.mark.parametrize("overrides", [[], ["agent.use_ditto=false"], ["agent.use_plan=false"],

@@ -250,7 +250,8 @@ def test_paraphrase_pools_draw_only_sentences_of_the_same_task():
     assert {tuple(v) for v in drawn[1::2]} == {(0.0, 1.0), (0.0, 3.0)}
 
 
-@pytest.mark.parametrize("options", [{"resample_goal": True}, {"task_loss": 1.0}])
+@pytest.mark.parametrize("options", [{"resample_goal": True}, {"task_loss": 1.0},
+                                     {"task_loss": 1.0, "goal_posterior": True}])
 def test_state_bc_language_options_train_and_act(tmp_path, sim_dataset, options, monkeypatch):
     from lumos_core import ladder
 
@@ -264,6 +265,7 @@ def test_state_bc_language_options_train_and_act(tmp_path, sim_dataset, options,
                             lambda text: np.ones(384, np.float32) / np.sqrt(384))})())
     policy = ladder.StateBCPolicy(tmp_path / "c", {"open it": "open_drawer"})
     assert (policy.net.goal_encoder is not None) == ("task_loss" in options)
+    assert policy.net.posterior == options.get("goal_posterior", False)
     action = policy.step({"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}, "open it")
     assert action.shape == (7,) and abs(action[6]) == 1.0
 

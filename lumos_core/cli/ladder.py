@@ -35,6 +35,9 @@ def register(sub) -> None:
     lad.add_argument("--task-loss", type=float, default=0.0,
                      help="state-bc --goal language: weight of a task classifier on the "
                      "goal encoder's code (the annotations' task labels); 0 = none")
+    lad.add_argument("--goal-posterior", action="store_true",
+                     help="with --task-loss: the action network sees the task classifier's "
+                     "probabilities instead of the goal code")
     lad.add_argument("--resample-goal", action="store_true",
                      help="state-bc --goal language: each frame's goal drawn from all the "
                      "annotated paraphrases of its task, not only its window's sentence")
@@ -126,7 +129,8 @@ def _state_bc(args: argparse.Namespace) -> int:
     info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed,
                                  inputs=args.inputs, features=args.features,
                                  resample_goal=args.resample_goal,
-                                 task_loss=args.task_loss)
+                                 task_loss=args.task_loss,
+                                 goal_posterior=args.goal_posterior)
     print(f"inputs {info['inputs']}: trained on {info['windows']} annotated windows "
           f"({info['frames']} frames), "
           f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
