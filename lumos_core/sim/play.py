@@ -116,7 +116,8 @@ class PlayRecorder:
         first = len(self.buffers["actions"])
         done_at = None
         # decided up front so that the random stream does not depend on when the task ends
-        interrupt = self.rng.random() < self.cfg.interrupt_prob
+        # (and not drawn at 0: recordings of the earlier behaviour stay reproducible)
+        interrupt = self.cfg.interrupt_prob > 0 and self.rng.random() < self.cfg.interrupt_prob
         while not self.expert.done and not self._full():
             self._record(*self.expert.act())
             if task is not None and done_at is None:
