@@ -269,10 +269,12 @@ class LumosAgent(nn.Module):
         err = (torch.tanh(mean) - actions).pow(2).mean(-1)
         return (err * mask).sum() / mask.sum()
 
-    def losses(self, batch: dict, bc_only: bool = False
+    def losses(self, batch: dict, bc_only: bool = False, critic_too: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Policy loss, critic loss (None without imagination) and metrics; ``bc_only``
-        replaces imagination by behaviour cloning (the ``bc_warmup`` phase).
+        replaces imagination by behaviour cloning (the ``bc_warmup`` phase); ``critic_too``
+        with it also returns a critic loss on imagined rollouts of the current actor (no
+        actor gradient: ``agent.critic_warmup_every``).
 
         ``batch``: ``feat`` (B, T, F) expert latents (T = max_window, padded by repeating the
         last frame), ``actions`` (B, T, 7) expert actions, ``mask`` (B, T) real frames,
@@ -309,36 +311,47 @@ class LumosAgent(nn.Module):
             bc = self.bc_loss(feat, goal, plan, batch["actions"], mask)
             metrics["bc_mse"] = bc.item()
             if not b.imagines or bc_only:
-                return policy + cfg.bc_scale * bc, None, metrics
+                critic_loss = None
+                if b.imagines and critic_too:
+                    critic_loss, _, imag = self.imagine(feat, goal, plan, mask,
+                                                        critic_only=True)
+                    metrics.update(imag)
+                return policy + cfg.bc_scale * bc, critic_loss, metrics
             policy = policy + cfg.ditto_bc_scale * bc
         critic_loss, actor_loss, imag = self.imagine(feat, goal, plan, mask)
         metrics.update(imag)
         return policy + actor_loss, critic_loss, metrics
 
     def imagine(self, feat: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor | None,
-                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """H steps from the first expert latent; DITTO rewards; lambda-returns; eq. 5 and 6."""
+                mask: torch.Tensor, critic_only: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """H steps from the first expert latent; DITTO rewards; lambda-returns; eq. 5 and 6.
+        ``critic_only``: the rollout without gradients and a zero actor loss."""
         b, cfg = self.behaviour, self.cfg
         horizon = min(cfg.horizon, feat.shape[1])
-        state = self._split(feat[:, 0])
-        feats, rewards = [state.feat], []
-        for k in range(horizon - 1):
-            action = b.act(state.feat, goal, plan)
-            state = self.world_model.img_step(state, action)
-            feats.append(state.feat)
-            rewards.append(self.reward(state.feat, feat[:, k + 1], feat[:, 0]))
-        rewards.append(torch.zeros_like(rewards[0]))       # the last step gets no reward
-        traj = torch.stack(feats, 1)                       # (B, H, F), s_0 .. s_{H-1}
-        r = torch.stack(rewards, 1)
-        g = goal[:, None].expand(-1, horizon, -1)
-        p = None if plan is None else plan[:, None].expand(-1, horizon, -1)
-        target = b.value(b.target_critic, traj, g, p)
-        returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not critic_only):
+            state = self._split(feat[:, 0])
+            feats, rewards = [state.feat], []
+            for k in range(horizon - 1):
+                action = b.act(state.feat, goal, plan)
+                state = self.world_model.img_step(state, action)
+                feats.append(state.feat)
+                rewards.append(self.reward(state.feat, feat[:, k + 1], feat[:, 0]))
+            rewards.append(torch.zeros_like(rewards[0]))   # the last step gets no reward
+            traj = torch.stack(feats, 1)                   # (B, H, F), s_0 .. s_{H-1}
+            r = torch.stack(rewards, 1)
+            g = goal[:, None].expand(-1, horizon, -1)
+            p = None if plan is None else plan[:, None].expand(-1, horizon, -1)
+            target = b.value(b.target_critic, traj, g, p)
+            returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
         # the critic sees detached inputs: its loss must not backpropagate through imagination
         value = b.value(b.critic, traj.detach(), g.detach(),
                         None if p is None else p.detach())
         critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
-        actor_loss = -returns[:, :-1].mean() / self._return_scale(returns[:, :-1].detach())
+        if critic_only:
+            actor_loss = torch.zeros((), device=feat.device)
+        else:
+            actor_loss = -returns[:, :-1].mean() / self._return_scale(returns[:, :-1].detach())
         return critic_loss, actor_loss, {"reward": r[:, :-1].mean().item(),
                                          "return": returns[:, 0].mean().item(),
                                          "value": value.mean().item()}

@@ -155,7 +155,7 @@ class CollectConfig(Section):
                                      "at exactly that moment, so the next task must be "
                                      "learnable from such states (0: every plan runs to its "
                                      "end, as data recorded before this setting).",
-                               low=0.0, high=1.0)
+                                low=0.0, high=1.0)
     home_prob: float = doc(0.1, "Probability of returning to (near) the neutral pose between "
                                 "tasks, where evaluation chains start.", low=0.0, high=1.0)
     balance_tasks: bool = doc(True, "Choose the next task among the feasible ones with weight "
@@ -304,6 +304,12 @@ class AgentConfig(Section):
                             "faster per batch on a CPU), then DITTO takes over: a warm start "
                             "of the actor by BC. 0 = the paper. Reported with the results.",
                          low=0)
+    critic_warmup_every: int = doc(0, "During the BC warm-up, every this many batches the "
+                                      "critic (only) is also trained on imagined rollouts of "
+                                      "the BC actor, so that DITTO starts against a critic "
+                                      "that already values that actor instead of one at its "
+                                      "initialisation; 0 = off (the critic starts with DITTO).",
+                                   low=0)
     actor_latent: str = doc("hz", "What the actor and critic see of the latent: 'hz' (s = (h, "
                                   "z), the paper) or 'h' (the deterministic part only; z is "
                                   "one straight-through sample).", choices=("hz", "h"))
@@ -434,8 +440,8 @@ RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",)}
 
 #: keys added later whose default differs from how older versions behaved: a stored config
 #: without them gets the old behaviour (a model trained on raw block yaws keeps them)
-LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"world_model": {"canonical_scene": False},
-                                               "collect": {"interrupt_prob": 0.0}}
+LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "world_model": {"canonical_scene": False}, "collect": {"interrupt_prob": 0.0}}
 
 
 SECTIONS: dict[str, type[Section]] = typing.get_type_hints(LumosConfig)

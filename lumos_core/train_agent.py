@@ -117,7 +117,10 @@ class AgentTrainer:
             self.agent.update_target()
         batch = self.sampler.sample(t.batch_size, self.device)
         self.agent.behaviour.train()
-        policy_loss, critic_loss, metrics = self.agent.losses(batch, bc_only=self.in_warmup())
+        warmup = self.in_warmup()
+        every = self.cfg.agent.critic_warmup_every
+        policy_loss, critic_loss, metrics = self.agent.losses(
+            batch, bc_only=warmup, critic_too=warmup and every > 0 and self.step % every == 0)
         if critic_loss is not None:
             self.critic_opt.zero_grad(set_to_none=True)
             critic_loss.backward()

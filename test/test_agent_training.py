@@ -171,3 +171,21 @@ def test_bc_warmup_ends_at_half_of_a_time_budget(features, tmp_path):
     assert trainer.in_warmup()
     trainer.step = 1000
     assert not trainer.in_warmup()
+
+
+@pytest.mark.parametrize("every", [0, 1])
+def test_critic_warms_up_on_imagined_rollouts_of_the_bc_actor(features, tmp_path, every):
+    """Defect: with a BC warm-up the critic stayed at its initialisation until DITTO began,
+    and the first DITTO updates bootstrapped from a critic that valued nothing (the BC error
+    tripled at the switch). ``agent.critic_warmup_every`` trains it on imagined rollouts of
+    the BC actor during the warm-up; the actor still learns by BC only."""
+    out, cfg = features
+    cfg = load_config("debug", _state_overrides(cfg.data.dataset) + [
+        "agent.bc_warmup=1000", f"agent.critic_warmup_every={every}"])
+    trainer = AgentTrainer(cfg, out / "feats", tmp_path, progress=False)
+    critic = [p.detach().clone() for p in trainer.agent.behaviour.critic.parameters()]
+    metrics = [trainer.train_step() for _ in range(3)]
+    moved = any(not torch.equal(a, b) for a, b in
+                zip(critic, trainer.agent.behaviour.critic.parameters()))
+    assert moved == bool(every)
+    assert all(("critic_loss" in m) == bool(every) and "bc_mse" in m for m in metrics)
