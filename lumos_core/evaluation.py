@@ -395,6 +395,9 @@ def per_task_table(reports: dict[str, dict]) -> str:
 def position_table(report: dict) -> str:
     """Conditional success at each chain position (pooled over seeds), and per task at the
     first position against the later ones (which start where the previous subtask ended)."""
+    def fmt(success: int, attempts: int) -> str:
+        return f"{100 * success / attempts:.0f} % ({attempts})" if attempts else "–"
+
     seeds = report["per_seed"]
     if not seeds or "per_position" not in seeds[0]:
         return ""
@@ -402,7 +405,7 @@ def position_table(report: dict) -> str:
     for k in range(CHAIN_LENGTH):
         s = sum(m["per_position"][k]["success"] for m in seeds)
         n = sum(m["per_position"][k]["attempts"] for m in seeds)
-        cells.append(f"{100 * s / n:.0f} % ({n})" if n else "–")
+        cells.append(fmt(s, n))
     lines = ["| position | " + " | ".join(str(k + 1) for k in range(CHAIN_LENGTH)) + " |",
              "|---|" + "---|" * CHAIN_LENGTH,
              "| success given reached | " + " | ".join(cells) + " |", "",
@@ -414,7 +417,6 @@ def position_table(report: dict) -> str:
         first_n = sum(r["total"] - r.get("later_total", 0) for r in rows)
         later_s = sum(r.get("later_success", 0) for r in rows)
         later_n = sum(r.get("later_total", 0) for r in rows)
-        fmt = (lambda a, b: f"{100 * a / b:.0f} % ({b})" if b else "–")
         lines.append(f"| {t} | {fmt(first_s, first_n)} | {fmt(later_s, later_n)} |")
     return "\n".join(lines) + "\n"
 

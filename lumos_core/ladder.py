@@ -229,6 +229,11 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     if inputs != "state" and features is None:
         raise LadderError(f"inputs {inputs!r} needs --features (the output of `lumos "
                           "featurize` on the dataset)")
+    if goal != "language" and (resample_goal or task_loss > 0):
+        raise LadderError("resample_goal and task_loss shape a language goal: use them with "
+                          f"goal 'language', got {goal!r}")
+    if goal_posterior and task_loss <= 0:
+        raise LadderError("goal_posterior needs the task classifier: task_loss > 0")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     frames = annotated_frames(dataset)
@@ -240,22 +245,20 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     mean, std = x_raw.mean(0), np.maximum(x_raw.std(0), 1e-2)
     x = torch.as_tensor((x_raw - mean) / std, dtype=torch.float32)
     tasks = list(TASKS)
+    task_ids = torch.as_tensor([tasks.index(t) for t in frames["task"]])
     if goal == "task":
-        g = torch.nn.functional.one_hot(torch.as_tensor([tasks.index(t)
-                                                         for t in frames["task"]]),
-                                        len(tasks)).float()
+        g = torch.nn.functional.one_hot(task_ids, len(tasks)).float()
     else:
         g = torch.as_tensor(frames["emb"])
     y = torch.as_tensor(frames["actions"], dtype=torch.float32)
     pools = None
-    if goal == "language" and resample_goal:
+    if resample_goal:
         from lumos_core.agent_data import ParaphrasePools
 
         pools = ParaphrasePools(frames["task"], frames["emb"])
-    task_ids = torch.as_tensor([tasks.index(t) for t in frames["task"]])
-    code = GOAL_CODE if goal == "language" and task_loss > 0 else 0
+    code = GOAL_CODE if task_loss > 0 else 0
     net = StateBCNet(x.shape[1], g.shape[1], goal_code=code, tasks=len(tasks),
-                     posterior=bool(code) and goal_posterior)
+                     posterior=goal_posterior)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     started = time.perf_counter()
     for step in tqdm(range(steps), desc=f"state-bc ({goal})", disable=not progress):

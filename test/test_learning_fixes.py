@@ -270,6 +270,15 @@ def test_state_bc_language_options_train_and_act(tmp_path, sim_dataset, options,
     assert action.shape == (7,) and abs(action[6]) == 1.0
 
 
+def test_state_bc_language_options_need_a_language_goal(tmp_path):
+    from lumos_core import ladder
+
+    with pytest.raises(ladder.LadderError, match="goal 'language'"):
+        ladder.train_state_bc(tmp_path, tmp_path / "x", "task", task_loss=1.0)
+    with pytest.raises(ladder.LadderError, match="task_loss > 0"):
+        ladder.train_state_bc(tmp_path, tmp_path / "x", "language", goal_posterior=True)
+
+
 def test_ladder_replay_recompletes_recorded_tasks(sim_dataset):
     """Rung (a): the action path round trip on the fixture's recorded completions."""
     from lumos_core import ladder

@@ -86,22 +86,14 @@ def _check_settings(root: Path, sim_cfg: SimConfig, cfg: CollectConfig) -> None:
                                                     if k != "workers"
                                                     and k not in ANNOTATION_KEYS}}
     settings = json.loads(json.dumps(settings))          # tuples as lists, as stored
-    # a setting added after the data were recorded had its default value then
-    defaults = json.loads(json.dumps({"sim": asdict(SimConfig()),
-                                      "collect": asdict(CollectConfig())}))
     path = root / "collect.json"
     if path.exists():
-        old = json.loads(path.read_text())
-
-        from lumos_core.config import LEGACY_DEFAULTS
-
-        def recorded(section: str, key: str):
-            fallback = LEGACY_DEFAULTS.get(section, {}).get(key, defaults[section].get(key))
-            return old.get(section, {}).get(key, fallback)
-
-        diff = [f"{section}.{key}: {recorded(section, key)!r} -> {value!r}"
+        # as recorded: a setting added later at the value that version behaved with
+        old_sim, old_collect = recorded_settings(root)
+        old = json.loads(json.dumps({"sim": asdict(old_sim), "collect": asdict(old_collect)}))
+        diff = [f"{section}.{key}: {old[section][key]!r} -> {value!r}"
                 for section in settings for key, value in settings[section].items()
-                if recorded(section, key) != value]
+                if old[section][key] != value]
         if diff:
             raise CollectError(f"{root} holds data collected with other settings ("
                                + "; ".join(diff) + "); use another output directory")
