@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lumos_core.config import AgentConfig, WorldModelConfig
-from lumos_core.world_model import State, WorldModel, balanced_kl
+from lumos_core.world_model import State, WorldModel, balanced_kl, categorical_sample
 
 LANG_DIM = 384
 ACTION_DIM = 7
@@ -197,7 +197,7 @@ class BehaviourModel(nn.Module):
     def sample_plan(self, logits: torch.Tensor, straight_through: bool = True) -> torch.Tensor:
         """One-hot plan sample (straight-through gradients when training), flattened."""
         probs = self.plan_logits(logits).softmax(-1)
-        index = torch.distributions.Categorical(probs=probs).sample()
+        index = categorical_sample(probs)
         onehot = F.one_hot(index, self.cfg.plan_classes).to(probs.dtype)
         if straight_through:
             onehot = onehot + probs - probs.detach()

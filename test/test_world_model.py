@@ -11,8 +11,8 @@ from lumos_core.config import load_config
 from lumos_core.featurize import Features, featurize, load_world_model
 from lumos_core.train_wm import WorldModelTrainer
 from lumos_core.wm_report import open_loop, write_open_loop
-from lumos_core.world_model import (WorldModel, balanced_kl, kl_categorical, parameter_count,
-                                    previous_actions)
+from lumos_core.world_model import (WorldModel, balanced_kl, categorical_sample, kl_categorical,
+                                    parameter_count, previous_actions)
 
 
 def _obs(cfg, b, t):
@@ -181,3 +181,17 @@ def test_vision_open_loop_report(sim_dataset, tmp_path):
     for name in ("open_loop_rgb_static.png", "open_loop_rgb_gripper.gif",
                  "open_loop_error.png"):
         assert (tmp_path / "report" / name).is_file()
+
+
+def test_categorical_sample_follows_the_probabilities():
+    """The inverse-CDF sampler (used for z and plans) draws each class at its probability and
+    never a class of probability 0, for any leading shape."""
+    torch.manual_seed(0)
+    probs = torch.tensor([[0.0, 0.1, 0.0, 0.2, 0.7], [1.0, 0.0, 0.0, 0.0, 0.0]])
+    draws = categorical_sample(probs.repeat(100_000, 1, 1))
+    assert draws.shape == (100_000, 2) and draws.dtype == torch.int64
+    freq = torch.stack([torch.bincount(draws[:, i], minlength=5) for i in range(2)]) / 100_000
+    assert torch.allclose(freq, probs, atol=0.005)
+    assert not freq[0, [0, 2]].any() and freq[1, 0] == 1.0
+    # unnormalised rows (float32 softmax sums are not exactly 1) stay in range
+    assert categorical_sample(torch.full((1000, 32), 1.01 / 32)).max() < 32
