@@ -7,6 +7,11 @@ Validates the instruction (lumos_core.instructions.InstructionGate), embeds it w
 all-MiniLM-L6-v2 and publishes ``LanguageGoal`` on a transient-local topic, so a subscriber that
 starts later still receives the current goal. A rejected instruction leaves the goal unchanged.
 ``~/clear`` (std_srvs/Trigger) cancels the goal: an inactive ``LanguageGoal`` is published.
+
+``dry_run: true`` imagines the command in the world model and answers with the predicted outcome,
+executing nothing. With ``min_predicted_success`` > 0 every command is imagined first and
+executed only if the predicted success reaches the threshold (refused, goal unchanged, when it
+does not or when no prediction can be made).
 """
 
 from __future__ import annotations
@@ -70,6 +75,9 @@ class LanguageCommandServer(Node):
             description="robot_obs + scene_obs input (state mode): the start state a dry "
                         "run's predicted outcome is judged from ('' to disable)",
             read_only=True))
+        self.declare_parameter("min_predicted_success", 0.0, ParameterDescriptor(
+            description="Execute a command only if its dry run predicts success with at "
+                        "least this probability ([0, 1]; 0 = no dry run before executing)"))
         self.add_on_set_parameters_callback(self._validate_parameters)
 
         known = known_instructions(self.get_parameter("checkpoint").value,
@@ -105,6 +113,10 @@ class LanguageCommandServer(Node):
                                                    or not -1.0 <= param.value <= 1.0):
                 return SetParametersResult(successful=False,
                                            reason="min_similarity must be a float in [-1, 1]")
+            if param.name == "min_predicted_success" and (
+                    not isinstance(param.value, float) or not 0.0 <= param.value <= 1.0):
+                return SetParametersResult(
+                    successful=False, reason="min_predicted_success must be a float in [0, 1]")
         for param in params:
             if param.name == "max_length":
                 self.gate.max_length = param.value
@@ -141,22 +153,61 @@ class LanguageCommandServer(Node):
         response.predicted_success, response.predicted = -1.0, ""
         if request.dry_run:
             return self._dry_run(decision, response)
-        if decision.accepted:
+        accepted, message = decision.accepted, decision.message
+        threshold = self.get_parameter("min_predicted_success").value
+        if accepted and threshold > 0.0:
+            refusal, prediction = self._gate_on_prediction(decision, response, threshold)
+            accepted = refusal is None
+            message = refusal or f"{message} ({prediction})"
+        if accepted:
             self._publish(decision.instruction, decision.embedding, active=True)
-            self.get_logger().info(decision.message)
+            self.get_logger().info(message)
         else:
-            self.get_logger().warning(decision.message)
-        response.accepted = decision.accepted
-        response.message = decision.message
+            self.get_logger().warning(message)
+        response.accepted = accepted
+        response.message = message
         response.closest_task = decision.closest_task
         response.similarity = decision.similarity
         response.goal_id = self.goal_id
         return response
 
-    def _dry_run(self, decision, response):
-        """Imagine the instruction from the latest latent state; the goal stays as it is."""
+    def _predict(self, decision, response) -> str | None:
+        """Imagine ``decision``'s instruction from the latest latent state and fill the
+        response's prediction; the reason when it cannot (None: it did)."""
         from lumos_ros.imaginer import summary
 
+        why = self.imaginer.ready()
+        if why:
+            return why
+        try:
+            result = self.imaginer.imagine(decision.embedding, decision.closest_task)
+        except ValueError as exc:
+            return str(exc)
+        response.predicted = summary(result["tasks"], self.imaginer.samples)
+        if result["probability"] is not None:
+            response.predicted_success = float(result["probability"])
+        return None
+
+    def _gate_on_prediction(self, decision, response, threshold: float
+                            ) -> tuple[str | None, str]:
+        """(the refusal message of a command whose predicted success is below ``threshold``
+        or cannot be predicted -- None lets it execute --, the prediction in words)."""
+        why = self._predict(decision, response)
+        if why:
+            return (f"not executed: min_predicted_success {threshold:g} needs a dry run, "
+                    f"which is not possible: {why}"), ""
+        p = response.predicted_success
+        if p < 0.0:
+            return (f"not executed: min_predicted_success {threshold:g} needs a predicted "
+                    "success probability, which needs a state-mode world model and the "
+                    f"simulator state (predicted: {response.predicted})"), ""
+        if p < threshold:
+            return (f"not executed: predicted success {p:.2f} < min_predicted_success "
+                    f"{threshold:g} ({response.predicted})"), ""
+        return None, f"predicted success {p:.2f} >= {threshold:g}: {response.predicted}"
+
+    def _dry_run(self, decision, response):
+        """Imagine the instruction from the latest latent state; the goal stays as it is."""
         response.accepted = False
         response.closest_task = decision.closest_task
         response.similarity = decision.similarity
@@ -164,19 +215,11 @@ class LanguageCommandServer(Node):
         if not decision.accepted or decision.stop:
             response.message = f"dry run: {decision.message}"
             return response
-        why = self.imaginer.ready()
+        why = self._predict(decision, response)
         if why:
             response.message = f"dry run not possible: {why}"
             return response
-        try:
-            result = self.imaginer.imagine(decision.embedding, decision.closest_task)
-        except ValueError as exc:
-            response.message = f"dry run not possible: {exc}"
-            return response
         response.accepted = True
-        response.predicted = summary(result["tasks"], self.imaginer.samples)
-        if result["probability"] is not None:
-            response.predicted_success = float(result["probability"])
         response.message = (f"dry run of '{decision.instruction}' ({self.imaginer.samples} "
                             f"imagined futures of {self.imaginer.horizon} steps; nothing "
                             f"executed): {response.predicted}")

@@ -255,6 +255,48 @@ def test_dry_run_predicts_and_changes_nothing(ros, encoder, policy_checkpoint):
     assert not received, "a dry run published a goal"
 
 
+def test_min_predicted_success_gates_execution(ros, encoder, policy_checkpoint):
+    """With min_predicted_success > 0 a command is imagined first and executed only when the
+    predicted success reaches the threshold; refused (no goal) when it does not or when no
+    prediction can be made."""
+    from rclpy.parameter import Parameter
+
+    from lumos_ros.srv import LanguageCommand
+
+    server = _server(ros, encoder, checkpoint=str(policy_checkpoint), instructions_file="",
+                     min_predicted_success=0.5)
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    client = _client_node(ros).create_client(LanguageCommand, "/lumos/command")
+    res = _call(client, "open the drawer")
+    assert not res.accepted and "no latent state" in res.message and "not executed" in res.message
+    publish, pubs = _latent_and_state(ros, policy_checkpoint)
+    assert wait_for(lambda: all(p.get_subscription_count() for p in pubs), TIMEOUT)
+    publish()
+    assert wait_for(lambda: server.imaginer.latent is not None
+                    and server.imaginer.state is not None, TIMEOUT)
+    # the real imagination of the random-weight policy, against a threshold above it
+    real = server.imaginer.imagine(encoder.encode(["open the drawer"])[0], "open_drawer")
+    assert server.set_parameters([Parameter("min_predicted_success", value=min(
+        1.0, real["probability"] + 0.125))])[0].successful
+    res = _call(client, "open the drawer")
+    assert not res.accepted and "< min_predicted_success" in res.message, res.message
+    assert res.predicted_success == real["probability"] and "/8" in res.predicted
+    # a stubbed prediction on either side of the threshold
+    for p, accepted in ((0.25, False), (0.75, True)):
+        tasks = [{"open_drawer"}] * int(8 * p) + [set()] * (8 - int(8 * p))
+        server.imaginer.imagine = lambda goal, task, p=p, tasks=tasks: {
+            "tasks": tasks, "probability": p}
+        assert server.set_parameters([Parameter("min_predicted_success", value=0.5)])[0] \
+            .successful
+        res = _call(client, "open the drawer")
+        assert res.accepted == accepted and res.predicted_success == p, res.message
+    assert wait_for(lambda: any(m.active for m in received), TIMEOUT)
+    assert [m.instruction for m in received if m.active] == ["open the drawer"]
+    bad = server.set_parameters([Parameter("min_predicted_success", value=1.5)])[0]
+    assert not bad.successful and "[0, 1]" in bad.reason
+
+
 def test_imagination_node_publishes_the_imagined_future(ros, encoder, policy_checkpoint):
     from nav_msgs.msg import Path
     from rclpy.parameter import Parameter
