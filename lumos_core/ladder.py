@@ -32,6 +32,9 @@ from lumos_core.data.calvin import canonical_robot_obs, canonical_scene_obs, rea
 STATE_BC_FILE = "state_bc.pt"
 #: width of the language-goal code when a task classifier shapes it (``task_loss``)
 GOAL_CODE = 32
+#: what the action network of a language rung sees of the task classifier (with --task-loss):
+#: nothing ("" -- the goal code), its probabilities, or the one-hot of its most likely task
+POSTERIORS = ("", "soft", "hard")
 
 
 class LadderError(ValueError):
@@ -123,11 +126,14 @@ class StateBCNet(nn.Module):
     annotations' task labels (:meth:`task_logits`)."""
 
     def __init__(self, state_dim: int, goal_dim: int, units: int = 256, layers: int = 3,
-                 goal_code: int = 0, tasks: int = 0, posterior: bool = False) -> None:
+                 goal_code: int = 0, tasks: int = 0, posterior: str | bool = "") -> None:
         super().__init__()
         mods: list[nn.Module] = []
         self.goal_encoder = None
-        self.posterior = posterior
+        # networks saved before 'hard' existed stored True for the soft posterior
+        self.posterior = {True: "soft", False: ""}.get(posterior, posterior)
+        if self.posterior not in POSTERIORS:
+            raise LadderError(f"goal posterior must be one of {POSTERIORS}, got {posterior!r}")
         if goal_code:
             self.goal_encoder = nn.Sequential(nn.Linear(goal_dim, units), nn.ReLU(),
                                               nn.Linear(units, goal_code),
@@ -150,15 +156,22 @@ class StateBCNet(nn.Module):
         return self.task_head(self.code(goal))
 
     def seen_goal(self, goal: torch.Tensor) -> torch.Tensor:
-        """What the action network sees: the code, or with ``posterior`` the classifier's task
-        probabilities (no BC gradient into the classifier)."""
-        if self.posterior:
+        """What the action network sees: the code; with ``posterior='soft'`` the classifier's
+        task probabilities, with ``'hard'`` the one-hot of its most likely task (no BC
+        gradient into the classifier either way)."""
+        if self.posterior == "soft":
             return self.task_logits(goal).softmax(-1).detach()
+        if self.posterior == "hard":
+            logits = self.task_logits(goal).detach()
+            return nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
         return self.code(goal)
 
-    def forward(self, state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """Action in [-1, 1]^7."""
-        return torch.tanh(self.net(torch.cat([state, self.seen_goal(goal)], -1)))
+    def forward(self, state: torch.Tensor, goal: torch.Tensor,
+                seen: torch.Tensor | None = None) -> torch.Tensor:
+        """Action in [-1, 1]^7; ``seen`` replaces what the action network sees of the goal
+        (training the hard posterior's action network on the true task)."""
+        seen = self.seen_goal(goal) if seen is None else seen
+        return torch.tanh(self.net(torch.cat([state, seen], -1)))
 
 
 def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
@@ -210,13 +223,17 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
                    steps: int = 6000, batch: int = 512, lr: float = 1e-3, seed: int = 0,
                    progress: bool = True, inputs: str = "state",
                    features: str | Path | None = None, resample_goal: bool = False,
-                   task_loss: float = 0.0, goal_posterior: bool = False) -> dict:
+                   task_loss: float = 0.0, goal_posterior: str = "") -> dict:
     """Train rung (b) (``goal='task'``) or (c) (``goal='language'``); writes ``out``.
 
     ``inputs='h'``/``'hz'`` trains the same network on the world model's filtered latents of
     the same frames (``features``: the output of ``lumos featurize`` on ``dataset``) -- the
     step between the true state and the agents (rung d0): if it matches the true-state rung,
     the latents carry what the task needs and a gap of the agents lies in their training.
+
+    ``goal_posterior`` (with ``task_loss``): the action network sees the task classifier's
+    probabilities (``'soft'``) or the one-hot of its most likely task (``'hard'``; trained on
+    the annotation's task, so that it is rung (b)'s network behind a sentence classifier).
     """
     from tqdm import tqdm
 
@@ -232,6 +249,8 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     if goal != "language" and (resample_goal or task_loss > 0):
         raise LadderError("resample_goal and task_loss shape a language goal: use them with "
                           f"goal 'language', got {goal!r}")
+    if goal_posterior not in POSTERIORS:
+        raise LadderError(f"goal_posterior must be one of {POSTERIORS}, got {goal_posterior!r}")
     if goal_posterior and task_loss <= 0:
         raise LadderError("goal_posterior needs the task classifier: task_loss > 0")
     torch.manual_seed(seed)
@@ -264,7 +283,9 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     for step in tqdm(range(steps), desc=f"state-bc ({goal})", disable=not progress):
         idx = torch.as_tensor(rng.integers(len(x), size=batch))
         goals = g[idx] if pools is None else pools.draw(idx.numpy(), rng)
-        loss = (net(x[idx], goals) - y[idx]).pow(2).mean()
+        seen = (nn.functional.one_hot(task_ids[idx], len(tasks)).float()
+                if net.posterior == "hard" else None)
+        loss = (net(x[idx], goals, seen) - y[idx]).pow(2).mean()
         if code:
             loss = loss + task_loss * nn.functional.cross_entropy(net.task_logits(goals),
                                                                   task_ids[idx])
@@ -306,7 +327,7 @@ class StateBCPolicy:
         data = torch.load(Path(path) / STATE_BC_FILE, weights_only=False)
         self.net = StateBCNet(data["state_dim"], data["goal_dim"],
                               goal_code=data.get("goal_code", 0), tasks=len(data["tasks"]),
-                              posterior=data.get("goal_posterior", False))
+                              posterior=data.get("goal_posterior", ""))
         self.net.load_state_dict(data["state_dict"])
         self.net.eval()
         self.mean, self.std = data["mean"], data["std"]

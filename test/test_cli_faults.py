@@ -112,6 +112,20 @@ def test_resume_truncates_the_log_to_the_resumed_step(sim_dataset, wm_run, tmp_p
     assert [s for s, _ in steps] == sorted(s for s, _ in steps)
 
 
+def test_resume_without_a_config_continues_with_the_runs_own(wm_run, tmp_path, capsys):
+    """`--resume` alone takes the run's configuration (dataset, sizes), not the default
+    preset's: it used to fail on the default dataset, or could train another model."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(wm_run, run)
+    shutil.rmtree(run / "checkpoints" / "step_00000020")
+    assert main(["train-wm", "--out", str(run), "--resume", "--report-horizon", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "continuing with the configuration of" in out and "resumed at step 10" in out
+    assert (run / "checkpoints" / "step_00000020").exists()
+
+
 def test_resume_with_another_model_config_names_the_keys(sim_dataset, wm_run, tmp_path,
                                                          capsys):
     import shutil

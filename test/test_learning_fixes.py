@@ -251,7 +251,8 @@ def test_paraphrase_pools_draw_only_sentences_of_the_same_task():
 
 
 @pytest.mark.parametrize("options", [{"resample_goal": True}, {"task_loss": 1.0},
-                                     {"task_loss": 1.0, "goal_posterior": True}])
+                                     {"task_loss": 1.0, "goal_posterior": "soft"},
+                                     {"task_loss": 1.0, "goal_posterior": "hard"}])
 def test_state_bc_language_options_train_and_act(tmp_path, sim_dataset, options, monkeypatch):
     from lumos_core import ladder
 
@@ -265,7 +266,7 @@ def test_state_bc_language_options_train_and_act(tmp_path, sim_dataset, options,
                             lambda text: np.ones(384, np.float32) / np.sqrt(384))})())
     policy = ladder.StateBCPolicy(tmp_path / "c", {"open it": "open_drawer"})
     assert (policy.net.goal_encoder is not None) == ("task_loss" in options)
-    assert policy.net.posterior == options.get("goal_posterior", False)
+    assert policy.net.posterior == options.get("goal_posterior", "")
     action = policy.step({"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}, "open it")
     assert action.shape == (7,) and abs(action[6]) == 1.0
 
@@ -276,7 +277,10 @@ def test_state_bc_language_options_need_a_language_goal(tmp_path):
     with pytest.raises(ladder.LadderError, match="goal 'language'"):
         ladder.train_state_bc(tmp_path, tmp_path / "x", "task", task_loss=1.0)
     with pytest.raises(ladder.LadderError, match="task_loss > 0"):
-        ladder.train_state_bc(tmp_path, tmp_path / "x", "language", goal_posterior=True)
+        ladder.train_state_bc(tmp_path, tmp_path / "x", "language", goal_posterior="soft")
+    with pytest.raises(ladder.LadderError, match="goal_posterior must be one of"):
+        ladder.train_state_bc(tmp_path, tmp_path / "x", "language", task_loss=1.0,
+                              goal_posterior="sharp")
 
 
 def test_ladder_replay_recompletes_recorded_tasks(sim_dataset):
@@ -541,3 +545,17 @@ def test_state_decoder_asks_for_grasp_precision():
     old = LumosConfig.from_dict({"world_model": {"obs_mode": "state"}})
     assert old.world_model.state_resolution == 0.0
     assert load_config("state").world_model.state_resolution > 0
+
+
+def test_hard_goal_posterior_sees_a_one_hot_of_the_classifier():
+    """--goal-posterior hard: the action network sees exactly one task, the classifier's
+    argmax; a network saved with the old boolean flag loads as the soft posterior."""
+    from lumos_core.ladder import StateBCNet
+
+    torch.manual_seed(0)
+    net = StateBCNet(4, 6, goal_code=8, tasks=5, posterior="hard")
+    goal = torch.randn(16, 6)
+    seen = net.seen_goal(goal)
+    assert torch.equal(seen.sum(-1), torch.ones(16))
+    assert torch.equal(seen.argmax(-1), net.task_logits(goal).argmax(-1))
+    assert StateBCNet(4, 6, goal_code=8, tasks=5, posterior=True).posterior == "soft"

@@ -16,8 +16,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 def add_config_args(parser: argparse.ArgumentParser, default_preset: str = "paper") -> None:
     """The preset/override options shared by every command that takes a config."""
-    parser.add_argument("--preset", default=default_preset,
+    # default None: a resumed training can tell "no preset given" (it then keeps the run's)
+    parser.add_argument("--preset", default=None,
                         help=f"named preset from config/lumos.yaml (default: {default_preset})")
+    parser.set_defaults(default_preset=default_preset)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
                         help="override one config value, e.g. --set world_model.deter=256 "
@@ -30,7 +32,12 @@ def config_from_args(args: argparse.Namespace):
     """Build the validated config an invocation asked for."""
     from lumos_core.config import load_config
 
-    return load_config(args.preset, args.overrides, args.presets_file)
+    return load_config(args.preset or args.default_preset, args.overrides, args.presets_file)
+
+
+def gave_config(args: argparse.Namespace) -> bool:
+    """Whether the invocation chose a configuration (--preset, --set or --presets-file)."""
+    return bool(args.preset or args.overrides or args.presets_file)
 
 
 def int_at_least(low: int) -> Callable[[str], int]:

@@ -24,6 +24,7 @@ def show_config(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(config.to_dict(), indent=2))
     else:
-        print(f"# preset: {args.preset}; overrides: {args.overrides or 'none'}")
+        preset = args.preset or args.default_preset
+        print(f"# preset: {preset}; overrides: {args.overrides or 'none'}")
         print(describe(config), end="")
     return 0

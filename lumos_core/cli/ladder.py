@@ -35,9 +35,11 @@ def register(sub) -> None:
     lad.add_argument("--task-loss", type=float, default=0.0,
                      help="state-bc --goal language: weight of a task classifier on the "
                      "goal encoder's code (the annotations' task labels); 0 = none")
-    lad.add_argument("--goal-posterior", action="store_true",
+    lad.add_argument("--goal-posterior", nargs="?", const="soft", default="",
+                     choices=["soft", "hard"],
                      help="with --task-loss: the action network sees the task classifier's "
-                     "probabilities instead of the goal code")
+                     "probabilities (soft, the default) or the one-hot of its most likely "
+                     "task (hard) instead of the goal code")
     lad.add_argument("--resample-goal", action="store_true",
                      help="state-bc --goal language: each frame's goal drawn from all the "
                      "annotated paraphrases of its task, not only its window's sentence")

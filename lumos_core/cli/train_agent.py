@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from lumos_core.cli.common import add_config_args, add_threads, config_from_args, set_threads
-from lumos_core.cli.train_wm import add_run_args, start_run
+from lumos_core.cli.common import add_config_args, add_threads, set_threads
+from lumos_core.cli.train_wm import add_run_args, run_config, start_run
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from lumos_core.train_agent import AgentTrainer
     from lumos_core.wm_report import plot_agent_curves
 
-    cfg = config_from_args(args)
+    cfg = run_config(args)
     set_threads(args)
     start_run(args)
     trainer = AgentTrainer(cfg, args.features, args.out, device=args.device or "cpu")

@@ -5,19 +5,38 @@ from __future__ import annotations
 import argparse
 
 from lumos_core.cli.common import (MINUTES, NON_NEGATIVE, add_config_args, add_threads,
-                                   config_from_args, set_threads)
+                                   config_from_args, gave_config, set_threads)
 
 
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """--out / --resume / --force of a training run (shared with train-agent)."""
     parser.add_argument("--out", required=True, help="run directory (one run per directory)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its latest checkpoint")
+                        help="continue the run in --out from its latest checkpoint (with the "
+                             "run's configuration unless --preset/--set are given)")
     parser.add_argument("--force", action="store_true",
                         help="--out holds another run: move it aside to <out>.old-<time> and "
                              "start anew")
     parser.add_argument("--max-minutes", type=MINUTES, default=None,
                         help="stop (and checkpoint) after this much wall time")
+
+
+def run_config(args: argparse.Namespace):
+    """The configuration of a training invocation. ``--resume`` without --preset/--set
+    continues with the run's own (that of its latest checkpoint): resuming can neither fail
+    on, nor silently switch to, the default preset's dataset or sizes."""
+    if args.resume and not gave_config(args):
+        from pathlib import Path
+
+        from lumos_core.checkpoint import read_meta
+        from lumos_core.config import LumosConfig
+        from lumos_core.train_wm import latest_checkpoint
+
+        latest = latest_checkpoint(Path(args.out))
+        if latest is not None:
+            print(f"--resume: continuing with the configuration of {latest}")
+            return LumosConfig.from_stored(read_meta(latest)["config"])
+    return config_from_args(args)
 
 
 def register(sub) -> None:
@@ -51,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from lumos_core.train_wm import WorldModelTrainer
     from lumos_core.wm_report import open_loop, plot_training_curves, write_open_loop
 
-    cfg = config_from_args(args)
+    cfg = run_config(args)
     set_threads(args)
     start_run(args)
     trainer = WorldModelTrainer(cfg, args.out, device=args.device)
