@@ -74,7 +74,11 @@ class Imaginer:
         policy.reset()
         policy.state = State(feat[:, :deter], feat[:, deter:])
         policy.filter_steps = 1
-        future = imagine(policy, goal, self.horizon, self.samples, seed)
+        # state mode decodes every step (the end-effector path; cheap), vision only the
+        # end frames (the preview publishes one; all 8 x 61 frames cost ~0.5 s on a CPU)
+        vision = policy.cfg.world_model.obs_mode == "vision"
+        future = imagine(policy, goal, self.horizon, self.samples, seed,
+                         decode="final" if vision else True)
         out = {"future": future, "tasks": None, "probability": None}
         if "robot_obs" in future.decoded:
             out["path"] = future.decoded["robot_obs"][..., :3]

@@ -42,6 +42,16 @@ def test_shapes_and_determinism_under_a_seed(filtered):
     assert np.allclose(a.latents[:, 0], a.latents[0, 0])     # every sample starts at s_0
     probability = a.success_probability("open_drawer", obs["scene_obs"])
     assert 0.0 <= probability <= 1.0
+    # decode='final': the same future, only its end decoded (the vision preview's need)
+    final = imagine(policy, goal, horizon=12, samples=3, seed=1, decode="final")
+    assert np.array_equal(final.latents, a.latents)
+    for key in ("robot_obs", "scene_obs"):
+        assert final.decoded[key].shape[1] == 1
+        assert np.allclose(final.decoded[key][:, 0], a.decoded[key][:, -1], atol=1e-5)
+    assert final.success_probability("open_drawer", obs["scene_obs"]) == probability
+    assert imagine(policy, goal, horizon=2, samples=1, decode=False).decoded == {}
+    with pytest.raises(ValueError, match="decode must be"):
+        imagine(policy, goal, horizon=2, samples=1, decode="all")
 
 
 def test_imagination_leaves_the_policy_as_it_was(filtered):
@@ -142,3 +152,14 @@ def test_imagination_benchmark_prints_latencies(capsys):
                  "--horizon", "5", "--samples", "2"]) == 0
     out = capsys.readouterr().out
     assert "| debug | vision | 5 x 2 | 1 |" in out
+
+
+def test_the_latency_benchmark_reports_every_variant():
+    """`lumos benchmark imagination`: latent-only, every step decoded, final step decoded
+    (figures only; no timing is asserted)."""
+    from lumos_core.benchmarks.imagination import measure, table
+
+    row = measure("state", horizon=3, samples=2, repeats=2)
+    for key in ("latent", "decoded", "final"):
+        assert row[f"{key}_ms_median"] > 0 and row[f"{key}_ms_p95"] >= row[f"{key}_ms_median"]
+    assert "| state | state | 3 x 2 | 1 |" in table([row])
