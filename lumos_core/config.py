@@ -254,7 +254,11 @@ class WorldModelTrainConfig(Section):
     weight_decay: float = doc(0.05, "AdamW weight decay.", low=0.0)
     grad_clip: float = doc(100.0, "Clip the global norm of the unscaled gradients to this.",
                            low=0.0)
-    amp: bool = doc(True, "Mixed precision (fp16 autocast + GradScaler) on CUDA; ignored on CPU.")
+    precision: str = doc("auto", "Arithmetic of a training step: 'auto' (bf16 autocast for vision "
+                         "models on GPUs and on CPUs with native bf16, fp16 + GradScaler on GPUs "
+                         "without bf16, else fp32), 'fp32', 'bf16', 'fp16' (CUDA only); "
+                         "lumos_core/precision.py, docs/performance.md.",
+                         choices=("auto", "fp32", "bf16", "fp16"))
     reset_prob: float = doc(0.01, "Probability per frame of resetting the carried state.",
                             low=0.0, high=1.0)
     log_every: int = doc(100, "Write scalar metrics every N updates.", low=1)
@@ -435,8 +439,8 @@ class LumosConfig:
 
 #: keys older versions stored that no longer exist (their meaning changed; they never affect a
 #: trained model): ``collect.lang_fraction`` (frames covered) became ``collect.lang_density``
-#: (windows per frame)
-RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",)}
+#: (windows per frame); ``wm_train.amp`` (fp16 on CUDA) became ``wm_train.precision``
+RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",), "wm_train": ("amp",)}
 
 #: keys added later whose default differs from how older versions behaved: a stored config
 #: without them gets the old behaviour (a model trained on raw block yaws keeps them)

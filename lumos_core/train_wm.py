@@ -3,10 +3,11 @@
 Batches are random windows of ``seq_len`` frames inside one recording (the documented
 alternative to the official 50-stream truncated BPTT): each window starts from the reset state
 with the zero previous action, exactly as a filter does after ``reset()``. AdamW; gradients are
-clipped *after* unscaling (the official code clips AMP-scaled gradients); fp16 autocast with a
-GradScaler on CUDA only. Logs go to ``metrics.jsonl`` and TensorBoard; checkpoints (with optimiser,
-scaler and RNG state) every ``checkpoint_every`` updates and at the end; ``--resume`` continues
-exactly where the latest checkpoint stopped.
+clipped *after* unscaling (the official code clips AMP-scaled gradients); ``wm_train.precision``
+picks fp32 or bf16/fp16 autocast (:mod:`lumos_core.precision`: bf16 by default for vision models
+on GPUs and on CPUs with native bf16). Logs go to ``metrics.jsonl`` and TensorBoard;
+checkpoints (with optimiser, scaler and RNG state) every ``checkpoint_every`` updates and at the
+end; ``--resume`` continues exactly where the latest checkpoint stopped.
 
 Distributed: under ``torchrun --nproc_per_node=N`` every rank trains a DDP replica on its own
 batches (NCCL on GPUs, gloo on CPU); rank 0 logs, validates and writes checkpoints.
@@ -25,6 +26,7 @@ import torch
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig
 from lumos_core.data.dataset import PlayData
+from lumos_core.precision import autocast_dtype
 from lumos_core.runs import check_resume_config, truncate_metrics
 from lumos_core.world_model import WorldModel, previous_actions, to_torch
 
@@ -117,8 +119,9 @@ class WorldModelTrainer:
         t = cfg.wm_train
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, eps=t.eps,
                                      weight_decay=t.weight_decay)
-        self.amp = t.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.amp_dtype = autocast_dtype(t.precision, self.device, cfg.world_model.obs_mode)
+        # fp16 needs loss scaling; bf16 has fp32's exponent range and does not
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.starts = self.train.valid_starts(t.seq_len)
         self.step = 0
         self.writer = None
@@ -166,7 +169,8 @@ class WorldModelTrainer:
         batch = make_batch(self.train, self.rng.choice(self.starts, self.cfg.wm_train.batch_size),
                            self.cfg, self.device)
         self.model.train()
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
             module = self.ddp if self.ddp is not None else self.model
             loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"])
         self.opt.zero_grad(set_to_none=True)

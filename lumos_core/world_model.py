@@ -126,18 +126,23 @@ class RSSM(nn.Module):
         onehot = F.one_hot(categorical_sample(probs), self.cfg.classes).to(probs.dtype)
         return (onehot + probs - probs.detach()).flatten(-2)
 
-    def deter_step(self, state: State, action: torch.Tensor) -> torch.Tensor:
-        """h_t from (h_{t-1}, z_{t-1}, a_{t-1})."""
-        x = self.in_norm(self.z_in(state.z) + self.a_in(action))
-        return self.gru(x, state.h)
+    def deter_step(self, state: State, action: torch.Tensor,
+                   action_in: torch.Tensor | None = None) -> torch.Tensor:
+        """h_t from (h_{t-1}, z_{t-1}, a_{t-1}); ``action_in``: ``a_in(action)`` computed
+        beforehand (a sequence's in one matmul)."""
+        a = self.a_in(action) if action_in is None else action_in
+        return self.gru(self.in_norm(self.z_in(state.z) + a), state.h)
 
     def prior(self, h: torch.Tensor) -> torch.Tensor:
         """Prior logits (..., stoch, classes)."""
         return self.logits(self.prior_net(h))
 
-    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
-        """Posterior logits (..., stoch, classes)."""
-        return self.logits(self.post_out(self.post_h(h) + self.post_e(embed)))
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor,
+                  embed_in: torch.Tensor | None = None) -> torch.Tensor:
+        """Posterior logits (..., stoch, classes); ``embed_in``: ``post_e(embed)`` computed
+        beforehand (a sequence's in one matmul)."""
+        e = self.post_e(embed) if embed_in is None else embed_in
+        return self.logits(self.post_out(self.post_h(h) + e))
 
 
 def categorical_sample(probs: torch.Tensor) -> torch.Tensor:
@@ -266,12 +271,15 @@ class WorldModel(nn.Module):
         A true ``is_first`` zeroes the carried state before that step.
         """
         embed = self.embed(obs)
+        # the step-independent input projections of the whole sequence, in one matmul each
+        embed_in, action_in = self.rssm.post_e(embed), self.rssm.a_in(prev_action)
+        keeps = (~is_first).float()[..., None]
         posts, hs, zs = [], [], []
         for t in range(embed.shape[1]):
-            keep = (~is_first[:, t]).float()[:, None]
+            keep = keeps[:, t]
             state = State(state.h * keep, state.z * keep)
-            h = self.rssm.deter_step(state, prev_action[:, t])
-            post = self.rssm.posterior(h, embed[:, t])
+            h = self.rssm.deter_step(state, prev_action[:, t], action_in[:, t])
+            post = self.rssm.posterior(h, embed[:, t], embed_in[:, t])
             z = self.rssm.sample(post)
             state = State(h, z)
             posts.append(post)

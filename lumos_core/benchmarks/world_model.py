@@ -85,6 +85,116 @@ def _measure(kwargs: dict) -> dict:
     return measure(**kwargs)
 
 
+def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of a large square matmul in ``dtype``: this machine's practical peak (median)."""
+    dev = torch.device(device)
+    a = torch.randn(n, n, device=dev, dtype=dtype)
+    b = torch.randn(n, n, device=dev, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / sorted(times)[len(times) // 2]
+
+
+def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
+            batch: tuple[int, int] | None = None, profile: bool = True) -> dict:
+    """The plain fp32 path against the default (``wm_train.precision``) path, interleaved
+    step by step on the same batch (drift and noise hit both alike): step times (median,
+    min, max), their ratio, the FLOPs of one step (``FlopCounterMode``), the achieved FLOP/s
+    as a fraction of a large matmul's in the same dtype, and the top ops of the optimised
+    step (profiler)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lumos_core.precision import autocast_dtype, describe
+
+    torch.set_num_threads(threads)
+    cfg = load_config(preset)
+    dev = torch.device(device)
+    b, t = batch or (cfg.wm_train.batch_size, cfg.wm_train.seq_len)
+    obs = _inputs(cfg.world_model, b, t, dev)
+    prev = torch.zeros(b, t, 7, device=dev)
+    first = torch.zeros(b, t, dtype=torch.bool, device=dev)
+    first[:, 0] = True
+    fast = autocast_dtype(cfg.wm_train.precision, dev, cfg.world_model.obs_mode)
+    variants = {"fp32": None, describe(fast) + " (default)": fast}
+    models, opts = {}, {}
+    for name in variants:
+        torch.manual_seed(0)
+        models[name] = WorldModel(cfg.world_model).to(dev)
+        opts[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
+
+    def step(name: str) -> float:
+        dtype = variants[name]
+        with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss, _, _ = models[name].loss(obs, prev, first)
+        opts[name].zero_grad()
+        loss.backward()
+        opts[name].step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return float(loss)
+
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name in variants:
+        step(name)                                                   # warm-up
+    for _ in range(steps):
+        for name in variants:
+            start = time.perf_counter()
+            step(name)
+            times[name].append(time.perf_counter() - start)
+    with FlopCounterMode(display=False) as counter:
+        step("fp32")
+    flops = counter.get_total_flops()
+    out = {"preset": preset, "device": device, "threads": threads, "batch": f"{b}x{t}",
+           "steps": steps, "flops_per_step": flops, "variants": {}}
+    for name, dtype in variants.items():
+        ts = sorted(times[name])
+        median = ts[len(ts) // 2]
+        peak = peak_flops(dtype or torch.float32, device)
+        out["variants"][name] = {"median_s": median, "min_s": ts[0], "max_s": ts[-1],
+                                 "flops_per_s": flops / median, "peak_flops_per_s": peak,
+                                 "peak_fraction": flops / median / peak}
+    base, best = (out["variants"][n]["median_s"] for n in variants)
+    out["ratio"] = base / best
+    if profile:
+        from torch.profiler import profile as profiler
+
+        with profiler() as prof:
+            step(list(variants)[-1])
+        ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in ops) or 1.0
+        out["top_ops"] = [(e.key, e.self_cpu_time_total / total) for e in ops[:6]]
+    return out
+
+
+def _compare(kwargs: dict) -> dict:
+    return compare(**kwargs)
+
+
+def compare_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`compare` rows (one line per variant)."""
+    lines = ["| preset | threads | batch | path | step s (median, min-max, n) | speed-up | "
+             "GFLOP/step | achieved FLOP/s of peak |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for i, (name, v) in enumerate(r["variants"].items()):
+            lines.append(
+                f"| {r['preset']} | {r['threads']} | {r['batch']} | {name} | "
+                f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, {r['steps']}) | "
+                f"{'1.00' if i == 0 else format(r['ratio'], '.2f')} | "
+                f"{r['flops_per_step'] / 1e9:.1f} | {100 * v['peak_fraction']:.0f} % of "
+                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s |")
+    tops = [f"- {r['preset']}, {r['threads']} thread(s): " + ", ".join(
+        f"{k} {100 * share:.0f} %" for k, share in r["top_ops"]) for r in rows if "top_ops" in r]
+    if tops:
+        lines += ["", "Top ops of the default path (share of self CPU time):", *tops]
+    return "\n".join(lines) + "\n"
+
+
 def benchmark(presets=("debug", "state", "cpu", "paper"), device: str = "cpu",
               threads: int = 1, train_steps: int = 3) -> list[dict]:
     """:func:`measure` for each preset, each in a fresh process."""
@@ -119,9 +229,25 @@ def register(sub) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=POSITIVE, default=1, help="CPU threads")
     parser.add_argument("--train-steps", type=POSITIVE, default=3, help="timed updates")
+    parser.add_argument("--compare-eager", action="store_true",
+                        help="time the plain fp32 path and the default (wm_train.precision) "
+                             "path interleaved, print their ratio, FLOPs and top ops")
+    parser.add_argument("--batch", type=POSITIVE, nargs=2, default=None, metavar=("B", "T"),
+                        help="sequences x length (default: the preset's)")
     parser.set_defaults(handler=main)
 
 
 def main(args) -> int:
+    if args.compare_eager:
+        ctx = mp.get_context("spawn")
+        rows = []
+        for preset in args.presets:
+            with ctx.Pool(1) as pool:
+                rows.append(pool.apply(_compare, ({
+                    "preset": preset, "device": args.device, "threads": args.threads,
+                    "steps": args.train_steps,
+                    "batch": tuple(args.batch) if args.batch else None},)))
+        print(compare_table(rows), end="")
+        return 0
     print(table(benchmark(args.presets, args.device, args.threads, args.train_steps)), end="")
     return 0

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     start_run(args)
     trainer = WorldModelTrainer(cfg, args.out, device=args.device)
+    from lumos_core.precision import describe
+
+    print(f"training on {trainer.device} in {describe(trainer.amp_dtype)} (wm_train.precision "
+          f"{cfg.wm_train.precision})")
     if args.resume:
         trainer.resume()
         print(f"resumed at step {trainer.step}")

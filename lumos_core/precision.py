@@ -1,0 +1,64 @@
+"""Which arithmetic a training step runs in: fp32, or bf16/fp16 autocast.
+
+bf16 autocast halves the time of the convolutions and matmuls of a vision world model on CPUs
+with native bf16 (AVX512-BF16 or AMX: AMD Zen 4+, Intel Sapphire Rapids+) and on GPUs, with the
+same loss within a stated tolerance (``test/test_precision.py``; docs/performance.md). It stays
+off by default where it does not pay or would hurt:
+
+- CPUs without native bf16 emulate it (slower than fp32);
+- state-mode models: their decoder resolves positions to ``state_resolution`` (2 mm), finer than
+  bf16's 8 significant bits of a position normalised by its data std (~1 mm at a 17 cm std).
+
+fp16 (with a GradScaler) is the CUDA fallback where bf16 is unsupported (pre-Ampere GPUs).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16; Linux cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def autocast_dtype(precision: str, device: torch.device, obs_mode: str) -> torch.dtype | None:
+    """The autocast dtype of ``precision`` on ``device`` (None: plain fp32).
+
+    ``auto``: bf16 for vision models on GPUs that support it (else fp16) and on CPUs with native
+    bf16; fp32 otherwise (state-mode models, other CPUs)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    cuda = device.type == "cuda"
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        if not cuda:
+            raise ValueError("precision fp16 needs a CUDA device (CPUs: bf16 or fp32)")
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if obs_mode != "vision":
+        return None
+    if cuda:
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else None
+
+
+def describe(dtype: torch.dtype | None) -> str:
+    """'bf16', 'fp16' or 'fp32'."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
