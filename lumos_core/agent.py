@@ -173,22 +173,47 @@ class BehaviourModel(nn.Module):
         """The part of the latent s = (h, z) the actor and critic see (``actor_latent``)."""
         return feat[..., :self.deter] if self.cfg.actor_latent == "h" else feat
 
-    def action_dist(self, feat: torch.Tensor, goal: torch.Tensor,
-                    plan: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and std of the pre-tanh Gaussian; log-std squashed into [-5, 2]."""
-        x = torch.cat([self.seen(feat), goal] + ([plan] if plan is not None else []), -1)
-        mean, raw = self.actor(x).chunk(2, -1)
+    def condition(self, net: nn.Sequential, goal: torch.Tensor,
+                  plan: torch.Tensor | None) -> torch.Tensor:
+        """The goal's (and plan's) part of the first layer of the actor or a critic, with its
+        bias: (..., units). The networks see cat(latent, goal, plan); their first layer is
+        computed as W_latent latent + (W_goal goal + W_plan plan + b) -- the same function
+        with the same parameters, but the second term is computed once per rollout (goal and
+        plan are constant while the latent moves) and no input is ever concatenated with
+        the large latent (the concatenations took 11 % of a LUMOS update)."""
+        first = net[0]
+        cond = goal if plan is None else torch.cat([goal, plan], -1)
+        return F.linear(cond, first.weight[:, first.in_features - cond.shape[-1]:], first.bias)
+
+    def _conditioned(self, net: nn.Sequential, feat: torch.Tensor,
+                     cond: torch.Tensor) -> torch.Tensor:
+        """``net(cat(seen(feat), goal, plan))`` from :meth:`condition`'s ``cond``, which
+        broadcasts over the latent's extra leading dimensions (e.g. (B, U) over (B, H, F))."""
+        seen = self.seen(feat)
+        x = F.linear(seen, net[0].weight[:, :seen.shape[-1]])
+        while cond.dim() < x.dim():
+            cond = cond.unsqueeze(-2)
+        return net[1:](x + cond)
+
+    def action_dist(self, feat: torch.Tensor, goal: torch.Tensor | None,
+                    plan: torch.Tensor | None, cond: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std of the pre-tanh Gaussian; log-std squashed into [-5, 2]. ``cond``:
+        ``condition(actor, goal, plan)`` computed beforehand (then goal and plan are unused)."""
+        if cond is None:
+            cond = self.condition(self.actor, goal, plan)
+        mean, raw = self._conditioned(self.actor, feat, cond).chunk(2, -1)
         return mean, (-5 + 3.5 * (torch.tanh(raw) + 1)).exp()
 
-    def act(self, feat, goal, plan, sample: bool = True) -> torch.Tensor:
+    def act(self, feat, goal, plan, sample: bool = True,
+            cond: torch.Tensor | None = None) -> torch.Tensor:
         """tanh(mean + std * eps), or tanh(mean)."""
-        mean, std = self.action_dist(feat, goal, plan)
+        mean, std = self.action_dist(feat, goal, plan, cond)
         return torch.tanh(mean + std * torch.randn_like(std) if sample else mean)
 
     def value(self, net: nn.Module, feat, goal, plan) -> torch.Tensor:
-        """Critic output (..., )."""
-        x = torch.cat([self.seen(feat), goal] + ([plan] if plan is not None else []), -1)
-        return net(x).squeeze(-1)
+        """Critic output (..., ); goal and plan may lack the latent's time dimension."""
+        return self._conditioned(net, feat, self.condition(net, goal, plan)).squeeze(-1)
 
     def plan_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Flat plan logits -> (..., plan_stoch, plan_classes)."""
@@ -263,9 +288,7 @@ class LumosAgent(nn.Module):
                 actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """MSE of tanh(actor mean) to the expert actions along the expert latents (real
         frames only)."""
-        steps = feat.shape[1]
-        plans = None if plan is None else plan[:, None].expand(-1, steps, -1)
-        mean, _ = self.behaviour.action_dist(feat, goal[:, None].expand(-1, steps, -1), plans)
+        mean, _ = self.behaviour.action_dist(feat, goal, plan)     # (B, T, 7): broadcast
         err = (torch.tanh(mean) - actions).pow(2).mean(-1)
         return (err * mask).sum() / mask.sum()
 
@@ -332,21 +355,20 @@ class LumosAgent(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not critic_only):
             state = self._split(feat[:, 0])
             feats, rewards = [state.feat], []
+            cond = b.condition(b.actor, goal, plan)        # goal and plan are fixed: once
             for k in range(horizon - 1):
-                action = b.act(state.feat, goal, plan)
+                action = b.act(state.feat, goal, plan, cond=cond)
                 state = self.world_model.img_step(state, action)
                 feats.append(state.feat)
                 rewards.append(self.reward(state.feat, feat[:, k + 1], feat[:, 0]))
             rewards.append(torch.zeros_like(rewards[0]))   # the last step gets no reward
             traj = torch.stack(feats, 1)                   # (B, H, F), s_0 .. s_{H-1}
             r = torch.stack(rewards, 1)
-            g = goal[:, None].expand(-1, horizon, -1)
-            p = None if plan is None else plan[:, None].expand(-1, horizon, -1)
-            target = b.value(b.target_critic, traj, g, p)
+            target = b.value(b.target_critic, traj, goal, plan)
             returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
         # the critic sees detached inputs: its loss must not backpropagate through imagination
-        value = b.value(b.critic, traj.detach(), g.detach(),
-                        None if p is None else p.detach())
+        value = b.value(b.critic, traj.detach(), goal.detach(),
+                        None if plan is None else plan.detach())
         critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
         if critic_only:
             actor_loss = torch.zeros((), device=feat.device)

@@ -395,6 +395,9 @@ class AgentTrainConfig(Section):
     critic_lr: float = doc(3e-4, "AdamW learning rate of the critic.", low=0.0)
     grad_clip: float = doc(100.0, "Gradient-norm clip of each optimiser.", low=0.0)
     target_update_every: int = doc(50, "Hard copy critic -> target critic every N batches.", low=1)
+    precision: str = doc("auto", "Arithmetic of an update: 'auto' (bf16 autocast on GPUs that "
+                         "support it and on CPUs with native bf16, else fp32), 'fp32', 'bf16'; "
+                         "docs/performance.md.", choices=("auto", "fp32", "bf16"))
     log_every: int = doc(100, "Write scalar metrics every N batches.", low=1)
     checkpoint_every: int = doc(10000, "Write a checkpoint every N batches.", low=1)
     seed: int = doc(42, "Random seed.")

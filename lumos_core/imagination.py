@@ -97,13 +97,16 @@ def imagine(policy, goal, horizon: int = 60, samples: int = 8, seed: int = 0,
         torch.manual_seed(seed)
         state = _repeat(policy.state, samples)
         goal_vec = b.lang_goal(policy.goal_embedding(goal)).repeat(samples, 1)
-        feats, actions, plan = [state.feat], [], None
+        feats, actions, plan, cond = [state.feat], [], None, None
         for k in range(horizon):
             feat = state.feat
             if b.uses_plan and k % policy.cfg.agent.replan_every == 0:
                 plan = b.sample_plan(b.proposal(torch.cat([b.code(feat), goal_vec], -1)),
                                      straight_through=False)
-            mean, std = b.action_dist(feat, goal_vec, plan if b.uses_plan else None)
+                cond = None
+            if cond is None:                   # the goal's (and plan's) part: once per plan
+                cond = b.condition(b.actor, goal_vec, plan if b.uses_plan else None)
+            mean, std = b.action_dist(feat, None, None, cond)
             action = torch.tanh(mean + std * torch.randn_like(mean)
                                 if policy.action_mode == "sample" else mean)
             action[..., 6] = torch.where(action[..., 6] > 0, 1.0, -1.0)
@@ -113,9 +116,7 @@ def imagine(policy, goal, horizon: int = 60, samples: int = 8, seed: int = 0,
         traj = torch.stack(feats, 1)
         values = None
         if b.imagines:
-            g = goal_vec[:, None].expand(-1, traj.shape[1], -1)
-            p = None if plan is None else plan[:, None].expand(-1, traj.shape[1], -1)
-            values = b.value(b.critic, traj, g, p).cpu().numpy()
+            values = b.value(b.critic, traj, goal_vec, plan).cpu().numpy()
         out = Imagination(traj.cpu().numpy(), torch.stack(actions, 1).cpu().numpy(), values)
         if decode:
             out.decoded = decoded_observations(wm, traj if decode is True else traj[:, -1:])

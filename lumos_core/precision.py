@@ -1,9 +1,9 @@
 """Which arithmetic a training step runs in: fp32, or bf16/fp16 autocast.
 
-bf16 autocast halves the time of the convolutions and matmuls of a vision world model on CPUs
-with native bf16 (AVX512-BF16 or AMX: AMD Zen 4+, Intel Sapphire Rapids+) and on GPUs, with the
-same loss within a stated tolerance (``test/test_precision.py``; docs/performance.md). It stays
-off by default where it does not pay or would hurt:
+bf16 autocast halves the time of the convolutions and matmuls of a vision world model and of
+the agent's update on CPUs with native bf16 (AVX512-BF16 or AMX: AMD Zen 4+, Intel Sapphire
+Rapids+) and on GPUs, with the same loss within a stated tolerance (``test/test_precision.py``;
+docs/performance.md). It stays off by default where it does not pay or would hurt:
 
 - CPUs without native bf16 emulate it (slower than fp32);
 - state-mode models: their decoder resolves positions to ``state_resolution`` (2 mm), finer than
@@ -36,26 +36,32 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def autocast_dtype(precision: str, device: torch.device, obs_mode: str) -> torch.dtype | None:
-    """The autocast dtype of ``precision`` on ``device`` (None: plain fp32).
+def autocast_dtype(precision: str, device: torch.device, model: str) -> torch.dtype | None:
+    """The autocast dtype of ``precision`` on ``device`` (None: plain fp32) for a ``model``:
+    a world model's ``obs_mode`` ('vision' or 'state') or 'agent' (the behaviour model,
+    trained on latents).
 
-    ``auto``: bf16 for vision models on GPUs that support it (else fp16) and on CPUs with native
-    bf16; fp32 otherwise (state-mode models, other CPUs)."""
+    ``auto``: bf16 on GPUs that support it (else fp16 for vision world models: they have a
+    GradScaler) and on CPUs with native bf16, except for state-mode world models; fp32
+    otherwise."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     cuda = device.type == "cuda"
     if precision == "fp32":
         return None
     if precision == "fp16":
-        if not cuda:
-            raise ValueError("precision fp16 needs a CUDA device (CPUs: bf16 or fp32)")
+        if not cuda or model == "agent":
+            raise ValueError("precision fp16 needs a CUDA device and a world model (elsewhere: "
+                             "bf16 or fp32)")
         return torch.float16
     if precision == "bf16":
         return torch.bfloat16
-    if obs_mode != "vision":
+    if model == "state":
         return None
     if cuda:
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16 if model == "vision" else None
     return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else None
 
 

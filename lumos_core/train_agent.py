@@ -22,6 +22,7 @@ from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
+from lumos_core.precision import autocast_dtype
 from lumos_core.runs import check_resume_config, truncate_metrics
 
 CHECKPOINTS = "checkpoints"
@@ -54,6 +55,7 @@ class AgentTrainer:
         self.actor_opt = torch.optim.Adam(b.actor_params(), lr=t.actor_lr)
         self.critic_opt = (torch.optim.AdamW(b.critic.parameters(), lr=t.critic_lr, eps=1e-5,
                                              weight_decay=0.01) if b.imagines else None)
+        self.amp_dtype = autocast_dtype(t.precision, self.device, "agent")
         self.step = 0
         self.writer = None
 
@@ -119,8 +121,11 @@ class AgentTrainer:
         self.agent.behaviour.train()
         warmup = self.in_warmup()
         every = self.cfg.agent.critic_warmup_every
-        policy_loss, critic_loss, metrics = self.agent.losses(
-            batch, bc_only=warmup, critic_too=warmup and every > 0 and self.step % every == 0)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            policy_loss, critic_loss, metrics = self.agent.losses(
+                batch, bc_only=warmup,
+                critic_too=warmup and every > 0 and self.step % every == 0)
         if critic_loss is not None:
             self.critic_opt.zero_grad(set_to_none=True)
             critic_loss.backward()

@@ -159,3 +159,29 @@ def test_policy_benchmark_runs():
     result = measure("debug", updates=1, steps=10)
     assert result["windows_per_s"] > 0 and result["step_ms_median"] > 0
     assert "| debug | vision |" in table([result])
+
+
+@pytest.mark.parametrize("overrides", [[], ["agent.actor_latent=h"], ["agent.method=gcbc"]])
+def test_conditioned_networks_equal_the_concatenated_input(overrides):
+    """The actor and critic compute W_latent latent + (W_goal goal + W_plan plan + b), the goal
+    part once per rollout: the same function of the same parameters as net(cat(...)), with
+    goal/plan given per window and broadcast over the time dimension."""
+    cfg = load_config("debug", overrides)
+    torch.manual_seed(0)
+    b = BehaviourModel(cfg.agent, cfg.world_model)
+    feat = torch.randn(3, 5, cfg.world_model.feat_dim)
+    goal = torch.randn(3, cfg.agent.goal_dim)
+    plan = torch.randn(3, cfg.agent.plan_dim) if b.uses_plan else None
+
+    def cat(net):
+        parts = [b.seen(feat), goal[:, None].expand(-1, 5, -1)]
+        parts += [plan[:, None].expand(-1, 5, -1)] if plan is not None else []
+        return net(torch.cat(parts, -1))
+
+    mean, std = b.action_dist(feat, goal, plan)
+    assert torch.allclose(mean, cat(b.actor).chunk(2, -1)[0], atol=1e-5)
+    cond = b.condition(b.actor, goal, plan)
+    assert torch.equal(b.action_dist(feat, None, None, cond)[0], mean)
+    if b.imagines:
+        assert torch.allclose(b.value(b.critic, feat, goal, plan),
+                              cat(b.critic).squeeze(-1), atol=1e-5)

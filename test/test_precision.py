@@ -14,6 +14,8 @@ CPU = torch.device("cpu")
 #: and 1.00000 / 0.99999 for vision / state)
 LOSS_RTOL = 0.01
 GRAD_COSINE = 0.99
+#: the agent's policy and critic losses (imagination compounds the rounding over 8 steps here)
+AGENT_RTOL = 0.02
 
 
 def test_auto_chooses_bf16_only_where_it_pays():
@@ -22,6 +24,8 @@ def test_auto_chooses_bf16_only_where_it_pays():
                                                      else None)
     assert autocast_dtype("fp32", CPU, "vision") is None
     assert autocast_dtype("bf16", CPU, "state") == torch.bfloat16  # explicit: as asked
+    assert autocast_dtype("auto", CPU, "agent") == (torch.bfloat16 if cpu_has_native_bf16()
+                                                    else None)
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
         autocast_dtype("fp16", CPU, "vision")
     with pytest.raises(ValueError, match="precision must be one of"):
@@ -67,3 +71,39 @@ def test_bf16_loss_and_gradients_match_fp32(obs_mode):
     (loss32, g32), (loss16, g16) = results
     assert abs(loss16 - loss32) <= LOSS_RTOL * abs(loss32), (loss32, loss16)
     assert torch.nn.functional.cosine_similarity(g32, g16, dim=0) >= GRAD_COSINE
+
+
+@pytest.mark.parametrize("bc_only", [True, False])
+def test_bf16_agent_losses_match_fp32(bc_only, monkeypatch):
+    """The agent's update under bf16 autocast: behaviour cloning (with plans and alignment)
+    and the imagined actor-critic losses agree with fp32 on the same batch and draws. The
+    categorical draws (z, plans) take each variable's most likely class here: a random draw
+    flips where bf16 moves a probability across the uniform number, after which the two
+    rollouts are different samples, not different arithmetic."""
+    import lumos_core.agent
+    import lumos_core.world_model
+    from lumos_core.agent import LumosAgent
+    from lumos_core.world_model import WorldModel
+
+    for module in (lumos_core.agent, lumos_core.world_model):
+        monkeypatch.setattr(module, "categorical_sample", lambda probs: probs.argmax(-1))
+
+    cfg = load_config("debug")
+    torch.manual_seed(0)
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+    g = torch.Generator().manual_seed(1)
+    b, t = 8, cfg.agent.max_window
+    batch = {"feat": torch.randn(b, t, cfg.world_model.feat_dim, generator=g),
+             "actions": torch.rand(b, t, 7, generator=g) * 2 - 1,
+             "mask": torch.ones(b, t, dtype=torch.bool), "lang": torch.randn(b, 384, generator=g),
+             "is_lang": torch.arange(b) < 4, "align": torch.arange(b) < 4}
+    out = []
+    for dtype in (None, torch.bfloat16):
+        torch.manual_seed(2)
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            policy, critic, _ = agent.losses(batch, bc_only=bc_only)
+        out.append((policy.item(), None if critic is None else critic.item()))
+    (p32, c32), (p16, c16) = out
+    assert abs(p16 - p32) <= AGENT_RTOL * abs(p32) + 1e-3, (p32, p16)
+    if c32 is not None:
+        assert abs(c16 - c32) <= AGENT_RTOL * abs(c32) + 1e-3, (c32, c16)

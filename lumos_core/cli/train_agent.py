@@ -27,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     start_run(args)
     trainer = AgentTrainer(cfg, args.features, args.out, device=args.device or "cpu")
+    from lumos_core.precision import describe
+
+    print(f"training on {trainer.device} in {describe(trainer.amp_dtype)} "
+          f"(agent_train.precision {trainer.cfg.agent_train.precision})")
     if args.resume:
         trainer.resume()
         print(f"resumed at step {trainer.step}")
