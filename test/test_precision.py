@@ -107,3 +107,17 @@ def test_bf16_agent_losses_match_fp32(bc_only, monkeypatch):
     assert abs(p16 - p32) <= AGENT_RTOL * abs(p32) + 1e-3, (p32, p16)
     if c32 is not None:
         assert abs(c16 - c32) <= AGENT_RTOL * abs(c32) + 1e-3, (c32, c16)
+
+
+def test_compare_eager_benchmarks_report_both_paths():
+    """`lumos benchmark world-model|policy --compare-eager` on the debug preset: both paths,
+    a ratio, FLOPs and a peak fraction (figures only; no timing is asserted)."""
+    from lumos_core.benchmarks import policy, world_model
+
+    row = world_model.compare("debug", steps=1)
+    assert list(row["variants"])[0] == "fp32" and len(row["variants"]) == 2
+    assert row["flops_per_step"] > 0 and row["ratio"] > 0 and row["top_ops"]
+    assert all(0 < v["peak_fraction"] for v in row["variants"].values())
+    assert "| debug | 1 | 2x8 | fp32 |" in world_model.compare_table([row])
+    row = policy.compare_update("debug", updates=1)
+    assert row["ratio"] > 0 and "| debug | 1 | 8 | fp32 |" in policy.compare_table([row])

@@ -81,6 +81,68 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
             "step_ms_max": 1000 * lat[-1], "threads": threads}
 
 
+def compare_update(preset: str, threads: int = 1, updates: int = 5) -> dict:
+    """A full agent update in plain fp32 against the default (``agent_train.precision``)
+    path, interleaved update by update on the same batch: seconds (median, min, max), ratio."""
+    from lumos_core.precision import autocast_dtype, describe
+
+    torch.set_num_threads(threads)
+    cfg = load_config(preset)
+    fast = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")
+    variants = {"fp32": None, describe(fast) + " (default)": fast}
+    windows = 2 * cfg.agent_train.batch_size
+    batch = _batch(cfg, windows)
+    runs = {}
+    for name in variants:
+        torch.manual_seed(0)
+        agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+        runs[name] = (agent, torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
+                      torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
+
+    def update(name: str) -> None:
+        agent, actor_opt, critic_opt = runs[name]
+        dtype = variants[name]
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            policy_loss, critic_loss, _ = agent.losses(batch)
+        critic_opt.zero_grad()
+        critic_loss.backward()
+        critic_opt.step()
+        actor_opt.zero_grad()
+        policy_loss.backward()
+        actor_opt.step()
+
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name in variants:
+        update(name)                                                     # warm-up
+    for _ in range(updates):
+        for name in variants:
+            start = time.perf_counter()
+            update(name)
+            times[name].append(time.perf_counter() - start)
+    out = {"preset": preset, "threads": threads, "windows": windows, "updates": updates,
+           "variants": {}}
+    for name in variants:
+        ts = sorted(times[name])
+        out["variants"][name] = {"median_s": ts[len(ts) // 2], "min_s": ts[0], "max_s": ts[-1],
+                                 "windows_per_s": windows / ts[len(ts) // 2]}
+    base, best = (out["variants"][n]["median_s"] for n in variants)
+    out["ratio"] = base / best
+    return out
+
+
+def compare_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`compare_update` rows."""
+    lines = ["| preset | threads | windows | path | update s (median, min-max, n) | windows/s | "
+             "speed-up |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for i, (name, v) in enumerate(r["variants"].items()):
+            lines.append(f"| {r['preset']} | {r['threads']} | {r['windows']} | {name} | "
+                         f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, "
+                         f"{r['updates']}) | {v['windows_per_s']:.0f} | "
+                         f"{'1.00' if i == 0 else format(r['ratio'], '.2f')} |")
+    return "\n".join(lines) + "\n"
+
+
 def table(results: list[dict]) -> str:
     """Markdown table of :func:`measure` results."""
     lines = ["| preset | mode | windows per update | update (s) | windows/s | "
@@ -100,9 +162,17 @@ def register(sub) -> None:
     parser = sub.add_parser("policy", help="agent update throughput and control-step latency")
     parser.add_argument("--presets", nargs="+", default=["state", "cpu"])
     parser.add_argument("--threads", type=POSITIVE, default=1, help="CPU threads")
+    parser.add_argument("--compare-eager", action="store_true",
+                        help="time the agent update in plain fp32 and in the default "
+                             "(agent_train.precision) path, interleaved; print the ratio")
+    parser.add_argument("--updates", type=POSITIVE, default=5, help="timed updates")
     parser.set_defaults(handler=main)
 
 
 def main(args) -> int:
+    if args.compare_eager:
+        print(compare_table([compare_update(p, args.threads, args.updates)
+                             for p in args.presets]), end="")
+        return 0
     print(table([measure(p, args.threads) for p in args.presets]), end="")
     return 0
