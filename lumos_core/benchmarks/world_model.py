@@ -137,7 +137,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         opts[name].step()
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        return float(loss)
+        return loss.item()
 
     times: dict[str, list[float]] = {name: [] for name in variants}
     for name in variants:
