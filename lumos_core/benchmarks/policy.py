@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lumos_core.agent import LumosAgent
+from lumos_core.benchmarks.timing import interleaved
 from lumos_core.checkpoint import save_checkpoint
 from lumos_core.config import load_config
 from lumos_core.language import MODEL_ID
@@ -29,6 +30,18 @@ def _batch(cfg, windows: int) -> dict:
     return {"feat": torch.randn(windows, t, f), "actions": torch.rand(windows, t, 7) * 2 - 1,
             "mask": torch.ones(windows, t, dtype=torch.bool), "lang": torch.randn(windows, 384),
             "is_lang": torch.arange(windows) >= half, "align": torch.arange(windows) >= half}
+
+
+def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None = None) -> None:
+    """One full agent update (critic, then actor), under ``dtype`` autocast if given."""
+    with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        policy_loss, critic_loss, _ = agent.losses(batch)
+    critic_opt.zero_grad()
+    critic_loss.backward()
+    critic_opt.step()
+    actor_opt.zero_grad()
+    policy_loss.backward()
+    actor_opt.step()
 
 
 def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -> dict:
@@ -45,13 +58,7 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
     times = []
     for i in range(updates + 1):
         start = time.perf_counter()
-        policy_loss, critic_loss, _ = agent.losses(batch)
-        critic_opt.zero_grad()
-        critic_loss.backward()
-        critic_opt.step()
-        actor_opt.zero_grad()
-        policy_loss.backward()
-        actor_opt.step()
+        _update(agent, actor_opt, critic_opt, batch)
         if i:
             times.append(time.perf_counter() - start)
     update_s = sum(times) / len(times)
@@ -99,32 +106,11 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5) -> dict:
         runs[name] = (agent, torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
                       torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
 
-    def update(name: str) -> None:
-        agent, actor_opt, critic_opt = runs[name]
-        dtype = variants[name]
-        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-            policy_loss, critic_loss, _ = agent.losses(batch)
-        critic_opt.zero_grad()
-        critic_loss.backward()
-        critic_opt.step()
-        actor_opt.zero_grad()
-        policy_loss.backward()
-        actor_opt.step()
-
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for name in variants:
-        update(name)                                                     # warm-up
-    for _ in range(updates):
-        for name in variants:
-            start = time.perf_counter()
-            update(name)
-            times[name].append(time.perf_counter() - start)
     out = {"preset": preset, "threads": threads, "windows": windows, "updates": updates,
-           "variants": {}}
-    for name in variants:
-        ts = sorted(times[name])
-        out["variants"][name] = {"median_s": ts[len(ts) // 2], "min_s": ts[0], "max_s": ts[-1],
-                                 "windows_per_s": windows / ts[len(ts) // 2]}
+           "variants": interleaved(lambda name: _update(*runs[name], batch, variants[name]),
+                                   list(variants), updates)}
+    for v in out["variants"].values():
+        v["windows_per_s"] = windows / v["median_s"]
     base, best = (out["variants"][n]["median_s"] for n in variants)
     out["ratio"] = base / best
     return out

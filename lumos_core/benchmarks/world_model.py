@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from lumos_core.benchmarks.timing import interleaved
 from lumos_core.config import load_config
 from lumos_core.world_model import CAMERAS, WorldModel, parameter_count
 
@@ -139,26 +140,17 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
             torch.cuda.synchronize()
         return loss.item()
 
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for name in variants:
-        step(name)                                                   # warm-up
-    for _ in range(steps):
-        for name in variants:
-            start = time.perf_counter()
-            step(name)
-            times[name].append(time.perf_counter() - start)
+    timed = interleaved(step, list(variants), steps)
     with FlopCounterMode(display=False) as counter:
         step("fp32")
     flops = counter.get_total_flops()
     out = {"preset": preset, "device": device, "threads": threads, "batch": f"{b}x{t}",
            "steps": steps, "flops_per_step": flops, "variants": {}}
     for name, dtype in variants.items():
-        ts = sorted(times[name])
-        median = ts[len(ts) // 2]
-        peak = peak_flops(dtype or torch.float32, device)
-        out["variants"][name] = {"median_s": median, "min_s": ts[0], "max_s": ts[-1],
-                                 "flops_per_s": flops / median, "peak_flops_per_s": peak,
-                                 "peak_fraction": flops / median / peak}
+        v = out["variants"][name] = timed[name]
+        v["peak_flops_per_s"] = peak_flops(dtype or torch.float32, device)
+        v["flops_per_s"] = flops / v["median_s"]
+        v["peak_fraction"] = v["flops_per_s"] / v["peak_flops_per_s"]
     base, best = (out["variants"][n]["median_s"] for n in variants)
     out["ratio"] = base / best
     if profile:
