@@ -146,12 +146,14 @@ class RSSM(nn.Module):
 
 
 def categorical_sample(probs: torch.Tensor) -> torch.Tensor:
-    """Class indices (...) drawn from ``probs`` (..., classes) by inverting the cumulative
-    distribution: one uniform draw per row, 3-9x faster than ``torch.multinomial`` on CPU
-    (which draws exponentials for every class). A class of probability 0 is never drawn."""
-    cdf = probs.cumsum(-1)
-    u = torch.rand_like(cdf[..., -1:]) * cdf[..., -1:]
-    return (cdf <= u).sum(-1).clamp_(max=probs.shape[-1] - 1)
+    """Class indices (...) drawn from ``probs`` (..., classes) with ``torch.multinomial``.
+
+    An inverse-CDF draw (one uniform number per variable) is 3-9x faster on CPU and passes
+    the frequency test, but with it the end-to-end learning test
+    (test/test_learning_e2e.py) fell from passing to 0 % success for three seeds -- a
+    difference not understood yet, so the draw stays with multinomial (docs/performance.md)."""
+    flat = probs.reshape(-1, probs.shape[-1])
+    return torch.multinomial(flat, 1).view(probs.shape[:-1])
 
 
 def kl_categorical(lhs: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
