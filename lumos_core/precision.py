@@ -68,3 +68,9 @@ def autocast_dtype(precision: str, device: torch.device, model: str) -> torch.dt
 def describe(dtype: torch.dtype | None) -> str:
     """'bf16', 'fp16' or 'fp32'."""
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+
+
+def autocast(device_type: str, dtype: torch.dtype | None) -> torch.autocast:
+    """``torch.autocast`` to ``dtype`` on ``device_type``; a disabled one (plain fp32) for
+    None, the value :func:`autocast_dtype` gives for fp32."""
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)

@@ -22,7 +22,7 @@ from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
-from lumos_core.precision import autocast_dtype
+from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.runs import check_resume_config, truncate_metrics
 
 CHECKPOINTS = "checkpoints"
@@ -121,8 +121,7 @@ class AgentTrainer:
         self.agent.behaviour.train()
         warmup = self.in_warmup()
         every = self.cfg.agent.critic_warmup_every
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
+        with autocast(self.device.type, self.amp_dtype):
             policy_loss, critic_loss, metrics = self.agent.losses(
                 batch, bc_only=warmup,
                 critic_too=warmup and every > 0 and self.step % every == 0)

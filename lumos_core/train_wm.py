@@ -26,7 +26,7 @@ import torch
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig
 from lumos_core.data.dataset import PlayData
-from lumos_core.precision import autocast_dtype
+from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.runs import check_resume_config, truncate_metrics
 from lumos_core.world_model import WorldModel, previous_actions, to_torch
 
@@ -169,8 +169,7 @@ class WorldModelTrainer:
         batch = make_batch(self.train, self.rng.choice(self.starts, self.cfg.wm_train.batch_size),
                            self.cfg, self.device)
         self.model.train()
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
+        with autocast(self.device.type, self.amp_dtype):
             module = self.ddp if self.ddp is not None else self.model
             loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"])
         self.opt.zero_grad(set_to_none=True)

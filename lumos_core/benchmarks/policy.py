@@ -20,6 +20,7 @@ from lumos_core.benchmarks.timing import interleaved
 from lumos_core.checkpoint import save_checkpoint
 from lumos_core.config import load_config
 from lumos_core.language import MODEL_ID
+from lumos_core.precision import autocast, autocast_dtype, describe
 from lumos_core.policy import LumosPolicy
 from lumos_core.world_model import CAMERAS, WorldModel
 
@@ -34,7 +35,7 @@ def _batch(cfg, windows: int) -> dict:
 
 def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None = None) -> None:
     """One full agent update (critic, then actor), under ``dtype`` autocast if given."""
-    with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+    with autocast("cpu", dtype):
         policy_loss, critic_loss, _ = agent.losses(batch)
     critic_opt.zero_grad()
     critic_loss.backward()
@@ -91,8 +92,6 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
 def compare_update(preset: str, threads: int = 1, updates: int = 5) -> dict:
     """A full agent update in plain fp32 against the default (``agent_train.precision``)
     path, interleaved update by update on the same batch: seconds (median, min, max), ratio."""
-    from lumos_core.precision import autocast_dtype, describe
-
     torch.set_num_threads(threads)
     cfg = load_config(preset)
     fast = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")

@@ -111,7 +111,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     step (profiler)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from lumos_core.precision import autocast_dtype, describe
+    from lumos_core.precision import autocast, autocast_dtype, describe
 
     torch.set_num_threads(threads)
     cfg = load_config(preset)
@@ -131,7 +131,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
 
     def step(name: str) -> float:
         dtype = variants[name]
-        with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with autocast(dev.type, dtype):
             loss, _, _ = models[name].loss(obs, prev, first)
         opts[name].zero_grad()
         loss.backward()
@@ -146,9 +146,10 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     flops = counter.get_total_flops()
     out = {"preset": preset, "device": device, "threads": threads, "batch": f"{b}x{t}",
            "steps": steps, "flops_per_step": flops, "variants": {}}
+    peaks = {dtype: peak_flops(dtype or torch.float32, device) for dtype in set(variants.values())}
     for name, dtype in variants.items():
         v = out["variants"][name] = timed[name]
-        v["peak_flops_per_s"] = peak_flops(dtype or torch.float32, device)
+        v["peak_flops_per_s"] = peaks[dtype]
         v["flops_per_s"] = flops / v["median_s"]
         v["peak_fraction"] = v["flops_per_s"] / v["peak_flops_per_s"]
     base, best = (out["variants"][n]["median_s"] for n in variants)
