@@ -33,7 +33,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from lumos_core.config import AgentConfig, WorldModelConfig
-from lumos_core.world_model import State, WorldModel, balanced_kl, categorical_sample
+from lumos_core.world_model import (ROBOT_OBS_DIM, SCENE_OBS_DIM, State, WorldModel,
+                                    balanced_kl, categorical_sample)
+
+#: the state decoder's output: normalised concat(robot_obs, scene_obs)
+STATE_DIM = ROBOT_OBS_DIM + SCENE_OBS_DIM
 
 LANG_DIM = 384
 ACTION_DIM = 7
@@ -96,13 +100,27 @@ class PlanRecognition(nn.Module):
         return self.head(seq_feat), seq_feat
 
 
+def state_decoder_of(world_model: WorldModel) -> nn.Module | None:
+    """The (frozen) state decoder of a state-mode world model, else None."""
+    return getattr(world_model, "state_decoder", None)
+
+
 class BehaviourModel(nn.Module):
     """All trainable agent networks (the world model is kept outside and frozen)."""
 
-    def __init__(self, cfg: AgentConfig, wm_cfg: WorldModelConfig) -> None:
+    def __init__(self, cfg: AgentConfig, wm_cfg: WorldModelConfig,
+                 state_decoder: nn.Module | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         feat = wm_cfg.feat_dim
+        decoded = cfg.actor_latent in ("decoded", "hz+decoded")
+        if decoded and (wm_cfg.obs_mode != "state" or state_decoder is None):
+            raise ValueError(f"agent.actor_latent={cfg.actor_latent!r} reads the latent through "
+                             "the state decoder of a state-mode world model; this world model "
+                             f"is in {wm_cfg.obs_mode!r} mode (use 'hz' or 'h')")
+        # the frozen world model's decoder, held outside this module's parameters and state
+        # (the world model is saved and moved on its own)
+        object.__setattr__(self, "_state_decoder", state_decoder if decoded else None)
         self.code = nn.Sequential(nn.Linear(feat, cfg.code_units), nn.ReLU(),
                                   nn.Linear(cfg.code_units, cfg.code_dim),
                                   nn.LayerNorm(cfg.code_dim))
@@ -116,7 +134,8 @@ class BehaviourModel(nn.Module):
             self.proposal = _mlp(cfg.code_dim + cfg.goal_dim, cfg.proposal_units,
                                  cfg.proposal_layers, cfg.plan_dim, False, nn.ReLU)
         self.deter = wm_cfg.deter
-        seen = wm_cfg.deter if cfg.actor_latent == "h" else feat
+        seen = {"h": wm_cfg.deter, "hz": feat, "decoded": STATE_DIM,
+                "hz+decoded": feat + STATE_DIM}[cfg.actor_latent]
         inp = seen + cfg.goal_dim + plan
         self.actor = _mlp(inp, cfg.actor_units, cfg.actor_layers, 2 * ACTION_DIM)
         if self.imagines:
@@ -170,8 +189,15 @@ class BehaviourModel(nn.Module):
 
     # networks
     def seen(self, feat: torch.Tensor) -> torch.Tensor:
-        """The part of the latent s = (h, z) the actor and critic see (``actor_latent``)."""
-        return feat[..., :self.deter] if self.cfg.actor_latent == "h" else feat
+        """What the actor and critic see of the latent s = (h, z) (``actor_latent``): s, h,
+        the frozen state decoder's reading of s (normalised state units) or s and that."""
+        mode = self.cfg.actor_latent
+        if mode == "h":
+            return feat[..., :self.deter]
+        if mode == "hz":
+            return feat
+        decoded = self._state_decoder(feat)
+        return decoded if mode == "decoded" else torch.cat([feat, decoded], -1)
 
     def condition(self, net: nn.Sequential, goal: torch.Tensor,
                   plan: torch.Tensor | None) -> torch.Tensor:
@@ -250,7 +276,7 @@ class LumosAgent(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.world_model = world_model.requires_grad_(False).eval()
-        self.behaviour = BehaviourModel(cfg, world_model.cfg)
+        self.behaviour = BehaviourModel(cfg, world_model.cfg, state_decoder_of(world_model))
 
     def _split(self, feat: torch.Tensor) -> State:
         deter = self.world_model.cfg.deter

@@ -315,8 +315,11 @@ class AgentConfig(Section):
                                       "initialisation; 0 = off (the critic starts with DITTO).",
                                    low=0)
     actor_latent: str = doc("hz", "What the actor and critic see of the latent: 'hz' (s = (h, "
-                                  "z), the paper) or 'h' (the deterministic part only; z is "
-                                  "one straight-through sample).", choices=("hz", "h"))
+                                  "z), the paper), 'h' (the deterministic part only; z is "
+                                  "one straight-through sample), 'decoded' (state mode: s "
+                                  "read by the world model's frozen state decoder, 39 "
+                                  "normalised state values) or 'hz+decoded' (both).",
+                            choices=("hz", "h", "decoded", "hz+decoded"))
     lang_per_task: int = doc(0, "Use at most this many language-annotated windows per task "
                                 "(a fixed random subset; 0 = all): the data-efficiency study "
                                 "on one dataset and one world model.", low=0)

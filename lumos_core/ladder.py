@@ -199,12 +199,25 @@ def annotated_frames(dataset: str | Path, split: str = "training") -> dict:
             "frame_ids": np.asarray(data.frame_ids)[rows]}
 
 
-INPUTS = ("state", "h", "hz")
+INPUTS = ("state", "h", "hz", "decoded", "hz+decoded")
+
+
+@torch.no_grad()
+def decoded_state(world_model, feat) -> np.ndarray:
+    """The world model's reconstruction of concat(robot_obs, scene_obs) from features
+    (..., feat_dim), in physical units with canonical angles, float32 (..., 39): the part of
+    the state the latent carries, read out by the model's own decoder."""
+    wm = world_model
+    std = torch.cat([wm.robot_std, wm.scene_std])
+    mean = torch.cat([wm.robot_mean, wm.scene_mean])
+    feat = torch.as_tensor(np.asarray(feat, np.float32))
+    return (wm.decode(feat)["state"] * std + mean).numpy().astype(np.float32)
 
 
 def _latent_inputs(features: str | Path, frames: dict, kind: str) -> tuple[np.ndarray, str]:
-    """The filtered world-model latents (``h`` or ``(h, z)``) of the annotated frames, and the
-    world model they came from."""
+    """The filtered world-model latents (``h`` or ``(h, z)``) of the annotated frames, their
+    reconstruction of the state by the world model's decoder (``decoded``) or both
+    (``hz+decoded``), and the world model they came from."""
     from lumos_core.featurize import Features
 
     feats = Features(Path(features) / "training")
@@ -216,6 +229,16 @@ def _latent_inputs(features: str | Path, frames: dict, kind: str) -> tuple[np.nd
     x = x[np.argsort(np.argsort(frames["rows"]))]
     if kind == "h":
         x = x[:, :int(feats.meta["deter"])]
+    elif kind in ("decoded", "hz+decoded"):
+        from lumos_core.featurize import load_world_model
+
+        world_model, _ = load_world_model(feats.meta["checkpoint"])
+        if world_model.cfg.obs_mode != "state":
+            raise LadderError(f"--inputs {kind} reads the state decoder of a state-mode world "
+                              f"model; {feats.meta['checkpoint']} is a vision model")
+        decoded = np.concatenate([decoded_state(world_model, x[i:i + 65536])
+                                  for i in range(0, len(x), 65536)])
+        x = decoded if kind == "decoded" else np.concatenate([x, decoded], 1)
     return x, feats.meta["checkpoint"]
 
 
@@ -309,6 +332,35 @@ def train_state_bc(dataset: str | Path, out: str | Path, goal: str = "task",
     return info
 
 
+#: groups of concat(robot_obs, scene_obs) dimensions for :func:`observe_through`
+THROUGH_DIMS = {"all": list(range(39)), "robot": list(range(15)), "scene": list(range(15, 39)),
+                "tcp-position": [0, 1, 2], "tcp-orientation": [3, 4, 5],
+                "all-but-roll-pitch": [i for i in range(39) if i not in (3, 4)]}
+
+
+def observe_through(policy: str | Path, world_model: str | Path, out: str | Path,
+                    replace: str = "all") -> Path:
+    """Rung (d1): a true-state network (rung b/c) that sees, in place of the ``replace``
+    dimensions of the true state, the world model's reconstruction of them from its filtered
+    latent (the filter run on the same observations). Whether the latents carry what the
+    task needs, at the precision it needs, without learning anything new. Writes a state-bc
+    directory ``out`` to evaluate."""
+    if replace not in THROUGH_DIMS:
+        raise LadderError(f"replace must be one of {', '.join(THROUGH_DIMS)}, got {replace!r}")
+    if not is_state_bc(policy):
+        raise LadderError(f"{policy}: not a `lumos ladder state-bc` directory")
+    data = torch.load(Path(policy) / STATE_BC_FILE, weights_only=False)
+    if data.get("inputs", "state") != "state":
+        raise LadderError(f"{policy}: trained on {data['inputs']!r}, not on the true state")
+    data.update(observe_through=str(world_model), observe_through_dims=THROUGH_DIMS[replace])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(data, out / STATE_BC_FILE)
+    info = {**data["info"], "observe_through": str(world_model), "replace": replace}
+    (out / "info.json").write_text(json.dumps(info, indent=2))
+    return out
+
+
 def is_state_bc(path: str | Path) -> bool:
     """Whether ``path`` is a directory written by :func:`train_state_bc`."""
     return (Path(path) / STATE_BC_FILE).exists()
@@ -338,10 +390,17 @@ class StateBCPolicy:
         self._goals: dict[str, torch.Tensor] = {}
         self.inputs = data.get("inputs", "state")
         self.world_model = None
-        if self.inputs != "state":
+        #: a world model whose filtered reconstruction of the state replaces the true state
+        #: (rung d1: the true-state network seeing the state as precisely as the latents do)
+        self.observe_through = data.get("observe_through")
+        #: which dimensions of concat(robot_obs, scene_obs) the reconstruction replaces
+        #: (default: all 39)
+        self.through_dims = np.asarray(data.get("observe_through_dims", np.arange(39)), int)
+        if self.inputs != "state" or self.observe_through:
             from lumos_core.featurize import load_world_model
 
-            self.world_model, _ = load_world_model(data["world_model"])
+            self.world_model, _ = load_world_model(self.observe_through
+                                                   or data["world_model"])
         self.reset()
 
     def reset(self) -> None:
@@ -362,6 +421,10 @@ class StateBCPolicy:
                 self.filter_state, o, self.prev_action[:, None],
                 torch.zeros(1, 1, dtype=torch.bool), prior=False)
             feat = feat[:, 0]
+        if self.observe_through or self.inputs == "decoded":
+            return decoded_state(wm, feat)[0]
+        if self.inputs == "hz+decoded":
+            return np.concatenate([feat[0].numpy(), decoded_state(wm, feat)[0]])
         feat = feat[0].numpy()
         return feat[:wm.cfg.deter] if self.inputs == "h" else feat
 
@@ -388,8 +451,13 @@ class StateBCPolicy:
     def step(self, obs: dict, goal: str) -> np.ndarray:
         """Action for ``obs`` towards ``goal`` (the gripper binarised)."""
         if self.inputs == "state":
-            x = torch.as_tensor(state_input(obs["robot_obs"], obs["scene_obs"], self.mean,
-                                            self.std, self.canonical_scene))[None]
+            robot, scene = obs["robot_obs"], obs["scene_obs"]
+            if self.observe_through:
+                state = np.concatenate([robot, scene]).astype(np.float32)
+                state[self.through_dims] = self._latent(obs)[self.through_dims]
+                robot, scene = state[:15], state[15:]
+            x = torch.as_tensor(state_input(robot, scene, self.mean, self.std,
+                                            self.canonical_scene))[None]
         else:
             x = torch.as_tensor(((self._latent(obs) - self.mean) / self.std)
                                 .astype(np.float32))[None]

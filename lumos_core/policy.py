@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lumos_core.agent import BehaviourModel
+from lumos_core.agent import BehaviourModel, state_decoder_of
 from lumos_core.checkpoint import load_checkpoint
 from lumos_core.data.dataset import resize
 from lumos_core.world_model import CAMERAS, ZERO_ACTION, WorldModel
@@ -45,7 +45,8 @@ class LumosPolicy:
         self.device = torch.device(device)
         self.world_model = WorldModel(self.cfg.world_model)
         self.world_model.load_state_dict(ckpt.state_dict("world_model"))
-        self.behaviour = BehaviourModel(self.cfg.agent, self.cfg.world_model)
+        self.behaviour = BehaviourModel(self.cfg.agent, self.cfg.world_model,
+                                        state_decoder_of(self.world_model))
         self.behaviour.load_weights(ckpt.state_dict("behaviour"))
         self.world_model.to(self.device).eval()
         self.behaviour.to(self.device).eval()

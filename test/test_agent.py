@@ -185,3 +185,32 @@ def test_conditioned_networks_equal_the_concatenated_input(overrides):
     if b.imagines:
         assert torch.allclose(b.value(b.critic, feat, goal, plan),
                               cat(b.critic).squeeze(-1), atol=1e-5)
+
+
+def test_actor_can_read_the_latent_through_the_frozen_state_decoder():
+    cfg = load_config("debug", ["world_model.obs_mode=state", "agent.actor_latent=hz+decoded",
+                                "agent.use_plan=false", "agent.use_alignment=false"])
+    torch.manual_seed(0)
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+    wm, b = agent.world_model, agent.behaviour
+    feat_dim = cfg.world_model.feat_dim
+    assert b.actor[0].in_features == feat_dim + 39 + cfg.agent.goal_dim
+    # the decoder is the world model's, not a copy saved or trained with the behaviour model
+    assert not any("decoder" in key for key in b.state_dict())
+    feat = torch.randn(3, feat_dim)
+    seen = b.seen(feat)
+    assert torch.equal(seen[:, :feat_dim], feat)
+    assert torch.allclose(seen[:, feat_dim:], wm.state_decoder(feat))
+    before = {k: v.clone() for k, v in wm.state_dict().items()}
+    policy, _, _ = agent.losses(_batch(cfg))
+    policy.backward()
+    assert b.actor[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in wm.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in wm.state_dict().items())
+
+
+def test_a_decoded_actor_input_needs_a_state_world_model():
+    cfg = load_config("debug", ["agent.actor_latent=decoded"])
+    assert cfg.world_model.obs_mode == "vision"
+    with pytest.raises(ValueError, match="state decoder of a state-mode world model"):
+        LumosAgent(cfg.agent, WorldModel(cfg.world_model))

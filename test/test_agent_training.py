@@ -155,6 +155,47 @@ def test_latent_bc_rung_trains_on_features_and_filters_at_control_time(
     assert np.allclose(policy.step(obs, "open it"), first)  # reset restarts the filter
 
 
+def test_decoded_rung_reads_the_latent_through_the_world_models_state_decoder(
+        features, sim_dataset, tmp_path):
+    """Rung d0 'decoded': the same network on the world model's reconstruction of the state
+    from its filtered latents (2.12 against 0.97 on h, docs/agents.md); at control time the
+    policy filters and decodes exactly as the features were made."""
+    from lumos_core import ladder
+    from lumos_core.featurize import Features, load_world_model
+
+    out, cfg = features
+    root = sim_dataset[0]
+    info = ladder.train_state_bc(root, tmp_path / "d", "task", steps=20, batch=16,
+                                 progress=False, inputs="decoded", features=out / "feats")
+    assert info["inputs"] == "decoded"
+    policy = ladder.StateBCPolicy(tmp_path / "d", {"open it": "open_drawer"})
+    assert policy.net.net[0].in_features == 39 + 27
+    feats = Features(out / "feats" / "training")
+    wm, _ = load_world_model(feats.meta["checkpoint"])
+    row = np.asarray(feats.arrays["features"][:2], np.float32)
+    decoded = ladder.decoded_state(wm, row)
+    assert decoded.shape == (2, 39) and np.isfinite(decoded).all()
+    obs = {"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}
+    assert policy.step(obs, "open it").shape == (7,)
+    # the diagnostic: a true-state network that sees the decoded state in place of chosen
+    # dimensions (none here: it must act exactly as on the true state)
+    ladder.train_state_bc(root, tmp_path / "s", "task", steps=5, batch=16, progress=False)
+    data = torch.load(tmp_path / "s" / ladder.STATE_BC_FILE, weights_only=False)
+    data.update(observe_through=feats.meta["checkpoint"], observe_through_dims=[])
+    (tmp_path / "t").mkdir()
+    torch.save(data, tmp_path / "t" / ladder.STATE_BC_FILE)
+    plain = ladder.StateBCPolicy(tmp_path / "s", {"open it": "open_drawer"})
+    through = ladder.StateBCPolicy(tmp_path / "t", {"open it": "open_drawer"})
+    assert np.allclose(plain.step(obs, "open it"), through.step(obs, "open it"))
+    made = ladder.observe_through(tmp_path / "s", feats.meta["checkpoint"], tmp_path / "u",
+                                  "tcp-position")
+    tcp = ladder.StateBCPolicy(made, {"open it": "open_drawer"})
+    assert list(tcp.through_dims) == [0, 1, 2]
+    assert np.isfinite(tcp.step(obs, "open it")).all()
+    with pytest.raises(ladder.LadderError, match="not on the true state"):
+        ladder.observe_through(tmp_path / "d", feats.meta["checkpoint"], tmp_path / "v")
+
+
 def test_bc_warmup_ends_at_half_of_a_time_budget(features, tmp_path):
     """Defect: a time-budgeted LUMOS training that shared the cores spent its whole budget in
     the 1 200-batch BC warm-up (1 125 batches, no DITTO update): the warm-up now ends at half

@@ -12,16 +12,24 @@ from lumos_core.cli.common import POSITIVE, add_threads, set_threads
 def register(sub) -> None:
     lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
                          "behaviour cloning on the true state, the DITTO reward")
-    lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace"])
+    lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace", "through"])
     lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
                      "directory, 'expert' or 'random')")
     lad.add_argument("--task", default=None, help="trace: the task to run alone")
+    lad.add_argument("--world-model", default=None, help="through: the world model checkpoint "
+                     "whose filtered reconstruction replaces part of --policy's true state")
+    lad.add_argument("--replace", default="all", choices=["all", "robot", "scene",
+                                                          "tcp-position", "tcp-orientation",
+                                                          "all-but-roll-pitch"],
+                     help="through: which dimensions of the true state are replaced")
     lad.add_argument("--trials", type=POSITIVE, default=12, help="trace: random start states")
     lad.add_argument("--features", default=None, help="reward, state-bc --inputs h|hz: "
                      "output of `lumos featurize` on --dataset")
-    lad.add_argument("--inputs", choices=["state", "h", "hz"], default="state",
-                     help="state-bc: the true state (rungs b, c) or the world model's filtered "
-                     "latents of the same frames (rung d0)")
+    lad.add_argument("--inputs", choices=["state", "h", "hz", "decoded", "hz+decoded"],
+                     default="state",
+                     help="state-bc: the true state (rungs b, c), the world model's filtered "
+                     "latents of the same frames (rung d0), their reconstruction of the state "
+                     "by the model's decoder, or both")
     lad.add_argument("--dataset", default="data/sim_play", help="dataset root")
     lad.add_argument("--split", default="training")
     lad.add_argument("--events", type=POSITIVE, default=300,
@@ -58,11 +66,22 @@ def run(args: argparse.Namespace) -> int:
         raise LadderError("ladder trace needs --policy and --task")
     if args.rung == "state-bc" and not args.out:
         raise LadderError("ladder state-bc needs --out (the trained network's directory)")
+    if args.rung == "through" and not (args.policy and args.world_model and args.out):
+        raise LadderError("ladder through needs --policy (a state-bc directory), --world-model "
+                          "and --out")
     if args.out:
         writable_dir(args.out)
     set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
-            "trace": _trace}[args.rung](args)
+            "trace": _trace, "through": _through}[args.rung](args)
+
+
+def _through(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    out = ladder.observe_through(args.policy, args.world_model, args.out, args.replace)
+    return _evaluate_rung(args, str(out), f"{Path(args.policy).name} seeing {args.replace} "
+                          "through the world model")
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -123,10 +142,6 @@ def _reward(args: argparse.Namespace) -> int:
 
 def _state_bc(args: argparse.Namespace) -> int:
     from lumos_core import ladder
-    from lumos_core.evaluation import evaluate, markdown_table, per_task_table, position_table
-    from lumos_core.instructions import load_instruction_file
-    from lumos_core.paths import config_file
-    from lumos_core.sim.chains import load_chains
 
     info = ladder.train_state_bc(args.dataset, args.out, args.goal, args.steps, seed=args.seed,
                                  inputs=args.inputs, features=args.features,
@@ -137,12 +152,21 @@ def _state_bc(args: argparse.Namespace) -> int:
           f"({info['frames']} frames), "
           f"{info['steps']} steps in {info['train_seconds']:.0f} s, final MSE "
           f"{info['final_mse']:.4f}")
+    seen = "the true state" if args.inputs == "state" else args.inputs
+    return _evaluate_rung(args, args.out, f"BC on {seen} ({args.goal} goal)")
+
+
+def _evaluate_rung(args: argparse.Namespace, policy: str, name: str) -> int:
+    """Evaluate a state-bc directory on the first ``--chains`` chains and print its tables."""
+    from lumos_core.evaluation import evaluate, markdown_table, per_task_table, position_table
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.chains import load_chains
+
     chains = load_chains()[: args.chains]
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
-    report = evaluate(args.out, chains, instructions, [args.seed], Path(args.out) / "eval",
+    report = evaluate(policy, chains, instructions, [args.seed], Path(policy) / "eval",
                       args.workers)
-    seen = "the true state" if args.inputs == "state" else args.inputs
-    name = f"BC on {seen} ({args.goal} goal)"
     print(markdown_table({name: report}), end="")
     print(per_task_table({name: report}), end="")
     print(position_table(report), end="")
