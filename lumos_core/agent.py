@@ -311,12 +311,19 @@ class LumosAgent(nn.Module):
         self.behaviour.reward_std.copy_(x.std(0).clamp(min=1e-2))
 
     def bc_loss(self, feat: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor | None,
-                actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """MSE of tanh(actor mean) to the expert actions along the expert latents (real
-        frames only)."""
-        mean, _ = self.behaviour.action_dist(feat, goal, plan)     # (B, T, 7): broadcast
-        err = (torch.tanh(mean) - actions).pow(2).mean(-1)
-        return (err * mask).sum() / mask.sum()
+                actions: torch.Tensor, mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The BC loss and its MSE part: MSE of tanh(actor mean) to the expert actions along
+        the expert latents (real frames only); with ``agent.std_nll_scale`` plus a Gaussian
+        NLL of those actions around the detached tanh(mean) under the actor's std, which
+        trains the std alone."""
+        mean, std = self.behaviour.action_dist(feat, goal, plan)   # (B, T, 7): broadcast
+        residual = actions - torch.tanh(mean)
+        mse = (residual.pow(2).mean(-1) * mask).sum() / mask.sum()
+        if self.cfg.std_nll_scale <= 0:
+            return mse, mse
+        nll = (std.log() + 0.5 * (residual.detach() / std).pow(2)).mean(-1)
+        return mse + self.cfg.std_nll_scale * (nll * mask).sum() / mask.sum(), mse
 
     def losses(self, batch: dict, bc_only: bool = False, critic_too: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -357,8 +364,8 @@ class LumosAgent(nn.Module):
         if not b.imagines or cfg.ditto_bc_scale > 0 or bc_only:
             # behaviour cloning on the expert latents (GCBC, MCIL, the no-DITTO ablation; the
             # optional BC term of LUMOS)
-            bc = self.bc_loss(feat, goal, plan, batch["actions"], mask)
-            metrics["bc_mse"] = bc.item()
+            bc, mse = self.bc_loss(feat, goal, plan, batch["actions"], mask)
+            metrics["bc_mse"] = mse.item()
             if not b.imagines or bc_only:
                 critic_loss = None
                 if b.imagines and critic_too:

@@ -303,6 +303,12 @@ class AgentConfig(Section):
     ditto_bc_scale: float = doc(0.0, "Weight of a behaviour-cloning term (MSE of the actor's "
                                      "mean on the expert latents) next to the DITTO objective; "
                                      "0 = the paper. Reported as 'LUMOS + BC term'.", low=0.0)
+    std_nll_scale: float = doc(0.0, "Weight of a Gaussian likelihood term that trains the "
+                                    "actor's std on the expert's residuals around its "
+                                    "(detached) mean wherever behaviour cloning runs; 0 = the "
+                                    "std is trained by the DITTO objective only, so an "
+                                    "imagining agent starts DITTO with whatever std the BC "
+                                    "warm-up left (measured 0.05-0.9).", low=0.0)
     bc_warmup: int = doc(0, "Batches at the start of training in which an imagining agent "
                             "is trained by behaviour cloning only (no imagination; ~6x "
                             "faster per batch on a CPU), then DITTO takes over: a warm start "

@@ -214,3 +214,30 @@ def test_a_decoded_actor_input_needs_a_state_world_model():
     assert cfg.world_model.obs_mode == "vision"
     with pytest.raises(ValueError, match="state decoder of a state-mode world model"):
         LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+
+
+def test_std_likelihood_term_trains_only_the_std_towards_the_residuals():
+    """Defect: BC trained only the actor's mean, so LUMOS started DITTO with whatever std the
+    warm-up left (0.05-0.9 measured). ``agent.std_nll_scale`` fits the std to the expert's
+    residuals around the detached mean; the mean's gradient is the MSE's alone."""
+    agent, cfg = _agent(method="gcbc")
+    plain, _ = _agent(method="gcbc", std_nll_scale=1.0)
+    plain.behaviour.load_state_dict(agent.behaviour.state_dict())
+    batch = _batch(cfg)
+    b = agent.behaviour
+    goal = b.goal(b.code(batch["feat"]), batch["mask"].long().sum(1) - 1, batch["lang"],
+                  batch["is_lang"])
+    loss, mse = agent.bc_loss(batch["feat"], goal, None, batch["actions"], batch["mask"])
+    assert torch.equal(loss, mse)
+    b2 = plain.behaviour
+    goal2 = b2.goal(b2.code(batch["feat"]), batch["mask"].long().sum(1) - 1, batch["lang"],
+                    batch["is_lang"])
+    loss2, mse2 = plain.bc_loss(batch["feat"], goal2, None, batch["actions"], batch["mask"])
+    assert torch.allclose(mse2, mse) and not torch.allclose(loss2, mse2)
+    # the likelihood reaches the mean head only through the std's shared layers: the last
+    # layer's mean rows get exactly the MSE gradient
+    mse.backward()
+    mean_grad = b.actor[-1].weight.grad[:7].clone()
+    loss2.backward()
+    assert torch.allclose(b2.actor[-1].weight.grad[:7], mean_grad, atol=1e-6)
+    assert b2.actor[-1].weight.grad[7:].abs().sum() > 0 == b.actor[-1].weight.grad[7:].abs().sum()
