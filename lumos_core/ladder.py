@@ -530,6 +530,72 @@ def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Gener
     return out
 
 
+def ditto_optimum(features: str | Path, overrides: list[str] | None = None, windows: int = 64,
+                  iterations: int = 150, lr: float = 0.05, seed: int = 0,
+                  preset: str = "state") -> list[dict]:
+    """Does maximising the DITTO reward in imagination recover the expert's actions?
+
+    From the first latent of ``windows`` language windows (long history), the action
+    sequence itself is optimised (Adam on pre-tanh actions, ``iterations`` steps, one imagined
+    rollout per step) to maximise the mean reward of eq. 3 against the expert's latents --
+    what an actor trained by DITTO alone converges to, without an actor's limits. Starts from
+    holding still and from the expert's own actions. Returns rows of mean reward (four
+    rollouts, fixed seed) and MSE of the 6 arm dimensions to the expert's actions: if the
+    optimum lies far from the expert's actions with more reward than the expert's, the reward
+    in this world model does not teach imitation (model exploitation)."""
+    from lumos_core.agent import LumosAgent
+    from lumos_core.agent_data import WindowSampler
+    from lumos_core.config import load_config
+    from lumos_core.featurize import Features, load_world_model
+
+    rng = np.random.default_rng(seed)
+    feats = Features(Path(features) / "training")
+    world_model, _ = load_world_model(feats.meta["checkpoint"])
+    cfg = load_config(preset, ["agent.method=lumos", "agent.use_ditto=true",
+                               "agent.image_goals=false"] + list(overrides or [])).agent
+    agent = LumosAgent(cfg, world_model)
+    agent.set_reward_statistics(torch.as_tensor(feats.sample(rng)))
+    sampler = WindowSampler(feats, Path(feats.meta["dataset"]) / "training", cfg, rng)
+    if not sampler.has_language:
+        raise LadderError(f"{features}: its dataset has no language windows")
+    batch = sampler.sample(windows, history_free=False)
+    feat = batch["feat"]
+    horizon = min(cfg.horizon, feat.shape[1])
+    expert = batch["actions"][:, :horizon - 1]
+
+    def reward(actions: torch.Tensor, seed: int, rollouts: int) -> torch.Tensor:
+        total = torch.zeros(())
+        for r in range(rollouts):
+            torch.manual_seed(seed + r)
+            state = agent._split(feat[:, 0])
+            for k in range(horizon - 1):
+                state = world_model.img_step(state, actions[:, k])
+                total = total + agent.reward(state.feat, feat[:, k + 1], feat[:, 0]).mean()
+        return total / (rollouts * (horizon - 1))
+
+    def row(name: str, actions: torch.Tensor, steps: int = 0) -> dict:
+        with torch.no_grad():
+            r = float(reward(actions, 10_000, 4))
+        mse = float((actions - expert)[..., :6].pow(2).mean())
+        return {"actions": name, "steps": steps, "reward": r, "mse_to_expert": mse}
+
+    hold = torch.zeros_like(expert)
+    hold[..., 6] = expert[..., 6]
+    rand = torch.rand(expert.shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    rand[..., 6] = torch.where(rand[..., 6] > 0, 1.0, -1.0)
+    out = [row("expert", expert), row("hold still", hold), row("random", rand)]
+    for name, start in (("hold still", hold), ("expert", expert)):
+        u = torch.atanh(start.clamp(-0.99, 0.99)).clone().requires_grad_(True)
+        opt = torch.optim.Adam([u], lr=lr)
+        for it in range(iterations):
+            loss = -reward(torch.tanh(u), it, 1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        out.append(row(f"optimised from {name}", torch.tanh(u).detach(), iterations))
+    return out
+
+
 # --- diagnostic: how a policy fails one task ------------------------------------------------
 def trace_task(policy: str, task: str, trials: int = 12, seed: int = 0,
                max_steps: int = 360, progress: bool = True) -> dict:

@@ -196,6 +196,22 @@ def test_decoded_rung_reads_the_latent_through_the_world_models_state_decoder(
         ladder.observe_through(tmp_path / "d", feats.meta["checkpoint"], tmp_path / "v")
 
 
+def test_ditto_optimum_optimises_action_sequences_against_the_expert(features):
+    """The rung-(e) diagnostic: optimising the actions for the DITTO reward raises the reward
+    and reports how far the optimum lies from the expert's actions."""
+    from lumos_core import ladder
+
+    out, _ = features
+    rows = ladder.ditto_optimum(out / "feats", ["agent.reward_norm=start"], windows=4,
+                                iterations=3, lr=0.2)
+    names = [r["actions"] for r in rows]
+    assert names == ["expert", "hold still", "random", "optimised from hold still",
+                     "optimised from expert"]
+    assert rows[0]["mse_to_expert"] == 0.0 and rows[1]["mse_to_expert"] > 0
+    assert all(np.isfinite(r["reward"]) for r in rows)
+    assert rows[3]["steps"] == 3 and rows[3]["mse_to_expert"] != rows[1]["mse_to_expert"]
+
+
 def test_bc_warmup_ends_at_half_of_a_time_budget(features, tmp_path):
     """Defect: a time-budgeted LUMOS training that shared the cores spent its whole budget in
     the 1 200-batch BC warm-up (1 125 batches, no DITTO update): the warm-up now ends at half

@@ -12,10 +12,18 @@ from lumos_core.cli.common import POSITIVE, add_threads, set_threads
 def register(sub) -> None:
     lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
                          "behaviour cloning on the true state, the DITTO reward")
-    lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace", "through"])
+    lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace",
+                                      "through", "ditto-optimum"])
     lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
                      "directory, 'expert' or 'random')")
     lad.add_argument("--task", default=None, help="trace: the task to run alone")
+    lad.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="ditto-optimum: agent config override, e.g. agent.reward_latent=hz "
+                     "(repeatable)")
+    lad.add_argument("--windows", type=POSITIVE, default=64,
+                     help="ditto-optimum: expert windows")
+    lad.add_argument("--iterations", type=POSITIVE, default=150,
+                     help="ditto-optimum: optimisation steps of the action sequences")
     lad.add_argument("--world-model", default=None, help="through: the world model checkpoint "
                      "whose filtered reconstruction replaces part of --policy's true state")
     lad.add_argument("--replace", default="all", choices=["all", "robot", "scene",
@@ -60,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from lumos_core.ladder import LadderError
     from lumos_core.runs import writable_dir
 
-    if args.rung == "reward" and not args.features:
-        raise LadderError("ladder reward needs --features (the output of `lumos featurize`)")
+    if args.rung in ("reward", "ditto-optimum") and not args.features:
+        raise LadderError(f"ladder {args.rung} needs --features (the output of `lumos "
+                          "featurize`)")
     if args.rung == "trace" and not (args.policy and args.task):
         raise LadderError("ladder trace needs --policy and --task")
     if args.rung == "state-bc" and not args.out:
@@ -73,7 +82,22 @@ def run(args: argparse.Namespace) -> int:
         writable_dir(args.out)
     set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
-            "trace": _trace, "through": _through}[args.rung](args)
+            "trace": _trace, "through": _through,
+            "ditto-optimum": _ditto_optimum}[args.rung](args)
+
+
+def _ditto_optimum(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    rows = ladder.ditto_optimum(args.features, args.set, windows=args.windows,
+                                iterations=args.iterations, seed=args.seed)
+    print(f"DITTO reward (agent overrides: {' '.join(args.set) or 'the state preset'}) of "
+          "action sequences in imagination, and their distance to the expert's actions")
+    print("| actions | optimisation steps | mean reward | MSE to expert (arm) |\n"
+          "|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['actions']} | {r['steps']} | {r['reward']:.3f} | {r['mse_to_expert']:.3f} |")
+    return 0
 
 
 def _through(args: argparse.Namespace) -> int:
