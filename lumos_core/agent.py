@@ -143,7 +143,8 @@ class BehaviourModel(nn.Module):
             self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
             # statistics of the reward latent (agent.reward_norm='standardize'); set by the
             # trainer from the training features, saved with the policy
-            reward_dim = wm_cfg.deter if cfg.reward_latent == "h" else feat
+            reward_dim = {"h": wm_cfg.deter, "hz": feat,
+                          "decoded": STATE_DIM}[cfg.reward_latent]
             self.register_buffer("reward_mean", torch.zeros(reward_dim))
             self.register_buffer("reward_std", torch.ones(reward_dim))
             # running 5-95 % range of the lambda-returns (agent.return_norm='percentile')
@@ -283,6 +284,11 @@ class LumosAgent(nn.Module):
         return State(feat[..., :deter], feat[..., deter:])
 
     def _reward_latent(self, feat: torch.Tensor) -> torch.Tensor:
+        if self.cfg.reward_latent == "decoded":
+            if self.world_model.cfg.obs_mode != "state":
+                raise ValueError("agent.reward_latent='decoded' compares the state decoder's "
+                                 "reconstructions: it needs a state-mode world model")
+            return self.world_model.decode(feat)["state"]
         return feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
 
     def reward_part(self, feat: torch.Tensor) -> torch.Tensor:

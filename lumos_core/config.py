@@ -283,8 +283,10 @@ class AgentConfig(Section):
     use_plan: bool = doc(True, "Latent plans (recognition/proposal); false = 'no latent plan'.")
     use_alignment: bool = doc(True, "Language-latent contrastive loss; false = 'no alignment'.")
     reward_latent: str = doc("h", "Latent the DITTO reward compares: 'h' (deterministic part, as "
-                                  "the official code) or 'hz' (s = (h, z), as the paper's eq. 3).",
-                             choices=("h", "hz"))
+                                  "the official code), 'hz' (s = (h, z), as the paper's eq. 3) "
+                                  "or 'decoded' (state mode: the world model's reconstruction "
+                                  "of the state from s, 39 normalised values).",
+                             choices=("h", "hz", "decoded"))
     reward_norm: str = doc("none", "Normalisation of the reward latent before eq. 3: 'none' "
                                    "(official); 'standardize' (per dimension, with the mean "
                                    "and std of the training features); 'start' (standardised, "

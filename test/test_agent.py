@@ -241,3 +241,23 @@ def test_std_likelihood_term_trains_only_the_std_towards_the_residuals():
     loss2.backward()
     assert torch.allclose(b2.actor[-1].weight.grad[:7], mean_grad, atol=1e-6)
     assert b2.actor[-1].weight.grad[7:].abs().sum() > 0 == b.actor[-1].weight.grad[7:].abs().sum()
+
+
+def test_reward_can_compare_the_decoded_states():
+    """``agent.reward_latent=decoded``: eq. 3 on the state decoder's reconstructions (state
+    mode), with its statistics in those 39 dimensions."""
+    cfg = load_config("debug", ["world_model.obs_mode=state", "agent.reward_latent=decoded",
+                                "agent.reward_norm=start"])
+    torch.manual_seed(0)
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+    feats = torch.randn(50, cfg.world_model.feat_dim)
+    agent.set_reward_statistics(feats)
+    assert agent.behaviour.reward_mean.shape == (39,)
+    a, b, start = torch.randn(3, 4, cfg.world_model.feat_dim).unbind(0)
+    x = (agent.world_model.decode(a)["state"] - agent.behaviour.reward_mean) \
+        / agent.behaviour.reward_std
+    y = (agent.world_model.decode(b)["state"] - agent.behaviour.reward_mean) \
+        / agent.behaviour.reward_std
+    o = (agent.world_model.decode(start)["state"] - agent.behaviour.reward_mean) \
+        / agent.behaviour.reward_std
+    assert torch.allclose(agent.reward(a, b, start), intrinsic_reward(x - o, y - o))
