@@ -143,7 +143,7 @@ class WindowSampler:
     def sample(self, batch: int, device: torch.device | str = "cpu",
                history_free: bool | None = None) -> dict:
         """``batch`` image-goal windows (none with ``agent.image_goals`` false) plus ``batch``
-        language-goal windows (if any); the
+        language-goal windows (if any), with their feature ``rows`` (padded); the
         first latent is history-free with probability ``history_free_prob`` per batch, or as
         ``history_free`` says."""
         cfg = self.cfg
@@ -175,7 +175,7 @@ class WindowSampler:
             feat[:, 0] = np.asarray(self.zero[rows[:, 0]])
         actions = np.asarray(self.actions[rows.ravel()]).reshape(n, t, -1).copy()
         actions[..., :6] *= mask[..., None]
-        return {"feat": torch.as_tensor(feat, device=device),
+        return {"rows": rows, "feat": torch.as_tensor(feat, device=device),
                 "actions": torch.as_tensor(actions, device=device),
                 "mask": torch.as_tensor(mask, device=device),
                 "lang": torch.as_tensor(np.stack(lang), device=device),

@@ -203,13 +203,17 @@ def test_ditto_optimum_optimises_action_sequences_against_the_expert(features):
 
     out, _ = features
     rows = ladder.ditto_optimum(out / "feats", ["agent.reward_norm=start"], windows=4,
-                                iterations=3, lr=0.2)
+                                iterations=3, lr=0.2, simulate=True)
     names = [r["actions"] for r in rows]
     assert names == ["expert", "hold still", "random", "optimised from hold still",
                      "optimised from expert"]
     assert rows[0]["mse_to_expert"] == 0.0 and rows[1]["mse_to_expert"] > 0
     assert all(np.isfinite(r["reward"]) for r in rows)
     assert rows[3]["steps"] == 3 and rows[3]["mse_to_expert"] != rows[1]["mse_to_expert"]
+    # executed in the simulator from the recorded start: the expert's own actions end where
+    # the recording does (up to contact noise), holding still does not
+    assert rows[0]["tcp_end_mm"] < rows[1]["tcp_end_mm"]
+    assert all(np.isfinite(r["scene_end"]) for r in rows)
 
 
 def test_bc_warmup_ends_at_half_of_a_time_budget(features, tmp_path):

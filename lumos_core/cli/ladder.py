@@ -24,6 +24,9 @@ def register(sub) -> None:
                      help="ditto-optimum: expert windows")
     lad.add_argument("--iterations", type=POSITIVE, default=150,
                      help="ditto-optimum: optimisation steps of the action sequences")
+    lad.add_argument("--simulate", action="store_true",
+                     help="ditto-optimum: also execute every sequence in the simulator from "
+                     "the window's recorded start and compare the end with the expert's")
     lad.add_argument("--world-model", default=None, help="through: the world model checkpoint "
                      "whose filtered reconstruction replaces part of --policy's true state")
     lad.add_argument("--replace", default="all", choices=["all", "robot", "scene",
@@ -90,13 +93,18 @@ def _ditto_optimum(args: argparse.Namespace) -> int:
     from lumos_core import ladder
 
     rows = ladder.ditto_optimum(args.features, args.set, windows=args.windows,
-                                iterations=args.iterations, seed=args.seed)
+                                iterations=args.iterations, seed=args.seed,
+                                simulate=args.simulate)
     print(f"DITTO reward (agent overrides: {' '.join(args.set) or 'the state preset'}) of "
           "action sequences in imagination, and their distance to the expert's actions")
-    print("| actions | optimisation steps | mean reward | MSE to expert (arm) |\n"
-          "|---|---|---|---|")
+    sim = ("| real TCP end to expert's (mm, median) | real objects end to expert's (std) "
+           if args.simulate else "")
+    print("| actions | optimisation steps | mean reward | MSE to expert (arm) " + sim + "|\n"
+          + "|---" * (6 if args.simulate else 4) + "|")
     for r in rows:
-        print(f"| {r['actions']} | {r['steps']} | {r['reward']:.3f} | {r['mse_to_expert']:.3f} |")
+        extra = (f" {r['tcp_end_mm']:.1f} | {r['scene_end']:.3f} |" if args.simulate else "")
+        print(f"| {r['actions']} | {r['steps']} | {r['reward']:.3f} | "
+              f"{r['mse_to_expert']:.3f} |" + extra)
     return 0
 
 
