@@ -600,16 +600,17 @@ def ditto_optimum(features: str | Path, overrides: list[str] | None = None, wind
         sequences.append((f"optimised from {name}", torch.tanh(u).detach(), iterations))
     out = [row(name, actions, steps) for name, actions, steps in sequences]
     if simulate:
-        real = _simulate_sequences(feats, batch["rows"][:, 0], [a for _, a, _ in sequences])
+        real = _simulate_sequences(feats, batch["rows"], [a for _, a, _ in sequences])
         for r, stats in zip(out, real):
             r.update(stats)
     return out
 
 
-def _simulate_sequences(feats, start_rows: np.ndarray, sequences: list[torch.Tensor]
+def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]
                         ) -> list[dict]:
     """Execute each (B, K, 7) action sequence in the simulator from the recorded state of
-    ``start_rows`` and compare the end with the recording K frames later."""
+    each window's first row and compare the end with the window's row K (padded windows
+    repeat their last frame: the expert stays where the window ended)."""
     from lumos_core.config import SimConfig
     from lumos_core.data.dataset import PlayData
     from lumos_core.sim.env import PlayTableEnv
@@ -623,12 +624,12 @@ def _simulate_sequences(feats, start_rows: np.ndarray, sequences: list[torch.Ten
     try:
         for actions in sequences:
             tcp, objects = [], []
-            for b, s in enumerate(np.asarray(start_rows)):
+            for b, window in enumerate(np.asarray(rows)):
+                s, end = int(window[0]), int(window[steps])
                 env.reset(options={"scene_obs": np.asarray(scene[s]),
                                    "robot_obs": np.asarray(robot[s])})
                 for k in range(steps):
                     obs, *_ = env.step(actions[b, k].numpy().astype(np.float64))
-                end = int(s) + steps
                 tcp.append(1000 * np.linalg.norm(obs["robot_obs"][:3] - robot[end][:3]))
                 objects.append(np.mean(np.abs(obs["scene_obs"] - scene[end]) / scene_std))
             results.append({"tcp_end_mm": float(np.median(tcp)),
