@@ -118,6 +118,11 @@ class BehaviourModel(nn.Module):
             raise ValueError(f"agent.actor_latent={cfg.actor_latent!r} reads the latent through "
                              "the state decoder of a state-mode world model; this world model "
                              f"is in {wm_cfg.obs_mode!r} mode (use 'hz' or 'h')")
+        if (cfg.reward_latent == "decoded" and cfg.method == "lumos" and cfg.use_ditto
+                and wm_cfg.obs_mode != "state"):
+            raise ValueError("agent.reward_latent='decoded' compares the state decoder's "
+                             "reconstructions: it needs a state-mode world model, this one is "
+                             f"in {wm_cfg.obs_mode!r} mode (use 'h' or 'hz')")
         # the frozen world model's decoder, held outside this module's parameters and state
         # (the world model is saved and moved on its own)
         object.__setattr__(self, "_state_decoder", state_decoder if decoded else None)
@@ -285,9 +290,6 @@ class LumosAgent(nn.Module):
 
     def _reward_latent(self, feat: torch.Tensor) -> torch.Tensor:
         if self.cfg.reward_latent == "decoded":
-            if self.world_model.cfg.obs_mode != "state":
-                raise ValueError("agent.reward_latent='decoded' compares the state decoder's "
-                                 "reconstructions: it needs a state-mode world model")
             return self.world_model.decode(feat)["state"]
         return feat[..., :self.world_model.cfg.deter] if self.cfg.reward_latent == "h" else feat
 

@@ -125,12 +125,10 @@ def imagine(policy, goal, horizon: int = 60, samples: int = 8, seed: int = 0,
 
 def decoded_observations(world_model, feat: torch.Tensor) -> dict[str, np.ndarray]:
     """The world model's reconstructions of latents (..., F) in observation units."""
-    recon = world_model.decode(feat)
-    if "state" in recon:
-        mean = torch.cat([world_model.robot_mean, world_model.scene_mean])
-        std = torch.cat([world_model.robot_std, world_model.scene_std])
-        x = (recon["state"] * std + mean).cpu().numpy()
+    if world_model.cfg.obs_mode == "state":
+        x = world_model.decode_state(feat).cpu().numpy()
         return {"robot_obs": x[..., :15], "scene_obs": x[..., 15:]}
+    recon = world_model.decode(feat)
     return {cam: ((recon[cam].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
             .movedim(-3, -1).cpu().numpy() for cam in CAMERAS if cam in recon}
 

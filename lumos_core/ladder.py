@@ -207,11 +207,8 @@ def decoded_state(world_model, feat) -> np.ndarray:
     """The world model's reconstruction of concat(robot_obs, scene_obs) from features
     (..., feat_dim), in physical units with canonical angles, float32 (..., 39): the part of
     the state the latent carries, read out by the model's own decoder."""
-    wm = world_model
-    std = torch.cat([wm.robot_std, wm.scene_std])
-    mean = torch.cat([wm.robot_mean, wm.scene_mean])
     feat = torch.as_tensor(np.asarray(feat, np.float32))
-    return (wm.decode(feat)["state"] * std + mean).numpy().astype(np.float32)
+    return world_model.decode_state(feat).numpy().astype(np.float32)
 
 
 def _latent_inputs(features: str | Path, frames: dict, kind: str) -> tuple[np.ndarray, str]:
@@ -495,6 +492,19 @@ def reward_separation(features: str | Path, windows: int = 256, seed: int = 0,
     return out
 
 
+def _imagined_rewards(agent, feat: torch.Tensor, actions: torch.Tensor, steps: int
+                      ) -> torch.Tensor:
+    """DITTO rewards (B, steps) of executing ``actions`` (B, >= steps, 7) open loop in the
+    agent's world model from the expert windows' first latents ``feat[:, 0]``, each step
+    compared with the expert's latent of that step."""
+    state = agent._split(feat[:, 0])
+    rewards = []
+    for k in range(steps):
+        state = agent.world_model.img_step(state, actions[:, k])
+        rewards.append(agent.reward(state.feat, feat[:, k + 1], feat[:, 0]))
+    return torch.stack(rewards, 1)
+
+
 def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Generator,
                 first: str) -> list[dict]:
     from dataclasses import replace
@@ -516,12 +526,7 @@ def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Gener
             agent.set_reward_statistics(sample)
             row = {"first_latent": first, "reward_latent": latent, "reward_norm": norm}
             for name, acts in (("expert", actions), ("hold", hold), ("random", rand)):
-                state = agent._split(feat[:, 0])
-                rewards = []
-                for k in range(feat.shape[1] - 1):
-                    state = world_model.img_step(state, acts[:, k])
-                    rewards.append(agent.reward(state.feat, feat[:, k + 1], feat[:, 0]))
-                r = torch.stack(rewards, 1)
+                r = _imagined_rewards(agent, feat, acts, feat.shape[1] - 1)
                 m = mask[:, 1:].float()
                 row[name] = float((r * m).sum() / m.sum())
             row["hold_over_expert"] = (row["hold"] / row["expert"] if row["expert"]
@@ -572,11 +577,8 @@ def ditto_optimum(features: str | Path, overrides: list[str] | None = None, wind
         total = torch.zeros(())
         for r in range(rollouts):
             torch.manual_seed(seed + r)
-            state = agent._split(feat[:, 0])
-            for k in range(horizon - 1):
-                state = world_model.img_step(state, actions[:, k])
-                total = total + agent.reward(state.feat, feat[:, k + 1], feat[:, 0]).mean()
-        return total / (rollouts * (horizon - 1))
+            total = total + _imagined_rewards(agent, feat, actions, horizon - 1).mean()
+        return total / rollouts
 
     def row(name: str, actions: torch.Tensor, steps: int = 0) -> dict:
         with torch.no_grad():

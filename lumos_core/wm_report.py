@@ -113,9 +113,7 @@ def filter_precision(model: WorldModel, data: PlayData, windows: int = 64, lengt
     prev = previous_actions(batch.pop("rel_actions"), is_first)
     torch.manual_seed(seed)
     _, feat, _ = model.observe(model.initial(len(starts)), batch, prev, is_first, prior=False)
-    std = torch.cat([model.robot_std, model.scene_std])
-    mean = torch.cat([model.robot_mean, model.scene_mean])
-    pred = (model.decode(feat[:, -1])["state"] * std + mean).cpu().numpy()
+    pred = model.decode_state(feat[:, -1]).cpu().numpy()
     truth = np.concatenate([canonical_robot_obs(batch["robot_obs"][:, -1].cpu().numpy()),
                             canonical_scene_obs(batch["scene_obs"][:, -1].cpu().numpy())], -1)
     err = np.abs(pred - truth)

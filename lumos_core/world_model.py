@@ -346,6 +346,13 @@ class WorldModel(nn.Module):
         x = self.dec_in(feat).reshape(-1, 32 * self.cfg.cnn_depth)
         return {c: self.decoders[c](x).view(*lead, 3, 64, 64) for c in CAMERAS}
 
+    def decode_state(self, feat: torch.Tensor) -> torch.Tensor:
+        """State mode: the reconstruction of concat(robot_obs, scene_obs) (..., 39) in
+        observation units (canonical angles), the decoder's output un-normalised."""
+        std = torch.cat([self.robot_std, self.scene_std])
+        mean = torch.cat([self.robot_mean, self.scene_mean])
+        return self.decode(feat)["state"] * std + mean
+
     def forward(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
                 state: State | None = None) -> tuple[torch.Tensor, dict, State]:
         """The training loss (so that DistributedDataParallel can wrap the model)."""

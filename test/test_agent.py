@@ -214,6 +214,9 @@ def test_a_decoded_actor_input_needs_a_state_world_model():
     assert cfg.world_model.obs_mode == "vision"
     with pytest.raises(ValueError, match="state decoder of a state-mode world model"):
         LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+    cfg = load_config("debug", ["agent.reward_latent=decoded"])
+    with pytest.raises(ValueError, match="needs a state-mode world model"):
+        LumosAgent(cfg.agent, WorldModel(cfg.world_model))
 
 
 def test_std_likelihood_term_trains_only_the_std_towards_the_residuals():
