@@ -259,6 +259,13 @@ class WorldModelTrainConfig(Section):
                          "without bf16, else fp32), 'fp32', 'bf16', 'fp16' (CUDA only); "
                          "lumos_core/precision.py, docs/performance.md.",
                          choices=("auto", "fp32", "bf16", "fp16"))
+    overshoot: int = doc(0, "Multi-step prediction loss (latent overshooting): from every "
+                         "filtered state the prior runs open loop through the recorded actions "
+                         "for this many steps, each step's prior pulled to the filter's "
+                         "posterior (and, in state mode, decoded against the observation). 0: "
+                         "off (the official one-step loss). WorldModel.overshooting; "
+                         "docs/agents.md.", low=0)
+    overshoot_scale: float = doc(1.0, "Weight of the overshooting term.", low=0.0)
     reset_prob: float = doc(0.01, "Probability per frame of resetting the carried state.",
                             low=0.0, high=1.0)
     log_every: int = doc(100, "Write scalar metrics every N updates.", low=1)

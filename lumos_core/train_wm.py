@@ -120,6 +120,7 @@ class WorldModelTrainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, eps=t.eps,
                                      weight_decay=t.weight_decay)
         self.amp_dtype = autocast_dtype(t.precision, self.device, cfg.world_model.obs_mode)
+        self._overshoot = (t.overshoot, t.overshoot_scale)
         # fp16 needs loss scaling; bf16 has fp32's exponent range and does not
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.starts = self.train.valid_starts(t.seq_len)
@@ -171,7 +172,8 @@ class WorldModelTrainer:
         self.model.train()
         with autocast(self.device.type, self.amp_dtype):
             module = self.ddp if self.ddp is not None else self.model
-            loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"])
+            loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"],
+                                      None, *self._overshoot)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.opt)
@@ -204,7 +206,8 @@ class WorldModelTrainer:
         for _ in range(batches):
             batch = make_batch(data, rng.choice(starts, self.cfg.wm_train.batch_size), self.cfg,
                                self.device)
-            _, metrics, _ = self.model(batch["obs"], batch["prev_action"], batch["is_first"])
+            _, metrics, _ = self.model(batch["obs"], batch["prev_action"], batch["is_first"],
+                                       None, *self._overshoot)
             for k, v in metrics.items():
                 totals[k] = totals.get(k, 0.0) + v / batches
         torch.set_rng_state(state)

@@ -354,13 +354,17 @@ class WorldModel(nn.Module):
         return self.decode(feat)["state"] * std + mean
 
     def forward(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
-                state: State | None = None) -> tuple[torch.Tensor, dict, State]:
+                state: State | None = None, overshoot: int = 0,
+                overshoot_scale: float = 1.0) -> tuple[torch.Tensor, dict, State]:
         """The training loss (so that DistributedDataParallel can wrap the model)."""
-        return self.loss(obs, prev_action, is_first, state)
+        return self.loss(obs, prev_action, is_first, state, overshoot, overshoot_scale)
 
     def loss(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
-             state: State | None = None) -> tuple[torch.Tensor, dict, State]:
-        """Eq. 2: reconstruction NLL (unit-variance Gaussian) + beta * balanced KL.
+             state: State | None = None, overshoot: int = 0,
+             overshoot_scale: float = 1.0) -> tuple[torch.Tensor, dict, State]:
+        """Eq. 2: reconstruction NLL (unit-variance Gaussian) + beta * balanced KL, plus
+        ``overshoot_scale`` times the multi-step term of :meth:`overshooting` when
+        ``overshoot`` > 0.
 
         Returns the loss (mean over B x T), metrics and the last state (detached).
         """
@@ -377,11 +381,63 @@ class WorldModel(nn.Module):
         kl, kl_post, kl_prior = balanced_kl(dists["post"], dists["prior"], self.cfg.kl_balance,
                                             self.cfg.free_nats)
         loss = (self.cfg.image_scale * nll + self.cfg.kl_scale * kl).mean()
-        metrics = {"loss": loss.item(), "recon_nll": nll.mean().item(),
+        metrics = {"recon_nll": nll.mean().item(),
                    "kl_post": kl_post.mean().item(), "kl_prior": kl_prior.mean().item(),
                    "prior_entropy": _entropy(dists["prior"]).mean().item(),
                    "post_entropy": _entropy(dists["post"]).mean().item()}
+        if overshoot > 0:
+            over, over_metrics = self.overshooting(feat, dists["post"], obs, prev_action,
+                                                   is_first, overshoot)
+            loss = loss + overshoot_scale * over
+            metrics.update(over_metrics)
+        metrics["loss"] = loss.item()
         return loss, metrics, last.detach()
+
+    def overshooting(self, feat: torch.Tensor, post: torch.Tensor, obs: dict,
+                     prev_action: torch.Tensor, is_first: torch.Tensor,
+                     steps: int) -> tuple[torch.Tensor, dict]:
+        """Multi-step prediction (latent overshooting, PlaNet Sec. 4): from every filtered
+        state s_t of the windows, the prior is rolled open loop through the recorded actions
+        for ``steps`` steps, and each predicted prior p(z_{t+k} | s_t, a_{t:t+k}) is pulled
+        towards the filter's posterior q(z_{t+k}) (held fixed): KL(sg(q) || p), weighted by
+        ``kl_scale``. In state mode the decoder also reconstructs the observation from each
+        open-loop state (as imagination and the DITTO reward read it). Imagination runs open
+        loop for the agent's whole horizon; the one-step loss of eq. 2 alone leaves such
+        rollouts free to drift from the states the expert's actions reach, which the DITTO
+        reward exploits (docs/agents.md, `lumos ladder ditto-optimum`).
+
+        ``feat`` (B, T, feat_dim) and ``post`` (B, T, stoch, classes) come from :meth:`observe`
+        on the same windows. Steps across an ``is_first`` (a new episode) are left out.
+        Returns the mean term over the valid (start, step) pairs and its metrics."""
+        batch, length = feat.shape[:2]
+        steps = min(steps, length - 1)
+        starts = length - steps
+        deter = self.cfg.deter
+        state = State(feat[:, :starts, :deter].reshape(batch * starts, deter),
+                      feat[:, :starts, deter:].reshape(batch * starts, -1))
+        targets = self.vector_targets(obs) if self.cfg.obs_mode == "state" else None
+        valid = torch.ones(batch, starts, device=feat.device)
+        kl_sum = nll_sum = count = 0.0
+        for k in range(1, steps + 1):
+            span = slice(k, k + starts)
+            valid = valid * (~is_first[:, span]).float()
+            h = self.rssm.deter_step(state, prev_action[:, span].reshape(batch * starts, -1))
+            prior = self.rssm.prior(h)
+            state = State(h, self.rssm.sample(prior))
+            kl = kl_categorical(post[:, span].reshape(batch * starts, *post.shape[2:]).detach(),
+                                prior).view(batch, starts)
+            kl_sum = kl_sum + (kl * valid).sum()
+            if targets is not None:
+                err = (self.decode(state.feat)["state"].view(batch, starts, -1)
+                       - targets[:, span]) * self.recon_weight()
+                nll_sum = nll_sum + (0.5 * err.pow(2).sum(-1) * valid).sum()
+            count = count + valid.sum()
+        count = count.clamp(min=1.0)
+        term = (self.cfg.kl_scale * kl_sum + self.cfg.image_scale * nll_sum) / count
+        metrics = {"overshoot_kl": float(kl_sum.detach() / count)}
+        if targets is not None:
+            metrics["overshoot_nll"] = float(nll_sum.detach() / count)
+        return term, metrics
 
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:

@@ -195,3 +195,48 @@ def test_categorical_sample_follows_the_probabilities():
     assert not freq[0, [0, 2]].any() and freq[1, 0] == 1.0
     # unnormalised rows (float32 softmax sums are not exactly 1) stay in range
     assert categorical_sample(torch.full((1000, 32), 1.01 / 32)).max() < 32
+
+
+@pytest.mark.parametrize("first_at", [None, 3])
+def test_one_step_overshooting_is_the_filters_prior_kl(first_at):
+    """Overshooting one step from the posterior state s_t predicts exactly the filter's own
+    prior at t+1, so its KL equals the one-step KL(sg(q) || p) of eq. 2 over steps 1..T-1;
+    a step that starts a new episode is left out."""
+    torch.manual_seed(0)
+    cfg = load_config("state", ["world_model.deter=32", "world_model.hidden=32",
+                                "world_model.mlp_units=32"]).world_model
+    wm = WorldModel(cfg)
+    b, t = 2, 6
+    first = torch.zeros(b, t, dtype=torch.bool)
+    first[:, 0] = True
+    if first_at is not None:
+        first[:, first_at] = True
+    obs = _obs(cfg, b, t)
+    actions = torch.randn(b, t, 7)
+    _, feat, dists = wm.observe(wm.initial(b), obs, actions, first)
+    _, metrics = wm.overshooting(feat, dists["post"], obs, actions, first, 1)
+    kl = kl_categorical(dists["post"], dists["prior"])[:, 1:]
+    keep = ~first[:, 1:]
+    assert metrics["overshoot_kl"] == pytest.approx(float(kl[keep].mean()), rel=1e-5)
+
+
+def test_overshooting_trains_the_open_loop_dynamics(sim_dataset, tmp_path):
+    """With wm_train.overshoot the loss has the multi-step term, whose gradient reaches the
+    GRU and the prior; the trainer logs it."""
+    torch.set_num_threads(1)
+    over = {"world_model.deter": 32, "world_model.hidden": 32, "world_model.mlp_units": 64,
+            "wm_train.overshoot": 4}
+    trainer = WorldModelTrainer(_cfg(sim_dataset[0], "state", **over), tmp_path, progress=False)
+    wm = trainer.model
+    obs = _obs(wm.cfg, 2, 8)
+    first = torch.zeros(2, 8, dtype=torch.bool)
+    first[:, 0] = True
+    _, feat, dists = wm.observe(wm.initial(2), obs, torch.randn(2, 8, 7), first)
+    term, metrics = wm.overshooting(feat, dists["post"], obs, torch.randn(2, 8, 7), first, 4)
+    term.backward()
+    assert wm.rssm.gru.weight_hh.grad.abs().sum() > 0
+    assert wm.rssm.prior_net[-1].weight.grad.abs().sum() > 0
+    assert metrics["overshoot_kl"] > 0 and metrics["overshoot_nll"] > 0
+    trainer.fit(5)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {"overshoot_kl", "overshoot_nll"} <= set(lines[0])
