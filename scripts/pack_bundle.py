@@ -21,7 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lumos_core.data.calvin import EP_IDS, LANG_DIR, STATS  # noqa: E402
-from lumos_core.data.dataset import PlayData, pack_fingerprint  # noqa: E402
+from lumos_core.data.dataset import (PlayData, frame_files_signature,  # noqa: E402
+                                     pack_fingerprint)
 
 SPLITS = ("training", "validation")
 
@@ -70,7 +71,8 @@ def unpack(bundle: Path, root: Path) -> None:
         for key in info["keys"]:
             with lzma.open(src / f"{key}.npy.xz", "rb") as handle:
                 np.save(pack_dir / f"{key}.npy", np.load(handle))
-        fingerprint = pack_fingerprint(np.load(dst / EP_IDS), info["image_size"])
+        fingerprint = {**pack_fingerprint(np.load(dst / EP_IDS), info["image_size"]),
+                       "files": frame_files_signature(dst)}
         (pack_dir / "meta.json").write_text(json.dumps({"fingerprint": fingerprint,
                                                         "keys": info["keys"]}))
         print(f"{split}: {info['rows']} frames -> {dst}")

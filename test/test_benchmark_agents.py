@@ -53,3 +53,33 @@ def test_interrupted_benchmark_reuses_finished_trainings_only(tmp_path):
     assert _trained(argv) == (str(run_dir / "checkpoints" / "step_00000042"), 42, 5.0)
     other = argv[:2] + ["agent.method=mcil"] + argv[3:]
     assert _trained(other) is None                                 # another command
+
+
+def test_vision_pipeline_dry_run(sim_dataset, tmp_path):
+    """The device run's pipeline (issue 17, scripts/gpu_vision_run.sh) at tiny size on the CPU:
+    a vision world model trained from the camera dataset, its open-loop report, features,
+    LUMOS and GCBC side by side from one --minutes budget, chains rendered for the cameras."""
+    from lumos_core.benchmarks.agents import BUDGET_SHARES
+    from lumos_core.checkpoint import read_meta
+
+    torch.set_num_threads(1)
+    result = run("smoke", tmp_path, dataset=sim_dataset[0], preset="debug",
+                 variants=("LUMOS", "GCBC"), minutes=0.1, progress=False)
+    assert set(result["reports"]) == {"LUMOS", "GCBC"}
+    wm = tmp_path / "world_model" / "checkpoints" / "deploy"
+    assert read_meta(wm)["config"]["world_model"]["obs_mode"] == "vision"
+    assert (tmp_path / "world_model" / "report" / "open_loop.json").is_file()
+    policy = sorted((tmp_path / "agents" / "gcbc" / "checkpoints").glob("step_*"))[-1]
+    assert read_meta(policy)["config"]["world_model"]["obs_mode"] == "vision"
+    report = (tmp_path / "report.md").read_text()
+    assert "preset `debug`" in report and "Vision (static + gripper cameras)" in report
+    minutes = f"--max-minutes {BUDGET_SHARES['world_model'] * 0.1:g}"
+    assert minutes in report and "| no alignment |" not in report
+    assert data_chains(tmp_path, "gcbc") == 2
+
+
+def test_unknown_variant_is_named(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="'LUMOS2'.*known: LUMOS"):
+        run("smoke", tmp_path, variants=("LUMOS2",), progress=False)

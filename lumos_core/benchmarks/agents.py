@@ -82,6 +82,10 @@ PROFILES = {
     "full": Profile(frames=300_000, lang_density=0.01, wm_minutes=120, agent_minutes=60,
                     seeds=(0, 1, 2), chains=1000, workers=8, parallel=4,
                     recipe=tuple(CPU_RECIPE)),
+    # one device run (issue 17, scripts/gpu_vision_run.sh): the vision `cpu` preset on one GPU
+    # and its host's 16 cores in < 10 min; LUMOS and GCBC trained side by side on the GPU
+    "gpu": Profile(frames=100_000, lang_density=0.01, wm_minutes=4.0, agent_minutes=1.5,
+                   seeds=(0,), chains=100, workers=14, parallel=2, recipe=tuple(CPU_RECIPE)),
     # seconds, for the test suite: exercises every stage, measures nothing
     "smoke": Profile(frames=240, lang_density=0.1, wm_minutes=0.02, agent_minutes=0.02,
                      seeds=(0,), chains=1, workers=1, main_chains=2, parallel=2,
@@ -117,19 +121,42 @@ def _cmd(*parts) -> str:
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
+#: shares of a ``--minutes`` budget: world-model training, agent training (all rounds of
+#: ``parallel`` trainings together); the rest is left for start-up, featurizing, the open-loop
+#: report and the evaluation, which are not cut short
+BUDGET_SHARES = {"world_model": 0.45, "agents": 0.25}
+
+
+def budgeted(prof: Profile, minutes: float, variants: int) -> Profile:
+    """The profile with its training times taken from a total budget of ``minutes``
+    (:data:`BUDGET_SHARES`; agents train ``prof.parallel`` at a time)."""
+    rounds = -(-variants // max(1, prof.parallel))
+    return replace(prof, wm_minutes=round(BUDGET_SHARES["world_model"] * minutes, 3),
+                   agent_minutes=round(BUDGET_SHARES["agents"] * minutes / rounds, 3))
+
+
 def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play",
         world_model: str | Path | None = None, preset: str = "state",
         progress: bool = True, chains: int | None = None,
-        main_chains: int | None = None) -> dict:
+        main_chains: int | None = None, variants: tuple[str, ...] | None = None,
+        device: str | None = None, minutes: float | None = None,
+        workers: int | None = None, wm_sets: tuple[str, ...] = (),
+        evaluate_chains: bool = True) -> dict:
     """Run the whole comparison; returns the report dict. ``chains`` / ``main_chains``
-    override the profile's evaluation chains (all variants / LUMOS and GCBC)."""
+    override the profile's evaluation chains (all variants / LUMOS and GCBC); ``variants``
+    picks rows of :data:`VARIANTS` (default: all); ``preset`` sizes the world model and the
+    agents (``state``, or a vision preset such as ``cpu``: the chains then render both
+    cameras); ``device`` trains and featurizes there (e.g. ``cuda``; evaluation stays on the
+    CPU workers); ``minutes`` replaces the profile's training times by shares of one budget
+    (:func:`budgeted`); ``wm_sets`` are extra ``--set`` overrides of the world-model run;
+    ``evaluate_chains=False`` stops after training (``trained.json`` lists the checkpoints
+    and the evaluation commands: for a machine without the simulator)."""
     from lumos_core.evaluation import evaluate, plot_reports
     from lumos_core.featurize import featurize
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
     from lumos_core.sim.collect import collect, recorded_settings
-    from lumos_core.train_wm import WorldModelTrainer
 
     import torch
 
@@ -138,61 +165,97 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     if chains is not None or main_chains is not None:
         prof = replace(prof, chains=chains or prof.chains,
                        main_chains=prof.main_chains if main_chains is None else main_chains)
+    if workers is not None:
+        prof = replace(prof, workers=workers)
+    variants = tuple(VARIANTS) if variants is None else tuple(variants)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"unknown or no variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    if minutes is not None:
+        prof = budgeted(prof, minutes, len(variants))
+    device_args = ("--device", device) if device else ()
     out, dataset = Path(out), Path(dataset)
     out.mkdir(parents=True, exist_ok=True)
     commands, timings = [], {}
     started = time.monotonic()
 
-    if (dataset / "collect.json").exists():   # reuse the recording; annotate as the profile says
-        sim_cfg, collect_cfg = recorded_settings(dataset)
-        collect_cfg = replace(collect_cfg, lang_density=prof.lang_density)
+    if not (dataset / "collect.json").exists() and (dataset / "training").is_dir():
+        # not recorded here (CALVIN's, or a bundle unpacked by scripts/pack_bundle.py on a
+        # machine without the simulator): used as it is, annotations included
+        commands.append(f"# dataset used as it is: {dataset}")
     else:
-        sim_cfg, collect_cfg = SimConfig(), CollectConfig(frames=prof.frames,
-                                                          lang_density=prof.lang_density)
-    commands.append(_cmd("lumos", "collect", "--set", f"collect.frames={collect_cfg.frames}",
-                         "--set", f"collect.episode_length={collect_cfg.episode_length}",
-                         "--set", f"collect.lang_density={prof.lang_density}", "--out",
-                         dataset))
-    collect(dataset, sim_cfg, collect_cfg,
-            load_instruction_file(config_file("sim_instructions_train.yaml")), progress=progress)
+        if (dataset / "collect.json").exists():   # reuse the recording; annotate anew
+            sim_cfg, collect_cfg = recorded_settings(dataset)
+            collect_cfg = replace(collect_cfg, lang_density=prof.lang_density)
+        else:
+            sim_cfg, collect_cfg = SimConfig(), CollectConfig(frames=prof.frames,
+                                                              lang_density=prof.lang_density)
+        commands.append(_cmd("lumos", "collect", "--set",
+                             f"collect.frames={collect_cfg.frames}", "--set",
+                             f"collect.episode_length={collect_cfg.episode_length}", "--set",
+                             f"collect.lang_density={prof.lang_density}", "--out", dataset))
+        collect(dataset, sim_cfg, collect_cfg,
+                load_instruction_file(config_file("sim_instructions_train.yaml")),
+                progress=progress)
     timings["collect_min"] = (time.monotonic() - started) / 60
 
     if world_model is None:
         t0 = time.monotonic()
         run_dir = out / "world_model"
-        cfg = load_config(preset, [f"data.dataset={dataset}"])
-        commands.append(_cmd("lumos", "train-wm", "--preset", preset, "--set",
-                             f"data.dataset={dataset}", "--max-minutes", prof.wm_minutes,
-                             "--out", run_dir))
-        trainer = WorldModelTrainer(cfg, run_dir, progress=progress)
-        world_model = trainer.fit(max_minutes=prof.wm_minutes)
+        sets = [a for o in (f"data.dataset={dataset}", *wm_sets) for a in ("--set", o)]
+        argv = ["train-wm", "--preset", preset, *sets, "--max-minutes", str(prof.wm_minutes),
+                *device_args, "--export", "deploy", "--force", "--out", str(run_dir)]
+        commands.append(_cmd("lumos", *argv))
+        _run_logged(argv, out / "logs" / "world_model.log", "world-model training")
+        world_model = run_dir / "checkpoints" / "deploy"
         timings["world_model_min"] = (time.monotonic() - t0) / 60
+        t0 = time.monotonic()
+        argv = ["wm-report", str(world_model), "--dataset", str(dataset), "--sequences", "4",
+                "--horizon", "60" if prof.wm_minutes < 1 else "195",
+                "--out", str(run_dir / "report")]
+        commands.append(_cmd("lumos", *argv))
+        _run_logged(argv, out / "logs" / "wm_report.log", "open-loop report")
+        timings["wm_report_min"] = (time.monotonic() - t0) / 60
     else:
         commands.append(f"# world model reused: {world_model}")
 
     t0 = time.monotonic()
     feats = out / "features"
     commands.append(_cmd("lumos", "featurize", world_model, "--dataset", dataset, "--out",
-                         feats))
+                         feats, *device_args))
     if not _features_match(feats, world_model):
-        featurize(world_model, dataset, feats, progress=progress)
+        featurize(world_model, dataset, feats, device=device or "cpu", progress=progress)
     timings["featurize_min"] = (time.monotonic() - t0) / 60
 
     chains = load_chains()
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
     jobs = []
-    for name, overrides in VARIANTS.items():
+    for name in variants:
         slug = _slug(name)
-        sets = [a for o in (*prof.recipe, *overrides) for a in ("--set", o)]
+        sets = [a for o in (*prof.recipe, *VARIANTS[name]) for a in ("--set", o)]
         argv = ["train-agent", "--preset", preset, *sets, "--features", str(feats),
                 "--max-minutes", str(prof.agent_minutes), "--set",
                 "agent_train.steps=10000000", "--set", "agent_train.checkpoint_every=10000000",
-                "--out", str(out / "agents" / slug)]
+                *device_args, "--out", str(out / "agents" / slug)]
         commands.append(_cmd("lumos", *argv))
         jobs.append((name, slug, argv))
     t0 = time.monotonic()
     policies = train_parallel(jobs, prof.parallel, out / "logs")
     timings["agents_min"] = (time.monotonic() - t0) / 60
+    if not evaluate_chains:   # e.g. a GPU machine without the simulator: evaluate elsewhere
+        trained = {name: {"policy": policies[name][0], "train_steps": policies[name][1],
+                          "windows_per_s": policies[name][2]} for name, _, _ in jobs}
+        for name, slug, _ in jobs:
+            commands.append(_cmd("lumos", "evaluate", "--policy", policies[name][0],
+                                 "--chains", prof.chains_for(name), "--seeds", *prof.seeds,
+                                 "--out", out / "eval" / slug))
+        timings["total_min"] = (time.monotonic() - started) / 60
+        (out / "trained.json").write_text(json.dumps({
+            "profile": profile_name, "preset": preset, "device": device or "cpu",
+            "trained": trained, "timings": timings, "commands": commands,
+            "note": "not evaluated here (--no-eval): run the lumos evaluate commands"},
+            indent=1))
+        return {"trained": trained, "timings": timings, "commands": commands}
     reports = {}
     for name, slug, _ in jobs:
         t0 = time.monotonic()
@@ -211,8 +274,24 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     summary = dataset / "summary.json"
     data_info = json.loads(summary.read_text()) if summary.exists() else {}
     write_report(out, profile_name, prof, reports, commands, timings, data_info,
-                 reused_world_model=None if "world_model_min" in timings else str(world_model))
+                 reused_world_model=None if "world_model_min" in timings else str(world_model),
+                 preset=preset, device=device)
     return {"reports": reports, "timings": timings, "commands": commands}
+
+
+def _run_logged(argv: list[str], log: Path, what: str) -> None:
+    """Run ``lumos ARGV`` to completion with its output in ``log``; a failure stops the
+    benchmark with the log's tail."""
+    import subprocess
+    import sys
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as stream:
+        code = subprocess.call([sys.executable, "-m", "lumos_core.cli", *argv], stdout=stream,
+                               stderr=subprocess.STDOUT)
+    if code != 0:
+        raise RuntimeError(f"{what} failed (exit {code}); log {log}:\n"
+                           f"{log.read_text()[-2000:]}")
 
 
 def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
@@ -275,14 +354,18 @@ def _trained(argv: list[str]) -> tuple[str, int, float] | None:
 
 
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],
-                 timings: dict, data_info: dict, reused_world_model: str | None = None) -> None:
+                 timings: dict, data_info: dict, reused_world_model: str | None = None,
+                 preset: str = "state", device: str | None = None) -> None:
     """report.md and report.json."""
     from lumos_core.evaluation import markdown_table, per_task_table
 
     wm = (f"world model reused ({reused_world_model})" if reused_world_model
           else f"world model trained {prof.wm_minutes} min")
-    lines = [f"# Agent benchmark, profile `{name}`", "",
-             f"State mode on the simulated play table; {chains_text(prof)} x "
+    mode = ("State mode" if load_config(preset).world_model.obs_mode == "state"
+            else "Vision (static + gripper cameras)")
+    lines = [f"# Agent benchmark, profile `{name}`, preset `{preset}`", "",
+             f"{mode} on the simulated play table; trained on {device or 'cpu'}; "
+             f"{chains_text(prof)} x "
              f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; each agent "
              f"{prof.agent_minutes} min of training on this machine ({prof.parallel} at a "
              "time, one thread each); evaluation paraphrases never seen in training.", "",
@@ -302,14 +385,16 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
               "\n".join(f"- {k}: {v:.1f}" for k, v in timings.items()), "",
               "## Commands", "", "```", *commands, "```", ""]
     (out / "report.md").write_text("\n".join(lines))
-    (out / "report.json").write_text(json.dumps({"profile": name, "timings": timings,
+    (out / "report.json").write_text(json.dumps({"profile": name, "preset": preset,
+                                                 "device": device or "cpu",
+                                                 "timings": timings,
                                                  "commands": commands,
                                                  "reports": reports}, indent=1))
 
 
 def register(sub) -> None:
     """`lumos benchmark agents`."""
-    from lumos_core.cli.common import POSITIVE
+    from lumos_core.cli.common import MINUTES, POSITIVE
 
     parser = sub.add_parser("agents", help="the Table I analogue: LUMOS, its ablations, GCBC "
                             "and MCIL on the same chains (state mode)")
@@ -326,6 +411,26 @@ def register(sub) -> None:
                         help="evaluation chains per variant (default: the profile's)")
     parser.add_argument("--main-chains", type=POSITIVE, default=None,
                         help="evaluation chains for LUMOS and GCBC (default: the profile's)")
+    parser.add_argument("--preset", default="state",
+                        help="world-model and agent sizes: state, or a vision preset (cpu, "
+                             "paper, debug): the chains then render both cameras")
+    parser.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                        help="rows to run (default: all): " + ", ".join(map(repr, VARIANTS)))
+    parser.add_argument("--device", default=None,
+                        help="train and featurize here (e.g. cuda); evaluation runs on CPU "
+                             "workers")
+    parser.add_argument("--minutes", type=MINUTES, default=None,
+                        help="one budget instead of the profile's training times: "
+                             + ", ".join(f"{100 * v:.0f} %% {k.replace('_', ' ')}"
+                                         for k, v in BUDGET_SHARES.items())
+                             + "; the rest for featurizing, the report and the evaluation")
+    parser.add_argument("--workers", type=POSITIVE, default=None,
+                        help="evaluation processes (default: the profile's)")
+    parser.add_argument("--wm-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="extra --set of the world-model training (repeatable)")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="stop after training (trained.json lists the checkpoints and the "
+                             "lumos evaluate commands), e.g. on a machine without pybullet")
     parser.set_defaults(handler=main)
 
 
@@ -334,7 +439,16 @@ def main(args) -> int:
 
     out = args.out or f"runs/benchmark_agents_{args.profile}"
     writable_dir(out)
-    result = run(args.profile, out, args.dataset_root, args.world_model,
-                 chains=args.chains, main_chains=args.main_chains)
+    from lumos_core.config import load_config
+
+    load_config(args.preset)   # an unknown preset: a clear error before any work
+    result = run(args.profile, out, args.dataset_root, args.world_model, preset=args.preset,
+                 chains=args.chains, main_chains=args.main_chains, variants=args.variants,
+                 device=args.device, minutes=args.minutes, workers=args.workers,
+                 wm_sets=tuple(args.wm_set), evaluate_chains=not args.no_eval)
+    if args.no_eval:
+        print(f"trained (not evaluated): {out}/trained.json "
+              f"({result['timings']['total_min']:.1f} min)")
+        return 0
     print(f"report: {out}/report.md ({result['timings']['total_min']:.1f} min)")
     return 0

@@ -45,6 +45,19 @@ def pack_fingerprint(episodes: np.ndarray, image_size: int | None) -> dict:
             "frames": int((episodes[:, 1] - episodes[:, 0] + 1).sum()), "image_size": image_size}
 
 
+def frame_files_signature(directory: str | Path) -> str:
+    """Count, total size and newest modification time of a split's frame files
+    (``episode_*.npz``), part of a pack's fingerprint; "0:0:0" for a split that has none (a
+    bundle unpacked by scripts/pack_bundle.py)."""
+    count, size, newest = 0, 0, 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith("episode_") and entry.name.endswith(".npz"):
+                st = entry.stat()
+                count, size, newest = count + 1, size + st.st_size, max(newest, st.st_mtime_ns)
+    return f"{count}:{size}:{newest}"
+
+
 def _load_frame(path: Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The arrays ``keys`` of one frame file (all when None). An npz member is decompressed
     only when read: CALVIN frames also hold depth and tactile arrays that packing never uses."""
@@ -90,14 +103,7 @@ class PlayData:
         rebuilt). One directory scan (~1 s per 100 k frames)."""
         if getattr(self, "_signature", None):
             return self._signature
-        count, size, newest = 0, 0, 0
-        with os.scandir(self.dir) as entries:
-            for entry in entries:
-                if entry.name.startswith("episode_") and entry.name.endswith(".npz"):
-                    st = entry.stat()
-                    count, size, newest = count + 1, size + st.st_size, max(newest,
-                                                                            st.st_mtime_ns)
-        self._signature = f"{count}:{size}:{newest}"
+        self._signature = frame_files_signature(self.dir)
         return self._signature
 
     @property
