@@ -1,6 +1,7 @@
 """`lumos benchmark agents` runs every stage end to end (smoke profile: seconds, no claims)."""
 
 import json
+from pathlib import Path
 
 import torch
 
@@ -83,3 +84,17 @@ def test_unknown_variant_is_named(tmp_path):
 
     with pytest.raises(ValueError, match="'LUMOS2'.*known: LUMOS"):
         run("smoke", tmp_path, variants=("LUMOS2",), progress=False)
+
+
+def test_no_eval_stops_after_training(sim_dataset, tmp_path):
+    """--no-eval (a GPU machine without pybullet): the checkpoints and the evaluation commands
+    are listed, nothing is evaluated."""
+    torch.set_num_threads(1)
+    result = run("smoke", tmp_path, dataset=sim_dataset[0], variants=("GCBC",),
+                 evaluate_chains=False, progress=False)
+    data = json.loads((tmp_path / "trained.json").read_text())
+    policy = data["trained"]["GCBC"]["policy"]
+    assert result["trained"]["GCBC"]["policy"] == policy and Path(policy).exists()
+    assert any(c.startswith("lumos evaluate --policy") and policy in c
+               for c in data["commands"])
+    assert not (tmp_path / "report.md").exists() and not (tmp_path / "eval").exists()
