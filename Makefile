@@ -1,7 +1,8 @@
 # lumos_ros: one-command setup, test and demo on a machine without a ROS install.
 #   make setup   create .venv, install pinned deps, build the ROS interfaces, install the package
 #   make test    setup if needed, then the whole test suite (loopback-only network namespace)
-#   make demo    setup if needed, then the end-to-end demo (loopback-only network namespace)
+#   make demo    setup if needed, then the end-to-end demo (loopback-only network namespace);
+#                VISION=1: the vision policy (both cameras) instead of the state-mode one
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
@@ -16,6 +17,7 @@ QUIET_PIP := { grep -v "^WARNING: Location 'file://" || true; }
 UNSHARE := unshare $(if $(filter 0,$(shell id -u)),-n,-rn)
 ISOLATE := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST $(UNSHARE) bash -c 'ip link set lo up && exec "$$@"' lumos-netns
 PYTEST_ARGS ?=
+VISION ?=
 
 STAMP_DEPS := $(VENV)/.stamp-requirements
 STAMP_IFACE := $(VENV)/.stamp-interfaces
@@ -24,7 +26,7 @@ INTERFACES := $(wildcard msg/*.msg srv/*.srv) CMakeLists.txt package.xml
 
 .PHONY: help setup test demo lint clean
 help:
-	@sed -n '2,4p' Makefile
+	@sed -n '2,5p' Makefile
 
 setup: $(STAMP_PKG)
 
@@ -70,7 +72,7 @@ test: setup
 
 
 demo: setup
-	$(ISOLATE) $(VENV)/bin/lumos demo
+	$(ISOLATE) $(VENV)/bin/lumos demo $(if $(VISION),--checkpoint checkpoints/policy_vision_demo)
 
 lint: setup
 	$(VPY) -m flake8
