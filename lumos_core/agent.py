@@ -312,6 +312,19 @@ class LumosAgent(nn.Module):
             x, y = x - origin, y - origin
         return intrinsic_reward(x, y)
 
+    def reward_targets(self, feat: torch.Tensor, actions: torch.Tensor,
+                       steps: int) -> torch.Tensor:
+        """The latents (B, steps, F) that the imagined states after 1..``steps`` actions from
+        ``feat[:, 0]`` are rewarded for matching (``agent.reward_target``): the expert's own
+        ``feat[:, 1:steps+1]``, or those of its ``actions`` executed open loop in the world
+        model from the same start (no gradient)."""
+        if self.cfg.reward_target == "posterior":
+            return feat[:, 1:steps + 1]
+        with torch.no_grad():
+            imagined, _ = self.world_model.imagine(self._split(feat[:, 0]),
+                                                   actions[:, :steps])
+        return imagined
+
     def set_reward_statistics(self, feats: torch.Tensor) -> None:
         """Mean and std (floored at 1e-2) of the reward latent over sample features (N, F)."""
         x = self._reward_latent(feats)
@@ -378,21 +391,24 @@ class LumosAgent(nn.Module):
                 critic_loss = None
                 if b.imagines and critic_too:
                     critic_loss, _, imag = self.imagine(feat, goal, plan, mask,
-                                                        critic_only=True)
+                                                        batch["actions"], critic_only=True)
                     metrics.update(imag)
                 return policy + cfg.bc_scale * bc, critic_loss, metrics
             policy = policy + cfg.ditto_bc_scale * bc
-        critic_loss, actor_loss, imag = self.imagine(feat, goal, plan, mask)
+        critic_loss, actor_loss, imag = self.imagine(feat, goal, plan, mask, batch["actions"])
         metrics.update(imag)
         return policy + actor_loss, critic_loss, metrics
 
     def imagine(self, feat: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor | None,
-                mask: torch.Tensor, critic_only: bool = False
+                mask: torch.Tensor, actions: torch.Tensor, critic_only: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """H steps from the first expert latent; DITTO rewards; lambda-returns; eq. 5 and 6.
-        ``critic_only``: the rollout without gradients and a zero actor loss."""
+        """H steps from the first expert latent; DITTO rewards against
+        :meth:`reward_targets` (the expert's ``actions`` (B, T, 7) are needed for
+        ``reward_target='imagined'``); lambda-returns; eq. 5 and 6. ``critic_only``: the
+        rollout without gradients and a zero actor loss."""
         b, cfg = self.behaviour, self.cfg
         horizon = min(cfg.horizon, feat.shape[1])
+        targets = self.reward_targets(feat, actions, horizon - 1)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not critic_only):
             state = self._split(feat[:, 0])
             feats, rewards = [state.feat], []
@@ -401,7 +417,7 @@ class LumosAgent(nn.Module):
                 action = b.act(state.feat, goal, plan, cond=cond)
                 state = self.world_model.img_step(state, action)
                 feats.append(state.feat)
-                rewards.append(self.reward(state.feat, feat[:, k + 1], feat[:, 0]))
+                rewards.append(self.reward(state.feat, targets[:, k], feat[:, 0]))
             rewards.append(torch.zeros_like(rewards[0]))   # the last step gets no reward
             traj = torch.stack(feats, 1)                   # (B, H, F), s_0 .. s_{H-1}
             r = torch.stack(rewards, 1)

@@ -294,6 +294,16 @@ class AgentConfig(Section):
                                   "or 'decoded' (state mode: the world model's reconstruction "
                                   "of the state from s, 39 normalised values).",
                              choices=("h", "hz", "decoded"))
+    reward_target: str = doc("posterior", "What the DITTO reward compares the imagined "
+                                          "latents with: 'posterior' (the expert's filtered "
+                                          "latents, the paper) or 'imagined' (the expert's "
+                                          "recorded actions rolled out open loop in the world "
+                                          "model from the same start, without gradient: both "
+                                          "trajectories then carry the same model error, so "
+                                          "the model's open-loop bias cannot be exploited and "
+                                          "the expert's actions earn the maximum up to the "
+                                          "prior's sampling noise; docs/agents.md, session 9).",
+                             choices=("posterior", "imagined"))
     reward_norm: str = doc("none", "Normalisation of the reward latent before eq. 3: 'none' "
                                    "(official); 'standardize' (per dimension, with the mean "
                                    "and std of the training features); 'start' (standardised, "

@@ -492,16 +492,18 @@ def reward_separation(features: str | Path, windows: int = 256, seed: int = 0,
     return out
 
 
-def _imagined_rewards(agent, feat: torch.Tensor, actions: torch.Tensor, steps: int
-                      ) -> torch.Tensor:
+def _imagined_rewards(agent, feat: torch.Tensor, actions: torch.Tensor, steps: int,
+                      expert_actions: torch.Tensor) -> torch.Tensor:
     """DITTO rewards (B, steps) of executing ``actions`` (B, >= steps, 7) open loop in the
     agent's world model from the expert windows' first latents ``feat[:, 0]``, each step
-    compared with the expert's latent of that step."""
+    compared with the agent's reward target of that step (the expert's latent, or its
+    ``expert_actions`` imagined: ``agent.reward_target``)."""
+    targets = agent.reward_targets(feat, expert_actions, steps)
     state = agent._split(feat[:, 0])
     rewards = []
     for k in range(steps):
         state = agent.world_model.img_step(state, actions[:, k])
-        rewards.append(agent.reward(state.feat, feat[:, k + 1], feat[:, 0]))
+        rewards.append(agent.reward(state.feat, targets[:, k], feat[:, 0]))
     return torch.stack(rewards, 1)
 
 
@@ -526,7 +528,7 @@ def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Gener
             agent.set_reward_statistics(sample)
             row = {"first_latent": first, "reward_latent": latent, "reward_norm": norm}
             for name, acts in (("expert", actions), ("hold", hold), ("random", rand)):
-                r = _imagined_rewards(agent, feat, acts, feat.shape[1] - 1)
+                r = _imagined_rewards(agent, feat, acts, feat.shape[1] - 1, actions)
                 m = mask[:, 1:].float()
                 row[name] = float((r * m).sum() / m.sum())
             row["hold_over_expert"] = (row["hold"] / row["expert"] if row["expert"]
@@ -577,7 +579,8 @@ def ditto_optimum(features: str | Path, overrides: list[str] | None = None, wind
         total = torch.zeros(())
         for r in range(rollouts):
             torch.manual_seed(seed + r)
-            total = total + _imagined_rewards(agent, feat, actions, horizon - 1).mean()
+            total = total + _imagined_rewards(agent, feat, actions, horizon - 1,
+                                              batch["actions"]).mean()
         return total / rollouts
 
     def row(name: str, actions: torch.Tensor, steps: int = 0) -> dict:
