@@ -264,3 +264,27 @@ def test_reward_can_compare_the_decoded_states():
     o = (agent.world_model.decode(start)["state"] - agent.behaviour.reward_mean) \
         / agent.behaviour.reward_std
     assert torch.allclose(agent.reward(a, b, start), intrinsic_reward(x - o, y - o))
+
+
+@pytest.mark.parametrize("norm", ["none", "start"])
+def test_imagined_reward_target_gives_the_experts_actions_the_maximum(norm):
+    """agent.reward_target=imagined: the targets are the expert's actions rolled out in the
+    world model from the window's first latent; with the same random draws, executing those
+    actions earns eq. 3's maximum (1) at every step -- the model's open-loop bias is in both
+    trajectories and cannot be exploited. The posterior target is the expert's latents."""
+    agent, cfg = _agent(reward_target="imagined", reward_norm=norm)
+    batch = _batch(cfg)
+    feat, actions, steps = batch["feat"], batch["actions"], 5
+    torch.manual_seed(3)
+    targets = agent.reward_targets(feat, actions, steps)
+    assert targets.shape == (feat.shape[0], steps, cfg.world_model.feat_dim)
+    assert not targets.requires_grad
+    torch.manual_seed(3)
+    rolled, _ = agent.world_model.imagine(agent._split(feat[:, 0]), actions[:, :steps])
+    rewards = agent.reward(rolled, targets, feat[:, :1].expand(-1, steps, -1))
+    assert torch.allclose(rewards, torch.ones_like(rewards), atol=1e-5)
+    assert not torch.allclose(targets, feat[:, 1:steps + 1])
+    posterior, _ = _agent(reward_norm=norm)
+    assert torch.equal(posterior.reward_targets(feat, actions, steps), feat[:, 1:steps + 1])
+    policy, critic, metrics = agent.losses(batch)      # a training step with this target
+    assert critic is not None and abs(metrics["reward"]) <= 1
