@@ -499,12 +499,8 @@ def _imagined_rewards(agent, feat: torch.Tensor, actions: torch.Tensor, steps: i
     compared with the agent's reward target of that step (the expert's latent, or its
     ``expert_actions`` imagined: ``agent.reward_target``)."""
     targets = agent.reward_targets(feat, expert_actions, steps)
-    state = agent._split(feat[:, 0])
-    rewards = []
-    for k in range(steps):
-        state = agent.world_model.img_step(state, actions[:, k])
-        rewards.append(agent.reward(state.feat, targets[:, k], feat[:, 0]))
-    return torch.stack(rewards, 1)
+    imagined, _ = agent.world_model.imagine(agent._split(feat[:, 0]), actions[:, :steps])
+    return agent.reward(imagined, targets, feat[:, :1])
 
 
 def _separation(world_model, agent_cfg, feats, batch: dict, rng: np.random.Generator,

@@ -120,7 +120,6 @@ class WorldModelTrainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, eps=t.eps,
                                      weight_decay=t.weight_decay)
         self.amp_dtype = autocast_dtype(t.precision, self.device, cfg.world_model.obs_mode)
-        self._overshoot = (t.overshoot, t.overshoot_scale)
         # fp16 needs loss scaling; bf16 has fp32's exponent range and does not
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.starts = self.train.valid_starts(t.seq_len)
@@ -164,6 +163,10 @@ class WorldModelTrainer:
         if self.dist.main:
             truncate_metrics(self.run_dir, self.step)
 
+    def _overshoot(self) -> tuple[int, float]:
+        """The loss's multi-step arguments (``wm_train.overshoot``, ``overshoot_scale``)."""
+        return self.cfg.wm_train.overshoot, self.cfg.wm_train.overshoot_scale
+
     # --- loop --------------------------------------------------------------------------------
     def train_step(self) -> dict:
         """One update on a fresh batch of random windows."""
@@ -173,7 +176,7 @@ class WorldModelTrainer:
         with autocast(self.device.type, self.amp_dtype):
             module = self.ddp if self.ddp is not None else self.model
             loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"],
-                                      None, *self._overshoot)
+                                      None, *self._overshoot())
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.opt)
@@ -207,7 +210,7 @@ class WorldModelTrainer:
             batch = make_batch(data, rng.choice(starts, self.cfg.wm_train.batch_size), self.cfg,
                                self.device)
             _, metrics, _ = self.model(batch["obs"], batch["prev_action"], batch["is_first"],
-                                       None, *self._overshoot)
+                                       None, *self._overshoot())
             for k, v in metrics.items():
                 totals[k] = totals.get(k, 0.0) + v / batches
         torch.set_rng_state(state)

@@ -121,6 +121,16 @@ def _cmd(*parts) -> str:
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
+def checked_variants(variants) -> tuple[str, ...]:
+    """``variants`` as a tuple, each a row of :data:`VARIANTS`; unknown names (or none at all)
+    are refused with the known ones listed."""
+    variants = tuple(variants)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"unknown or no variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    return variants
+
+
 #: shares of a ``--minutes`` budget: world-model training, agent training (all rounds of
 #: ``parallel`` trainings together); the rest is left for start-up, featurizing, the open-loop
 #: report and the evaluation, which are not cut short
@@ -167,10 +177,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
                        main_chains=prof.main_chains if main_chains is None else main_chains)
     if workers is not None:
         prof = replace(prof, workers=workers)
-    variants = tuple(VARIANTS) if variants is None else tuple(variants)
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ValueError(f"unknown or no variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    variants = tuple(VARIANTS) if variants is None else checked_variants(variants)
     if minutes is not None:
         prof = budgeted(prof, minutes, len(variants))
     device_args = ("--device", device) if device else ()
@@ -439,8 +446,6 @@ def main(args) -> int:
 
     out = args.out or f"runs/benchmark_agents_{args.profile}"
     writable_dir(out)
-    from lumos_core.config import load_config
-
     load_config(args.preset)   # an unknown preset: a clear error before any work
     result = run(args.profile, out, args.dataset_root, args.world_model, preset=args.preset,
                  chains=args.chains, main_chains=args.main_chains, variants=args.variants,

@@ -8,7 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from lumos_core.benchmarks.agents import CPU_RECIPE, VARIANTS, _cmd, _slug, train_parallel
+from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, checked_variants,
+                                          train_parallel)
 
 
 def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = (2, 10, 50, 150),
@@ -25,9 +26,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    variants = checked_variants(variants)
     jobs, commands = [], []
     for variant in variants:
         for level in levels:
