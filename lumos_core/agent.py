@@ -313,17 +313,25 @@ class LumosAgent(nn.Module):
         return intrinsic_reward(x, y)
 
     def reward_targets(self, feat: torch.Tensor, actions: torch.Tensor,
-                       steps: int) -> torch.Tensor:
+                       steps: int, gumbel: torch.Tensor | None = None) -> torch.Tensor:
         """The latents (B, steps, F) that the imagined states after 1..``steps`` actions from
         ``feat[:, 0]`` are rewarded for matching (``agent.reward_target``): the expert's own
         ``feat[:, 1:steps+1]``, or those of its ``actions`` executed open loop in the world
-        model from the same start (no gradient)."""
+        model from the same start (no gradient; ``gumbel``: the draws' noise)."""
         if self.cfg.reward_target == "posterior":
             return feat[:, 1:steps + 1]
         with torch.no_grad():
             imagined, _ = self.world_model.imagine(self._split(feat[:, 0]),
-                                                   actions[:, :steps])
+                                                   actions[:, :steps], gumbel=gumbel)
         return imagined
+
+    def imagination_noise(self, batch: int, steps: int, device: torch.device
+                          ) -> torch.Tensor | None:
+        """One Gumbel noise (batch, steps, stoch, classes) shared by the actor's rollout and
+        the imagined reward target (``agent.imagine_noise='common'``), else None."""
+        if self.cfg.imagine_noise != "common":
+            return None
+        return self.world_model.rssm.gumbel_noise(batch, steps, device=device)
 
     def set_reward_statistics(self, feats: torch.Tensor) -> None:
         """Mean and std (floored at 1e-2) of the reward latent over sample features (N, F)."""
@@ -401,39 +409,48 @@ class LumosAgent(nn.Module):
 
     def imagine(self, feat: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor | None,
                 mask: torch.Tensor, actions: torch.Tensor, critic_only: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                ) -> tuple[torch.Tensor | None, torch.Tensor, dict]:
         """H steps from the first expert latent; DITTO rewards against
         :meth:`reward_targets` (the expert's ``actions`` (B, T, 7) are needed for
         ``reward_target='imagined'``); lambda-returns; eq. 5 and 6. ``critic_only``: the
         rollout without gradients and a zero actor loss."""
         b, cfg = self.behaviour, self.cfg
         horizon = min(cfg.horizon, feat.shape[1])
-        targets = self.reward_targets(feat, actions, horizon - 1)
+        gumbel = self.imagination_noise(feat.shape[0], horizon - 1, feat.device)
+        targets = self.reward_targets(feat, actions, horizon - 1, gumbel)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not critic_only):
             state = self._split(feat[:, 0])
             feats, rewards = [state.feat], []
             cond = b.condition(b.actor, goal, plan)        # goal and plan are fixed: once
             for k in range(horizon - 1):
-                action = b.act(state.feat, goal, plan, cond=cond)
-                state = self.world_model.img_step(state, action)
+                action = b.act(state.feat, goal, plan, sample=cfg.imagine_action == "sample",
+                               cond=cond)
+                state = self.world_model.img_step(state, action,
+                                                  None if gumbel is None else gumbel[:, k])
                 feats.append(state.feat)
                 rewards.append(self.reward(state.feat, targets[:, k], feat[:, 0]))
             rewards.append(torch.zeros_like(rewards[0]))   # the last step gets no reward
             traj = torch.stack(feats, 1)                   # (B, H, F), s_0 .. s_{H-1}
             r = torch.stack(rewards, 1)
-            target = b.value(b.target_critic, traj, goal, plan)
-            returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
-        # the critic sees detached inputs: its loss must not backpropagate through imagination
-        value = b.value(b.critic, traj.detach(), goal.detach(),
-                        None if plan is None else plan.detach())
-        critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
+            if cfg.bootstrap == "none":                    # discounted reward-to-go
+                returns = lambda_return(r, torch.zeros_like(r), cfg.gamma, 1.0)
+            else:
+                target = b.value(b.target_critic, traj, goal, plan)
+                returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
+        metrics = {"reward": r[:, :-1].mean().item(), "return": returns[:, 0].mean().item()}
+        critic_loss = None
+        if cfg.bootstrap == "critic":
+            # the critic sees detached inputs: its loss must not backpropagate through
+            # imagination
+            value = b.value(b.critic, traj.detach(), goal.detach(),
+                            None if plan is None else plan.detach())
+            critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
+            metrics["value"] = value.mean().item()
         if critic_only:
             actor_loss = torch.zeros((), device=feat.device)
         else:
             actor_loss = -returns[:, :-1].mean() / self._return_scale(returns[:, :-1].detach())
-        return critic_loss, actor_loss, {"reward": r[:, :-1].mean().item(),
-                                         "return": returns[:, 0].mean().item(),
-                                         "value": value.mean().item()}
+        return critic_loss, actor_loss, metrics
 
     def _return_scale(self, returns: torch.Tensor) -> torch.Tensor:
         """Divisor of the actor's return objective: 1 ('none', the paper), or DreamerV3's

@@ -313,6 +313,25 @@ class AgentConfig(Section):
                                    "part of the latent dominates the dot product and standing "
                                    "still earns most of the expert's reward.",
                            choices=("none", "standardize", "start"))
+    imagine_noise: str = doc("independent", "Random draws of the prior's z in imagination: "
+                                            "'independent' (each rollout its own, the paper) "
+                                            "or 'common' (the actor's rollout and the "
+                                            "expert's imagined reward target share one Gumbel "
+                                            "noise per step: with reward_target=imagined the "
+                                            "expert's actions then earn exactly eq. 3's "
+                                            "maximum, and the reward's gradient carries no "
+                                            "sampling noise of the target).",
+                             choices=("independent", "common"))
+    imagine_action: str = doc("sample", "Actions of the actor in imagination: 'sample' "
+                                        "(tanh(mean + std * eps), the paper; the std is "
+                                        "trained by the return only) or 'mean' (tanh(mean): "
+                                        "the action the policy executes at control time).",
+                              choices=("sample", "mean"))
+    bootstrap: str = doc("critic", "Returns of imagination: 'critic' (lambda-returns "
+                                   "bootstrapped from the target critic, eq. 5-6) or 'none' "
+                                   "(the discounted sum of the H-1 imagined rewards; no critic "
+                                   "is trained): the actor-critic machinery's ablation.",
+                         choices=("critic", "none"))
     return_norm: str = doc("none", "Scale of the actor's return objective (eq. 6): 'none' "
                                    "(the paper); 'percentile': divided by max(1, S), S a "
                                    "running 5-95 % range of the lambda-returns (DreamerV3), "

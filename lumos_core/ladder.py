@@ -497,9 +497,12 @@ def _imagined_rewards(agent, feat: torch.Tensor, actions: torch.Tensor, steps: i
     """DITTO rewards (B, steps) of executing ``actions`` (B, >= steps, 7) open loop in the
     agent's world model from the expert windows' first latents ``feat[:, 0]``, each step
     compared with the agent's reward target of that step (the expert's latent, or its
-    ``expert_actions`` imagined: ``agent.reward_target``)."""
-    targets = agent.reward_targets(feat, expert_actions, steps)
-    imagined, _ = agent.world_model.imagine(agent._split(feat[:, 0]), actions[:, :steps])
+    ``expert_actions`` imagined: ``agent.reward_target``; with ``agent.imagine_noise``
+    'common' both rollouts draw with the same noise)."""
+    gumbel = agent.imagination_noise(feat.shape[0], steps, feat.device)
+    targets = agent.reward_targets(feat, expert_actions, steps, gumbel)
+    imagined, _ = agent.world_model.imagine(agent._split(feat[:, 0]), actions[:, :steps],
+                                            gumbel=gumbel)
     return agent.reward(imagined, targets, feat[:, :1])
 
 

@@ -120,11 +120,25 @@ class RSSM(nn.Module):
         """Flat logits -> (..., stoch, classes)."""
         return x.view(*x.shape[:-1], self.cfg.stoch, self.cfg.classes)
 
-    def sample(self, logits: torch.Tensor) -> torch.Tensor:
-        """Straight-through one-hot sample, flattened to (..., stoch * classes)."""
+    def sample(self, logits: torch.Tensor, gumbel: torch.Tensor | None = None) -> torch.Tensor:
+        """Straight-through one-hot sample, flattened to (..., stoch * classes). ``gumbel``:
+        Gumbel(0, 1) noise of the logits' shape, drawn by the caller (the Gumbel-max draw
+        ``argmax(log p + g)``, exactly categorical): two rollouts given the same noise draw
+        the same class wherever their priors agree (common random numbers)."""
         probs = logits.float().softmax(-1)
-        onehot = F.one_hot(categorical_sample(probs), self.cfg.classes).to(probs.dtype)
+        if gumbel is None:
+            index = categorical_sample(probs)
+        else:
+            index = (logits.float().log_softmax(-1) + gumbel).argmax(-1)
+        onehot = F.one_hot(index, self.cfg.classes).to(probs.dtype)
         return (onehot + probs - probs.detach()).flatten(-2)
+
+    def gumbel_noise(self, *lead: int, generator: torch.Generator | None = None,
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+        """Gumbel(0, 1) noise (*lead, stoch, classes) for :meth:`sample`."""
+        u = torch.rand(*lead, self.cfg.stoch, self.cfg.classes, generator=generator,
+                       device=device)
+        return -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
 
     def deter_step(self, state: State, action: torch.Tensor,
                    action_in: torch.Tensor | None = None) -> torch.Tensor:
@@ -312,15 +326,19 @@ class WorldModel(nn.Module):
                 state, feat, _ = self.observe(state, obs, hold, ~first, prior=False)
         return state, feat[:, 0]
 
-    def img_step(self, state: State, action: torch.Tensor) -> State:
-        """One imagined step: GRU, then z sampled from the prior."""
+    def img_step(self, state: State, action: torch.Tensor,
+                 gumbel: torch.Tensor | None = None) -> State:
+        """One imagined step: GRU, then z sampled from the prior (with the given Gumbel
+        noise (B, stoch, classes), else a fresh draw)."""
         h = self.rssm.deter_step(state, action)
-        return State(h, self.rssm.sample(self.rssm.prior(h)))
+        return State(h, self.rssm.sample(self.rssm.prior(h), gumbel))
 
     def imagine(self, state: State,
                 actions: torch.Tensor | Callable[[State], torch.Tensor],
-                horizon: int | None = None) -> tuple[torch.Tensor, list[State]]:
-        """Roll out the prior from ``state``: ``actions`` (B, H, 7) or a policy state -> action.
+                horizon: int | None = None, gumbel: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, list[State]]:
+        """Roll out the prior from ``state``: ``actions`` (B, H, 7) or a policy state -> action;
+        ``gumbel`` (B, >= H, stoch, classes): the draws' noise (:meth:`RSSM.sample`).
 
         Returns features (B, H, feat_dim) of the states after each action and the states.
         """
@@ -333,7 +351,7 @@ class WorldModel(nn.Module):
         states = []
         for t in range(steps):
             action = actions(state) if callable(actions) else actions[:, t]
-            state = self.img_step(state, action)
+            state = self.img_step(state, action, None if gumbel is None else gumbel[:, t])
             states.append(state)
         return torch.stack([s.feat for s in states], 1), states
 

@@ -69,7 +69,7 @@ def test_actor_gradients_flow_through_imagined_dynamics_and_wm_stays_frozen():
     # cut the dynamics' dependence on the action: the actor then gets no gradient at all
     agent.behaviour.zero_grad()
     step = agent.world_model.img_step
-    agent.world_model.img_step = lambda state, action: step(state, action.detach())
+    agent.world_model.img_step = lambda state, action, *rest: step(state, action.detach(), *rest)
     policy, _, _ = agent.losses(_batch(cfg))
     policy.backward()
     grad = agent.behaviour.actor[0].weight.grad
@@ -288,3 +288,59 @@ def test_imagined_reward_target_gives_the_experts_actions_the_maximum(norm):
     assert torch.equal(posterior.reward_targets(feat, actions, steps), feat[:, 1:steps + 1])
     policy, critic, metrics = agent.losses(batch)      # a training step with this target
     assert critic is not None and abs(metrics["reward"]) <= 1
+
+
+def test_common_noise_gives_the_experts_actions_the_maximum_without_a_shared_seed():
+    """agent.imagine_noise=common: the imagined target and a rollout drawn with the same
+    Gumbel noise agree exactly for the expert's actions, whatever the global RNG did in
+    between; independent draws do not."""
+    agent, cfg = _agent(reward_target="imagined", reward_norm="start", imagine_noise="common")
+    batch = _batch(cfg)
+    feat, actions, steps = batch["feat"], batch["actions"], 6
+    noise = agent.imagination_noise(feat.shape[0], steps, feat.device)
+    assert noise.shape == (feat.shape[0], steps, cfg.world_model.stoch, cfg.world_model.classes)
+    targets = agent.reward_targets(feat, actions, steps, noise)
+    torch.rand(100)                                     # the global RNG moves on
+    rolled, _ = agent.world_model.imagine(agent._split(feat[:, 0]), actions[:, :steps],
+                                          gumbel=noise)
+    rewards = agent.reward(rolled, targets, feat[:, :1])
+    assert torch.allclose(rewards, torch.ones_like(rewards), atol=1e-5)
+    fresh, _ = agent.world_model.imagine(agent._split(feat[:, 0]), actions[:, :steps])
+    assert not torch.allclose(agent.reward(fresh, targets, feat[:, :1]), rewards)
+    assert _agent()[0].imagination_noise(6, steps, feat.device) is None
+
+
+def test_mean_actions_and_common_noise_make_imagination_deterministic():
+    """agent.imagine_action=mean with shared noise: the same batch gives the same rewards
+    (the actor's sampling is the only other randomness); sampled actions differ."""
+    agent, cfg = _agent(imagine_noise="common", imagine_action="mean", use_plan="false",
+                        use_alignment="false", reward_target="imagined")
+    batch = _batch(cfg)
+    noise = agent.imagination_noise(6, cfg.agent.max_window - 1, "cpu")
+    agent.imagination_noise = lambda *args: noise
+    first = agent.losses(batch)[2]["reward"]
+    assert agent.losses(batch)[2]["reward"] == first
+    agent.cfg = cfg.agent.__class__(**{**cfg.agent.__dict__, "imagine_action": "sample"})
+    assert agent.losses(batch)[2]["reward"] != first
+
+
+def test_without_bootstrap_the_return_is_the_discounted_reward_sum():
+    """agent.bootstrap=none: no critic loss; the actor maximises the discounted sum of the
+    imagined rewards, and its gradient still flows through the dynamics."""
+    agent, cfg = _agent(bootstrap="none", use_plan="false", use_alignment="false",
+                        gamma=0.5)
+    captured = {}
+    original = agent.reward
+
+    def reward(*args):
+        captured.setdefault("r", []).append(original(*args))
+        return captured["r"][-1]
+
+    agent.reward = reward
+    policy, critic, metrics = agent.losses(_batch(cfg))
+    assert critic is None and "value" not in metrics
+    r = torch.stack(captured["r"], 1)                   # (B, H-1)
+    expected = sum(0.5 ** k * r[:, k] for k in range(r.shape[1]))
+    assert math.isclose(metrics["return"], expected.mean().item(), rel_tol=1e-5)
+    policy.backward()
+    assert agent.behaviour.actor[0].weight.grad.abs().sum() > 0

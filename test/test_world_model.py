@@ -184,7 +184,7 @@ def test_vision_open_loop_report(sim_dataset, tmp_path):
 
 
 def test_categorical_sample_follows_the_probabilities():
-    """The inverse-CDF sampler (used for z and plans) draws each class at its probability and
+    """The sampler of z and plans (torch.multinomial) draws each class at its probability and
     never a class of probability 0, for any leading shape."""
     torch.manual_seed(0)
     probs = torch.tensor([[0.0, 0.1, 0.0, 0.2, 0.7], [1.0, 0.0, 0.0, 0.0, 0.0]])
@@ -240,3 +240,25 @@ def test_overshooting_trains_the_open_loop_dynamics(sim_dataset, tmp_path):
     trainer.fit(5)
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert {"overshoot_kl", "overshoot_nll"} <= set(lines[0])
+
+
+def test_gumbel_draws_follow_the_probabilities_and_repeat_with_the_same_noise():
+    """RSSM.sample with caller-drawn Gumbel noise (common random numbers): each class at its
+    probability, never one of probability 0; the same noise gives the same draw; the sample
+    stays straight-through (its gradient is the probabilities')."""
+    cfg = load_config("debug").world_model
+    rssm = WorldModel(cfg).rssm
+    probs = torch.full((cfg.stoch, cfg.classes), 1e-12)
+    probs[:, 0], probs[:, 1], probs[:, 2] = 0.2, 0.5, 0.3
+    logits = probs.log().expand(40_000, -1, -1).clone().requires_grad_(True)
+    torch.manual_seed(0)
+    noise = rssm.gumbel_noise(40_000)
+    z = rssm.sample(logits, noise).view(40_000, cfg.stoch, cfg.classes)
+    freq = z.detach().mean(0)
+    assert torch.allclose(freq[:, :3], probs[:, :3], atol=0.01)
+    assert freq[:, 3:].sum() == 0
+    assert torch.equal(rssm.sample(logits, noise), rssm.sample(logits, noise))
+    other = rssm.gumbel_noise(40_000)
+    assert not torch.equal(rssm.sample(logits, noise), rssm.sample(logits, other))
+    z[:, 0, 1].sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
