@@ -610,6 +610,79 @@ def ditto_optimum(features: str | Path, overrides: list[str] | None = None, wind
     return out
 
 
+def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str] | None = None,
+                   updates: int = 200, every: int = 25, windows: int = 64,
+                   seed: int = 0) -> list[dict]:
+    """Does DITTO training improve its own objective? From ``policy`` (a checkpoint of an
+    imagining agent, e.g. the end of its BC warm-up), ``updates`` training batches of the
+    checkpoint's configuration with ``overrides`` (after the warm-up: DITTO), and every
+    ``every`` updates the *exact* objective on ``windows`` fixed language and image windows:
+    the mean DITTO reward of the actor's mean actions rolled out with the same Gumbel noise as
+    the expert's recorded actions, which earn 1 (``reward_target=imagined``,
+    ``imagine_noise=common``, ``imagine_action=mean``), and the actor's BC error on them.
+
+    The ditto-optimum rung optimises action sequences directly; this one puts the actor, its
+    optimiser and the critic between the objective and the actions: a reward that falls
+    while the actor trains on it locates the failure in that machinery."""
+    from dataclasses import replace
+
+    from lumos_core.agent import LumosAgent
+    from lumos_core.checkpoint import load_checkpoint
+    from lumos_core.config import merge, parse_override
+    from lumos_core.train_agent import AgentTrainer
+
+    ckpt = load_checkpoint(policy, kind="policy")
+    cfg = ckpt.lumos_config()
+    for text in overrides or []:
+        cfg = merge(cfg, parse_override(text))
+    if not (cfg.agent.method == "lumos" and cfg.agent.use_ditto):
+        raise LadderError(f"{policy}: ditto-progress needs an imagining agent (agent.method="
+                          f"lumos, use_ditto true), not method={cfg.agent.method}, "
+                          f"use_ditto={cfg.agent.use_ditto}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = AgentTrainer(cfg, features, tmp, progress=False)
+    behaviour = trainer.agent.behaviour
+    behaviour.load_weights(ckpt.state_dict("behaviour"))
+    state = ckpt.training_state()
+    if state is not None:
+        trainer.actor_opt.load_state_dict(state["actor_opt"])
+    trainer.step = max(int(ckpt.meta.get("extra", {}).get("step", 0)), cfg.agent.bc_warmup)
+    exact = LumosAgent(replace(cfg.agent, reward_target="imagined", imagine_noise="common",
+                               imagine_action="mean", bootstrap="none", ditto_bc_scale=1.0),
+                       trainer.agent.world_model)
+    exact.behaviour = behaviour                         # shared: evaluates the trained actor
+    rng = np.random.default_rng(seed)
+    sampler = trainer.sampler
+    saved_rng, sampler.rng = sampler.rng, rng
+    batch = sampler.sample(max(1, windows // 2), history_free=False)
+    sampler.rng = saved_rng
+    steps = min(cfg.agent.horizon, batch["feat"].shape[1]) - 1
+    noise = exact.world_model.rssm.gumbel_noise(
+        batch["feat"].shape[0], steps, generator=torch.Generator().manual_seed(seed))
+    exact.imagination_noise = lambda *args: noise
+
+    def measure(update: int, train: list[dict]) -> dict:
+        behaviour.eval()
+        with torch.no_grad():
+            torch.manual_seed(seed)                     # the plans' draws
+            _, _, m = exact.losses(batch)
+        behaviour.train()
+        mean = (lambda key: float(np.mean([t[key] for t in train if key in t]))
+                if any(key in t for t in train) else float("nan"))
+        return {"update": update, "reward": m["reward"], "bc_mse": m["bc_mse"],
+                "train_reward": mean("reward"), "train_bc_mse": mean("bc_mse")}
+
+    rows, train = [measure(0, [])], []
+    for k in range(1, updates + 1):
+        train.append(trainer.train_step())
+        if k % every == 0 or k == updates:
+            rows.append(measure(k, train))
+            train = []
+    return rows
+
+
 def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]
                         ) -> list[dict]:
     """Execute each (B, K, 7) action sequence in the simulator from the recorded state of

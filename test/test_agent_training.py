@@ -250,3 +250,31 @@ def test_critic_warms_up_on_imagined_rollouts_of_the_bc_actor(features, tmp_path
                 zip(critic, trainer.agent.behaviour.critic.parameters()))
     assert moved == bool(every)
     assert all(("critic_loss" in m) == bool(every) and "bc_mse" in m for m in metrics)
+
+
+def test_ditto_progress_measures_the_exact_objective_while_training(features, tmp_path):
+    """The rung-(e) machinery diagnostic: from a warm-up checkpoint, DITTO batches of the
+    checkpoint's configuration change the actor, and the exact objective (fixed windows,
+    fixed noise: the same figure for the same actor) is measured on schedule."""
+    from lumos_core import ladder
+    from lumos_core.ladder import LadderError
+
+    out, cfg = features
+    sets = _state_overrides(cfg.data.dataset) + ["agent.bc_warmup=2",
+                                                 "agent.reward_target=imagined"]
+    trainer = AgentTrainer(load_config("debug", sets), out / "feats", tmp_path / "warm",
+                           progress=False)
+    warm = trainer.fit(2)
+    rows = ladder.ditto_progress(warm, out / "feats", ["agent.bootstrap=none"], updates=3,
+                                 every=2, windows=4)
+    assert [r["update"] for r in rows] == [0, 2, 3]
+    assert all(np.isfinite(r["reward"]) and r["reward"] <= 1 + 1e-5 for r in rows)
+    assert np.isnan(rows[0]["train_reward"]) and np.isfinite(rows[1]["train_reward"])
+    assert rows[1]["reward"] != rows[0]["reward"]      # the actor trained
+    again = ladder.ditto_progress(warm, out / "feats", ["agent.bootstrap=none"], updates=1,
+                                  every=1, windows=4)
+    assert (again[0]["reward"], again[0]["bc_mse"]) == (rows[0]["reward"], rows[0]["bc_mse"])
+    gcbc = AgentTrainer(load_config("debug", sets + ["agent.method=gcbc"]), out / "feats",
+                        tmp_path / "gcbc", progress=False).fit(1)
+    with pytest.raises(LadderError, match="imagining agent"):
+        ladder.ditto_progress(gcbc, out / "feats", updates=1)

@@ -13,9 +13,10 @@ def register(sub) -> None:
     lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
                          "behaviour cloning on the true state, the DITTO reward")
     lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace",
-                                      "through", "ditto-optimum"])
+                                      "through", "ditto-optimum", "ditto-progress"])
     lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
-                     "directory, 'expert' or 'random')")
+                     "directory, 'expert' or 'random'); ditto-progress: an imagining agent's "
+                     "checkpoint (e.g. the end of its BC warm-up)")
     lad.add_argument("--task", default=None, help="trace: the task to run alone")
     lad.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="ditto-optimum: agent config override, e.g. agent.reward_latent=hz "
@@ -23,7 +24,10 @@ def register(sub) -> None:
     lad.add_argument("--windows", type=POSITIVE, default=64,
                      help="ditto-optimum: expert windows")
     lad.add_argument("--iterations", type=POSITIVE, default=150,
-                     help="ditto-optimum: optimisation steps of the action sequences")
+                     help="ditto-optimum: optimisation steps of the action sequences; "
+                     "ditto-progress: training batches")
+    lad.add_argument("--every", type=POSITIVE, default=25,
+                     help="ditto-progress: measure the exact objective every N batches")
     lad.add_argument("--simulate", action="store_true",
                      help="ditto-optimum: also execute every sequence in the simulator from "
                      "the window's recorded start and compare the end with the expert's")
@@ -71,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
     from lumos_core.ladder import LadderError
     from lumos_core.runs import writable_dir
 
-    if args.rung in ("reward", "ditto-optimum") and not args.features:
+    if args.rung in ("reward", "ditto-optimum", "ditto-progress") and not args.features:
         raise LadderError(f"ladder {args.rung} needs --features (the output of `lumos "
                           "featurize`)")
+    if args.rung == "ditto-progress" and not args.policy:
+        raise LadderError("ladder ditto-progress needs --policy (an imagining agent's "
+                          "checkpoint)")
     if args.rung == "trace" and not (args.policy and args.task):
         raise LadderError("ladder trace needs --policy and --task")
     if args.rung == "state-bc" and not args.out:
@@ -86,7 +93,25 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
             "trace": _trace, "through": _through,
-            "ditto-optimum": _ditto_optimum}[args.rung](args)
+            "ditto-optimum": _ditto_optimum, "ditto-progress": _ditto_progress}[args.rung](args)
+
+
+def _ditto_progress(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    rows = ladder.ditto_progress(args.policy, args.features, args.set, updates=args.iterations,
+                                 every=args.every, windows=args.windows, seed=args.seed)
+    print(f"DITTO training from {args.policy} (overrides: {' '.join(args.set) or 'none'}): "
+          "the exact objective (mean actions, common noise, imagined target; the expert's "
+          "actions earn 1) on fixed windows")
+    print("| batches | exact reward | BC action MSE | training reward (since last) | "
+          "training BC MSE |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['update']} | {r['reward']:.3f} | {r['bc_mse']:.4f} | "
+              f"{r['train_reward']:.3f} | {r['train_bc_mse']:.4f} |")
+    if args.out:
+        Path(args.out, "ditto_progress.json").write_text(json.dumps(rows, indent=1))
+    return 0
 
 
 def _ditto_optimum(args: argparse.Namespace) -> int:
