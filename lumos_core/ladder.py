@@ -628,7 +628,10 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
 
     from lumos_core.agent import LumosAgent
     from lumos_core.checkpoint import load_checkpoint
+    import tempfile
+
     from lumos_core.config import merge, parse_override
+    from lumos_core.runs import load_optimizer
     from lumos_core.train_agent import AgentTrainer
 
     ckpt = load_checkpoint(policy, kind="policy")
@@ -639,15 +642,15 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
         raise LadderError(f"{policy}: ditto-progress needs an imagining agent (agent.method="
                           f"lumos, use_ditto true), not method={cfg.agent.method}, "
                           f"use_ditto={cfg.agent.use_ditto}")
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         trainer = AgentTrainer(cfg, features, tmp, progress=False)
     behaviour = trainer.agent.behaviour
     behaviour.load_weights(ckpt.state_dict("behaviour"))
     state = ckpt.training_state()
     if state is not None:
-        trainer.actor_opt.load_state_dict(state["actor_opt"])
+        load_optimizer(trainer.actor_opt, state["actor_opt"], cfg.agent_train.actor_lr)
+        if trainer.critic_opt is not None and "critic_opt" in state:
+            load_optimizer(trainer.critic_opt, state["critic_opt"], cfg.agent_train.critic_lr)
     trainer.step = max(int(ckpt.meta.get("extra", {}).get("step", 0)), cfg.agent.bc_warmup)
     exact = LumosAgent(replace(cfg.agent, reward_target="imagined", imagine_noise="common",
                                imagine_action="mean", bootstrap="none", ditto_bc_scale=1.0),

@@ -127,6 +127,15 @@ def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
             "now" for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
 
 
+def load_optimizer(opt, state: dict, lr: float) -> None:
+    """Load an optimiser's saved state (moments, step counts) but keep the learning rate of
+    the current configuration: ``load_state_dict`` restores the saved one, so a run resumed
+    (or a diagnostic continued) with ``--set ...lr=`` would silently train at the old rate."""
+    opt.load_state_dict(state)
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 def check_resume_config(checkpoint: str | Path, stored: Mapping[str, Any],
                         current: Mapping[str, Any], sections: tuple[str, ...]) -> None:
     """Refuse to resume with a model configuration other than the checkpoint's (the weights

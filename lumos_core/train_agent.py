@@ -23,7 +23,7 @@ from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
 from lumos_core.precision import autocast, autocast_dtype
-from lumos_core.runs import check_resume_config, truncate_metrics
+from lumos_core.runs import check_resume_config, load_optimizer, truncate_metrics
 
 CHECKPOINTS = "checkpoints"
 
@@ -94,9 +94,10 @@ class AgentTrainer:
         state = ckpt.training_state()
         if state is None:
             raise FileNotFoundError(f"{path}: has no training state; cannot resume")
-        self.actor_opt.load_state_dict(state["actor_opt"])
+        t = self.cfg.agent_train
+        load_optimizer(self.actor_opt, state["actor_opt"], t.actor_lr)
         if self.critic_opt is not None:
-            self.critic_opt.load_state_dict(state["critic_opt"])
+            load_optimizer(self.critic_opt, state["critic_opt"], t.critic_lr)
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.step = int(state["step"])

@@ -27,7 +27,7 @@ from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.config import LumosConfig
 from lumos_core.data.dataset import PlayData
 from lumos_core.precision import autocast, autocast_dtype
-from lumos_core.runs import check_resume_config, truncate_metrics
+from lumos_core.runs import check_resume_config, load_optimizer, truncate_metrics
 from lumos_core.world_model import WorldModel, previous_actions, to_torch
 
 CHECKPOINTS = "checkpoints"
@@ -155,7 +155,7 @@ class WorldModelTrainer:
         state = ckpt.training_state()
         if state is None:
             raise FileNotFoundError(f"{path}: has no training state; cannot resume")
-        self.opt.load_state_dict(state["optimizer"])
+        load_optimizer(self.opt, state["optimizer"], self.cfg.wm_train.lr)
         self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])

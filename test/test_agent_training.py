@@ -105,6 +105,22 @@ def test_agent_resume_is_exact(features, tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_resume_trains_at_the_configured_learning_rates(features, tmp_path):
+    """Defect: resuming loaded the optimisers' saved learning rates, so `--resume --set
+    agent_train.actor_lr=...` (and the ditto-progress rung's override) silently trained at
+    the old rate; the moments are kept, the rates are the configuration's."""
+    from dataclasses import replace
+
+    out, cfg = features
+    AgentTrainer(cfg, out / "feats", tmp_path, progress=False).fit(3)
+    lower = replace(cfg, agent_train=replace(cfg.agent_train, actor_lr=1e-6, critic_lr=2e-6))
+    resumed = AgentTrainer(lower, out / "feats", tmp_path, progress=False)
+    resumed.resume()
+    assert [g["lr"] for g in resumed.actor_opt.param_groups] == [1e-6]
+    assert [g["lr"] for g in resumed.critic_opt.param_groups] == [2e-6]
+    assert resumed.actor_opt.state                      # the moments came along
+
+
 def test_policy_in_the_harness(features, tmp_path, encoder):
     out, cfg = features
     trainer = AgentTrainer(cfg, out / "feats", tmp_path / "run", progress=False)

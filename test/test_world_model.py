@@ -134,6 +134,12 @@ def test_resume_is_exact(sim_dataset, tmp_path):
     for (name, a), (_, b) in zip(straight.model.state_dict().items(),
                                  resumed.model.state_dict().items()):
         assert torch.equal(a, b), name
+    # resumed with another learning rate: the configuration's, not the saved optimiser's
+    other = WorldModelTrainer(_cfg(sim_dataset[0], "debug", **{"wm_train.checkpoint_every": 10,
+                                                               "wm_train.lr": 1e-6}),
+                              tmp_path / "b", progress=False)
+    other.resume()
+    assert [g["lr"] for g in other.opt.param_groups] == [1e-6]
 
 
 def test_checkpoint_round_trip_report_and_featurize(sim_dataset, tmp_path):
