@@ -439,6 +439,12 @@ class AgentTrainConfig(Section):
     batch_size: int = doc(256, "Windows per modality (image-goal and language-goal) per batch.",
                           low=1)
     actor_lr: float = doc(2e-4, "Adam learning rate of the actor side.", low=0.0)
+    ditto_lr: float = doc(0.0, "Adam learning rate of the actor side once DITTO takes over "
+                               "from the BC warm-up (agent.bc_warmup); 0 = actor_lr. A warm-up "
+                               "at a BC rate (1e-3) followed by DITTO at the same rate undoes "
+                               "the warm start: the exact DITTO objective falls (0.72 -> 0.62 "
+                               "in 25 batches) where 3e-5 raises it (docs/agents.md, session "
+                               "10).", low=0.0)
     critic_lr: float = doc(3e-4, "AdamW learning rate of the critic.", low=0.0)
     grad_clip: float = doc(100.0, "Gradient-norm clip of each optimiser.", low=0.0)
     target_update_every: int = doc(50, "Hard copy critic -> target critic every N batches.", low=1)

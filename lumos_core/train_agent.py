@@ -121,6 +121,10 @@ class AgentTrainer:
         batch = self.sampler.sample(t.batch_size, self.device)
         self.agent.behaviour.train()
         warmup = self.in_warmup()
+        lr = t.actor_lr if warmup or not t.ditto_lr or not self.agent.behaviour.imagines \
+            else t.ditto_lr
+        for group in self.actor_opt.param_groups:
+            group["lr"] = lr
         every = self.cfg.agent.critic_warmup_every
         with autocast(self.device.type, self.amp_dtype):
             policy_loss, critic_loss, metrics = self.agent.losses(

@@ -294,3 +294,30 @@ def test_ditto_progress_measures_the_exact_objective_while_training(features, tm
                         tmp_path / "gcbc", progress=False).fit(1)
     with pytest.raises(LadderError, match="imagining agent"):
         ladder.ditto_progress(gcbc, out / "feats", updates=1)
+
+
+def test_ditto_takes_over_at_its_own_learning_rate(features, tmp_path):
+    """agent_train.ditto_lr: the BC warm-up trains at actor_lr, DITTO at ditto_lr (the
+    located rung-(e) defect: DITTO at the warm-up's 1e-3 undid the warm start); 0 keeps
+    actor_lr throughout; BC baselines never switch."""
+    out, cfg = features
+    sets = _state_overrides(cfg.data.dataset) + ["agent.bc_warmup=2",
+                                                 "agent_train.actor_lr=0.001"]
+    trainer = AgentTrainer(load_config("debug", sets + ["agent_train.ditto_lr=0.00001"]),
+                           out / "feats", tmp_path / "a", progress=False)
+    rates = []
+    for _ in range(4):
+        trainer.train_step()
+        rates.append(trainer.actor_opt.param_groups[0]["lr"])
+    assert rates == [1e-3, 1e-3, 1e-5, 1e-5]
+    same = AgentTrainer(load_config("debug", sets), out / "feats", tmp_path / "b",
+                        progress=False)
+    for _ in range(3):
+        same.train_step()
+    assert same.actor_opt.param_groups[0]["lr"] == 1e-3
+    gcbc = AgentTrainer(load_config("debug", sets + ["agent_train.ditto_lr=0.00001",
+                                                     "agent.method=gcbc"]),
+                        out / "feats", tmp_path / "c", progress=False)
+    for _ in range(3):
+        gcbc.train_step()
+    assert gcbc.actor_opt.param_groups[0]["lr"] == 1e-3
