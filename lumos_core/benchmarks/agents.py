@@ -218,7 +218,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         timings["world_model_min"] = (time.monotonic() - t0) / 60
         t0 = time.monotonic()
         argv = ["wm-report", str(world_model), "--dataset", str(dataset), "--sequences", "4",
-                "--horizon", "60" if prof.wm_minutes < 1 else "195",
+                "--horizon", "195",          # wm-report clips it to the longest episode
                 "--out", str(run_dir / "report")]
         commands.append(_cmd("lumos", *argv))
         _run_logged(argv, out / "logs" / "wm_report.log", "open-loop report")
@@ -249,13 +249,19 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     t0 = time.monotonic()
     policies = train_parallel(jobs, prof.parallel, out / "logs")
     timings["agents_min"] = (time.monotonic() - t0) / 60
+
+    def evaluate_command(name: str, slug: str, here: bool = True) -> str:
+        """The evaluation's command line (``here``: with this profile's workers; else for
+        another machine, whose own default applies)."""
+        workers = ("--workers", prof.workers) if here else ()
+        return _cmd("lumos", "evaluate", "--policy", policies[name][0], "--chains",
+                    prof.chains_for(name), "--seeds", *prof.seeds, *workers,
+                    "--out", out / "eval" / slug)
+
     if not evaluate_chains:   # e.g. a GPU machine without the simulator: evaluate elsewhere
         trained = {name: {"policy": policies[name][0], "train_steps": policies[name][1],
                           "windows_per_s": policies[name][2]} for name, _, _ in jobs}
-        for name, slug, _ in jobs:
-            commands.append(_cmd("lumos", "evaluate", "--policy", policies[name][0],
-                                 "--chains", prof.chains_for(name), "--seeds", *prof.seeds,
-                                 "--out", out / "eval" / slug))
+        commands += [evaluate_command(name, slug, here=False) for name, slug, _ in jobs]
         timings["total_min"] = (time.monotonic() - started) / 60
         (out / "trained.json").write_text(json.dumps({
             "profile": profile_name, "preset": preset, "device": device or "cpu",
@@ -268,9 +274,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         t0 = time.monotonic()
         policy, steps, windows_per_s = policies[name]
         n = prof.chains_for(name)
-        commands.append(_cmd("lumos", "evaluate", "--policy", policy, "--chains", n,
-                             "--seeds", *prof.seeds, "--workers", prof.workers, "--out",
-                             out / "eval" / slug))
+        commands.append(evaluate_command(name, slug))
         reports[name] = evaluate(str(policy), chains[:n], instructions, list(prof.seeds),
                                  out / "eval" / slug, prof.workers, progress=progress)
         reports[name]["train_steps"] = steps
