@@ -61,6 +61,14 @@ def intrinsic_reward(imagined: torch.Tensor, expert: torch.Tensor) -> torch.Tens
     return dot / norm.pow(2).clamp(min=1e-8)
 
 
+def binary_gripper(action: torch.Tensor) -> torch.Tensor:
+    """The gripper dimension (index 6) at +-1 as executed (> 0: open), with the continuous
+    value's gradient (straight-through); the arm dimensions unchanged."""
+    grip = action[..., 6:]
+    binary = torch.where(grip > 0, 1.0, -1.0).to(grip.dtype)
+    return torch.cat([action[..., :6], binary + grip - grip.detach()], -1)
+
+
 def lambda_return(rewards: torch.Tensor, values: torch.Tensor, gamma: float,
                   lambda_: float) -> torch.Tensor:
     """V^lambda over time (dim 1): R_{H-1} = v_{H-1};
@@ -425,6 +433,8 @@ class LumosAgent(nn.Module):
             for k in range(horizon - 1):
                 action = b.act(state.feat, goal, plan, sample=cfg.imagine_action == "sample",
                                cond=cond)
+                if cfg.imagine_gripper == "binary":
+                    action = binary_gripper(action)
                 state = self.world_model.img_step(state, action,
                                                   None if gumbel is None else gumbel[:, k])
                 feats.append(state.feat)

@@ -327,6 +327,16 @@ class AgentConfig(Section):
                                         "trained by the return only) or 'mean' (tanh(mean): "
                                         "the action the policy executes at control time).",
                               choices=("sample", "mean"))
+    imagine_gripper: str = doc("binary", "Gripper action the world model receives in "
+                                         "imagination: 'binary' (+-1, as the policy "
+                                         "executes it and as every recorded action is; "
+                                         "straight-through gradient) or 'continuous' "
+                                         "(tanh of the actor's output, the official code: "
+                                         "the world model never saw such actions, and a "
+                                         "DITTO update that moves the mean across 0 flips "
+                                         "the executed gripper -- measured: closed at the "
+                                         "first step, docs/agents.md session 10).",
+                               choices=("binary", "continuous"))
     bootstrap: str = doc("critic", "Returns of imagination: 'critic' (lambda-returns "
                                    "bootstrapped from the target critic, eq. 5-6) or 'none' "
                                    "(the discounted sum of the H-1 imagined rewards; no critic "
@@ -499,9 +509,11 @@ class LumosConfig:
 RETIRED_KEYS: dict[str, tuple[str, ...]] = {"collect": ("lang_fraction",), "wm_train": ("amp",)}
 
 #: keys added later whose default differs from how older versions behaved: a stored config
-#: without them gets the old behaviour (a model trained on raw block yaws keeps them)
+#: without them gets the old behaviour (a model trained on raw block yaws keeps them; an agent
+#: that imagined continuous gripper actions says so)
 LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "world_model": {"canonical_scene": False}, "collect": {"interrupt_prob": 0.0}}
+    "world_model": {"canonical_scene": False}, "collect": {"interrupt_prob": 0.0},
+    "agent": {"imagine_gripper": "continuous"}}
 
 
 SECTIONS: dict[str, type[Section]] = typing.get_type_hints(LumosConfig)

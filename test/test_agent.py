@@ -344,3 +344,34 @@ def test_without_bootstrap_the_return_is_the_discounted_reward_sum():
     assert math.isclose(metrics["return"], expected.mean().item(), rel_tol=1e-5)
     policy.backward()
     assert agent.behaviour.actor[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("gripper", ["binary", "continuous"])
+def test_imagination_executes_the_gripper_as_the_robot_does(gripper):
+    """Defect (session 10): the world model was given tanh(mean) gripper actions in
+    imagination -- values it never saw, and which the policy never executes (it binarises
+    them) -- and DITTO moved the gripper mean across 0 at the evaluation's start (gripper
+    closed at step 0). agent.imagine_gripper=binary feeds +-1 with a straight-through
+    gradient; the arm dimensions are untouched."""
+    from lumos_core.agent import binary_gripper
+
+    a = torch.tensor([[0.3, -0.2, 0.1, 0.0, 0.5, -0.5, 0.2], [0, 0, 0, 0, 0, 0, -0.01]],
+                     requires_grad=True)
+    b = binary_gripper(a)
+    assert b[:, 6].tolist() == [1.0, -1.0] and torch.equal(b[:, :6], a[:, :6])
+    b[:, 6].sum().backward()
+    assert a.grad[:, 6].tolist() == [1.0, 1.0] and a.grad[:, :6].abs().sum() == 0
+
+    agent, cfg = _agent(imagine_gripper=gripper, use_plan="false", use_alignment="false")
+    seen = []
+    step = agent.world_model.img_step
+
+    def record(state, action, *rest):
+        seen.append(action[..., 6].detach())
+        return step(state, action, *rest)
+
+    agent.world_model.img_step = record
+    agent.losses(_batch(cfg))[0].backward()
+    grip = torch.cat(seen)
+    assert bool(((grip.abs() - 1).abs() < 1e-6).all()) == (gripper == "binary")
+    assert agent.behaviour.actor[-1].weight.grad.abs().sum() > 0
