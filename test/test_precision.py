@@ -121,3 +121,17 @@ def test_compare_eager_benchmarks_report_both_paths():
     assert "| debug | 1 | 2x8 | fp32 |" in world_model.compare_table([row])
     row = policy.compare_update("debug", updates=1)
     assert row["ratio"] > 0 and "| debug | 1 | 8 | fp32 |" in policy.compare_table([row])
+
+
+def test_compare_eager_reports_each_paths_peak_memory(capsys):
+    """The comparison measures each path's peak memory in a process of its own (one process
+    ran both timed paths, so its peak was the larger of the two)."""
+    from lumos_core.cli import main
+
+    assert main(["benchmark", "world-model", "--compare-eager", "--presets", "debug",
+                 "--train-steps", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| debug")]
+    assert len(rows) == 2
+    for line in rows:
+        peak = line.rstrip(" |").rsplit("|", 1)[1].strip()
+        assert float(peak) > 0, line

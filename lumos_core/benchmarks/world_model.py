@@ -30,8 +30,14 @@ def _inputs(cfg, b: int, t: int, device) -> dict:
 
 
 def measure(preset: str, device: str = "cpu", threads: int = 1, train_steps: int = 3,
-            batch: tuple[int, int] | None = None, latency_steps: int = 50) -> dict:
-    """Figures for one preset (run it in its own process for a clean peak memory)."""
+            batch: tuple[int, int] | None = None, latency_steps: int = 50,
+            precision: str | None = None) -> dict:
+    """Figures for one preset (run it in its own process for a clean peak memory); the
+    training steps in ``precision`` (a ``wm_train.precision`` value, or 'default': the
+    preset's); None: fp32 on a CPU and fp16 autocast on CUDA (the paper's setting, and what
+    the reference GPU figure measured)."""
+    from lumos_core.precision import autocast, autocast_dtype, describe
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = load_config(preset)
@@ -44,10 +50,15 @@ def measure(preset: str, device: str = "cpu", threads: int = 1, train_steps: int
     first[:, 0] = True
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     amp = dev.type == "cuda"
+    if precision is None:
+        dtype = torch.float16 if amp else None
+    else:
+        dtype = autocast_dtype(cfg.wm_train.precision if precision == "default" else precision,
+                               dev, cfg.world_model.obs_mode)
     times = []
     for step in range(train_steps + 1):
         start = time.perf_counter()
-        with torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
+        with autocast(dev.type, dtype):
             loss, _, _ = model.loss(obs, prev, first)
         opt.zero_grad()
         loss.backward()
@@ -79,7 +90,7 @@ def measure(preset: str, device: str = "cpu", threads: int = 1, train_steps: int
             "train_step_s": train_s, "frames_per_s": b * t / train_s, "peak_mb": peak,
             "filter_ms_median": 1000 * lat[len(lat) // 2],
             "filter_ms_p95": 1000 * lat[int(0.95 * (len(lat) - 1))],
-            "device": device, "threads": threads}
+            "device": device, "threads": threads, "precision": describe(dtype)}
 
 
 def _measure(kwargs: dict) -> dict:
@@ -172,15 +183,17 @@ def _compare(kwargs: dict) -> dict:
 def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare` rows (one line per variant)."""
     lines = ["| preset | threads | batch | path | step s (median, min-max, n) | speed-up | "
-             "GFLOP/step | achieved FLOP/s of peak |", "|---|---|---|---|---|---|---|---|"]
+             "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for i, (name, v) in enumerate(r["variants"].items()):
+            peak = f"{v['peak_mb']:.0f}" if "peak_mb" in v else "-"
             lines.append(
                 f"| {r['preset']} | {r['threads']} | {r['batch']} | {name} | "
                 f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, {r['steps']}) | "
                 f"{'1.00' if i == 0 else format(r['ratio'], '.2f')} | "
                 f"{r['flops_per_step'] / 1e9:.1f} | {100 * v['peak_fraction']:.0f} % of "
-                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s |")
+                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} |")
     tops = [f"- {r['preset']}, {r['threads']} thread(s): " + ", ".join(
         f"{k} {100 * share:.0f} %" for k, share in r["top_ops"]) for r in rows if "top_ops" in r]
     if tops:
@@ -235,11 +248,19 @@ def main(args) -> int:
         ctx = mp.get_context("spawn")
         rows = []
         for preset in args.presets:
+            batch = tuple(args.batch) if args.batch else None
             with ctx.Pool(1) as pool:
-                rows.append(pool.apply(_compare, ({
+                row = pool.apply(_compare, ({
                     "preset": preset, "device": args.device, "threads": args.threads,
-                    "steps": args.train_steps,
-                    "batch": tuple(args.batch) if args.batch else None},)))
+                    "steps": args.train_steps, "batch": batch},))
+            # peak memory of each path in a process of its own (one process holds both above)
+            for name, precision in zip(row["variants"], ("fp32", "default")):
+                with ctx.Pool(1) as pool:
+                    row["variants"][name]["peak_mb"] = pool.apply(_measure, ({
+                        "preset": preset, "device": args.device, "threads": args.threads,
+                        "train_steps": 1, "batch": batch, "latency_steps": 1,
+                        "precision": precision},))["peak_mb"]
+            rows.append(row)
         print(compare_table(rows), end="")
         return 0
     print(table(benchmark(args.presets, args.device, args.threads, args.train_steps)), end="")
