@@ -612,7 +612,7 @@ def ditto_optimum(features: str | Path, overrides: list[str] | None = None, wind
 
 def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str] | None = None,
                    updates: int = 200, every: int = 25, windows: int = 64,
-                   seed: int = 0) -> list[dict]:
+                   seed: int = 0, simulate: bool = False) -> list[dict]:
     """Does DITTO training improve its own objective? From ``policy`` (a checkpoint of an
     imagining agent, e.g. the end of its BC warm-up), ``updates`` training batches of the
     checkpoint's configuration with ``overrides`` (after the warm-up: DITTO), and every
@@ -623,7 +623,12 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
 
     The ditto-optimum rung optimises action sequences directly; this one puts the actor, its
     optimiser and the critic between the objective and the actions: a reward that falls
-    while the actor trains on it locates the failure in that machinery."""
+    while the actor trains on it locates the failure in that machinery.
+
+    ``simulate``: the action sequences the actor produced in those imagined rollouts are also
+    executed in the simulator from the windows' recorded starts (``tcp_end_mm``,
+    ``scene_end`` as in ditto-optimum; the first row adds the expert's own): whether what the
+    world model scores higher is also closer to the expert in reality."""
     from dataclasses import replace
 
     from lumos_core.agent import LumosAgent
@@ -631,6 +636,7 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
     import tempfile
 
     from lumos_core.config import merge, parse_override
+    from lumos_core.featurize import Features
     from lumos_core.runs import load_optimizer
     from lumos_core.train_agent import AgentTrainer
 
@@ -671,11 +677,21 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
         with torch.no_grad():
             torch.manual_seed(seed)                     # the plans' draws
             _, _, m = exact.losses(batch)
+            torch.manual_seed(seed)
+            actions = _imagined_actions(exact, batch, noise) if simulate else None
         behaviour.train()
         mean = (lambda key: float(np.mean([t[key] for t in train if key in t]))
                 if any(key in t for t in train) else float("nan"))
-        return {"update": update, "reward": m["reward"], "bc_mse": m["bc_mse"],
-                "train_reward": mean("reward"), "train_bc_mse": mean("bc_mse")}
+        row = {"update": update, "reward": m["reward"], "bc_mse": m["bc_mse"],
+               "train_reward": mean("reward"), "train_bc_mse": mean("bc_mse")}
+        if simulate:
+            real = _simulate_sequences(Features(Path(features) / "training"), batch["rows"],
+                                       [actions] + ([batch["actions"][:, :steps]]
+                                                    if update == 0 else []))
+            row.update(real[0])
+            if update == 0:
+                row.update({f"expert_{k}": v for k, v in real[1].items()})
+        return row
 
     rows, train = [measure(0, [])], []
     for k in range(1, updates + 1):
@@ -684,6 +700,31 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
             rows.append(measure(k, train))
             train = []
     return rows
+
+
+def _imagined_actions(agent, batch: dict, noise: torch.Tensor) -> torch.Tensor:
+    """The actions (B, H-1, 7) ``agent``'s actor takes in its imagined rollouts of ``batch``
+    (as in ``agent.losses``: the plan from recognition, mean actions, the gripper as
+    ``agent.imagine_gripper`` says, z drawn with ``noise``), the gripper binarised as
+    executed."""
+    from lumos_core.agent import binary_gripper
+
+    b = agent.behaviour
+    feat, mask = batch["feat"], batch["mask"]
+    codes = b.code(feat)
+    goal = b.goal(codes, mask.long().sum(1) - 1, batch["lang"], batch["is_lang"])
+    plan = b.sample_plan(b.recognition(codes, mask)[0], False) if b.uses_plan else None
+    cond = b.condition(b.actor, goal, plan)
+    state, actions = agent._split(feat[:, 0]), []
+    for k in range(noise.shape[1]):
+        action = b.act(state.feat, goal, plan, sample=False, cond=cond)
+        if agent.cfg.imagine_gripper == "binary":
+            action = binary_gripper(action)
+        actions.append(action)
+        state = agent.world_model.img_step(state, action, noise[:, k])
+    out = torch.stack(actions, 1)
+    out[..., 6] = torch.where(out[..., 6] > 0, 1.0, -1.0)
+    return out
 
 
 def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]

@@ -288,7 +288,9 @@ def test_ditto_progress_measures_the_exact_objective_while_training(features, tm
     assert np.isnan(rows[0]["train_reward"]) and np.isfinite(rows[1]["train_reward"])
     assert rows[1]["reward"] != rows[0]["reward"]      # the actor trained
     again = ladder.ditto_progress(warm, out / "feats", ["agent.bootstrap=none"], updates=1,
-                                  every=1, windows=4)
+                                  every=1, windows=4, simulate=True)
+    assert all(np.isfinite(r["tcp_end_mm"]) for r in again)
+    assert again[0]["expert_tcp_end_mm"] < again[0]["tcp_end_mm"]   # the replayed expert
     assert (again[0]["reward"], again[0]["bc_mse"]) == (rows[0]["reward"], rows[0]["bc_mse"])
     gcbc = AgentTrainer(load_config("debug", sets + ["agent.method=gcbc"]), out / "feats",
                         tmp_path / "gcbc", progress=False).fit(1)

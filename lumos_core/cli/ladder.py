@@ -29,8 +29,9 @@ def register(sub) -> None:
     lad.add_argument("--every", type=POSITIVE, default=25,
                      help="ditto-progress: measure the exact objective every N batches")
     lad.add_argument("--simulate", action="store_true",
-                     help="ditto-optimum: also execute every sequence in the simulator from "
-                     "the window's recorded start and compare the end with the expert's")
+                     help="ditto-optimum, ditto-progress: also execute the action sequences "
+                     "in the simulator from the window's recorded start and compare the end "
+                     "with the expert's")
     lad.add_argument("--world-model", default=None, help="through: the world model checkpoint "
                      "whose filtered reconstruction replaces part of --policy's true state")
     lad.add_argument("--replace", default="all", choices=["all", "robot", "scene",
@@ -100,15 +101,23 @@ def _ditto_progress(args: argparse.Namespace) -> int:
     from lumos_core import ladder
 
     rows = ladder.ditto_progress(args.policy, args.features, args.set, updates=args.iterations,
-                                 every=args.every, windows=args.windows, seed=args.seed)
+                                 every=args.every, windows=args.windows, seed=args.seed,
+                                 simulate=args.simulate)
     print(f"DITTO training from {args.policy} (overrides: {' '.join(args.set) or 'none'}): "
           "the exact objective (mean actions, common noise, imagined target; the expert's "
           "actions earn 1) on fixed windows")
+    if args.simulate:
+        print(f"(the expert's actions executed from the same starts: real TCP end "
+              f"{rows[0]['expert_tcp_end_mm']:.1f} mm from the recording, objects "
+              f"{rows[0]['expert_scene_end']:.3f})")
+    sim = "| real TCP end to expert's (mm, median) | real objects end (std) " \
+        if args.simulate else ""
     print("| batches | exact reward | BC action MSE | training reward (since last) | "
-          "training BC MSE |\n|---|---|---|---|---|")
+          "training BC MSE " + sim + "|\n" + "|---" * (7 if args.simulate else 5) + "|")
     for r in rows:
+        extra = f" {r['tcp_end_mm']:.1f} | {r['scene_end']:.3f} |" if args.simulate else ""
         print(f"| {r['update']} | {r['reward']:.3f} | {r['bc_mse']:.4f} | "
-              f"{r['train_reward']:.3f} | {r['train_bc_mse']:.4f} |")
+              f"{r['train_reward']:.3f} | {r['train_bc_mse']:.4f} |" + extra)
     if args.out:
         Path(args.out, "ditto_progress.json").write_text(json.dumps(rows, indent=1))
     return 0
