@@ -79,7 +79,9 @@ def test_bf16_agent_losses_match_fp32(bc_only, monkeypatch):
     and the imagined actor-critic losses agree with fp32 on the same batch and draws. The
     categorical draws (z, plans) take each variable's most likely class here: a random draw
     flips where bf16 moves a probability across the uniform number, after which the two
-    rollouts are different samples, not different arithmetic."""
+    rollouts are different samples, not different arithmetic. For the same reason the
+    imagined gripper is continuous here: binarised, it flips wherever bf16 moves the actor's
+    gripper mean across 0."""
     import lumos_core.agent
     import lumos_core.world_model
     from lumos_core.agent import LumosAgent
@@ -88,7 +90,7 @@ def test_bf16_agent_losses_match_fp32(bc_only, monkeypatch):
     for module in (lumos_core.agent, lumos_core.world_model):
         monkeypatch.setattr(module, "categorical_sample", lambda probs: probs.argmax(-1))
 
-    cfg = load_config("debug")
+    cfg = load_config("debug", ["agent.imagine_gripper=continuous"])
     torch.manual_seed(0)
     agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
     g = torch.Generator().manual_seed(1)

@@ -268,3 +268,25 @@ def test_gumbel_draws_follow_the_probabilities_and_repeat_with_the_same_noise():
     assert not torch.equal(rssm.sample(logits, noise), rssm.sample(logits, other))
     z[:, 0, 1].sum().backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_decoder_first_layer_as_a_matrix_product_is_the_transposed_convolution():
+    """ConvDecoder computes its first transposed convolution (on a 1 x 1 map) as a matrix
+    product: the same function of the same parameters as running the whole nn.Sequential,
+    values and gradients; and the fused pixel normalisation equals (x / 255 - 0.5) / 0.5."""
+    from lumos_core.world_model import ConvDecoder
+
+    torch.manual_seed(0)
+    dec = ConvDecoder(4)
+    x = torch.randn(6, 32 * 4, requires_grad=True)
+    fast = dec(x)
+    reference = dec.net(x[:, :, None, None])
+    assert fast.shape == reference.shape == (6, 3, 64, 64)
+    assert torch.allclose(fast, reference, atol=1e-5)
+    g_fast = torch.autograd.grad(fast.square().sum(), [x, dec.net[0].weight])
+    g_ref = torch.autograd.grad(reference.square().sum(), [x, dec.net[0].weight])
+    for a, b in zip(g_fast, g_ref):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+    image = torch.randint(0, 256, (2, 5, 64, 64, 3), dtype=torch.uint8)
+    old = (image.float() / 255.0 - 0.5).div(0.5).movedim(-1, -3)
+    assert torch.allclose(WorldModel.image_targets(image), old, atol=1e-6)
