@@ -87,6 +87,10 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """Transposed convs (kernels 5, 5, 6, 6, stride 2) from a (32*depth, 1, 1) map to 64x64."""
 
+    #: compute the first layer as a matrix product (False: nn.ConvTranspose2d, the reference
+    #: that ``lumos benchmark world-model --compare-eager`` times as the plain path)
+    matmul_first: bool = True
+
     def __init__(self, depth: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
@@ -102,6 +106,8 @@ class ConvDecoder(nn.Module):
         weight viewed as (in, out * 5 * 5), computed as one (5-7x faster on a CPU than the
         deconvolution kernel; the same parameters and function, tested)."""
         first = self.net[0]
+        if not self.matmul_first:                     # the reference path (benchmarks)
+            return self.net(x[:, :, None, None])
         k = first.kernel_size[0]
         y = (x @ first.weight.flatten(1)).view(x.shape[0], -1, k, k)
         return self.net[1:](y + first.bias[:, None, None])

@@ -115,7 +115,8 @@ def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int = 2048, repeats: 
 
 def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
             batch: tuple[int, int] | None = None, profile: bool = True) -> dict:
-    """The plain fp32 path against the default (``wm_train.precision``) path, interleaved
+    """The plain fp32 path (reference ops: the decoder's first layer as a transposed
+    convolution) against the default (``wm_train.precision``, fused first layer) path, interleaved
     step by step on the same batch (drift and noise hit both alike): step times (median,
     min, max), their ratio, the FLOPs of one step (``FlopCounterMode``), the achieved FLOP/s
     as a fraction of a large matmul's in the same dtype, and the top ops of the optimised
@@ -139,6 +140,9 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         torch.manual_seed(0)
         models[name] = WorldModel(cfg.world_model).to(dev)
         opts[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
+        if name == "fp32":                 # the plain path: no fused decoder layer either
+            for decoder in getattr(models[name], "decoders", {}).values():
+                decoder.matmul_first = False
 
     def step(name: str) -> float:
         dtype = variants[name]
