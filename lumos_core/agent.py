@@ -431,10 +431,7 @@ class LumosAgent(nn.Module):
             feats, rewards = [state.feat], []
             cond = b.condition(b.actor, goal, plan)        # goal and plan are fixed: once
             for k in range(horizon - 1):
-                action = b.act(state.feat, goal, plan, sample=cfg.imagine_action == "sample",
-                               cond=cond)
-                if cfg.imagine_gripper == "binary":
-                    action = binary_gripper(action)
+                action = self.imagined_action(state.feat, cond)
                 state = self.world_model.img_step(state, action,
                                                   None if gumbel is None else gumbel[:, k])
                 feats.append(state.feat)
@@ -461,6 +458,14 @@ class LumosAgent(nn.Module):
         else:
             actor_loss = -returns[:, :-1].mean() / self._return_scale(returns[:, :-1].detach())
         return critic_loss, actor_loss, metrics
+
+    def imagined_action(self, feat: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The actor's action in imagination at latent ``feat`` (``cond``: the actor's
+        goal/plan conditioning): sampled or its mean (``agent.imagine_action``), the gripper
+        at +-1 or continuous (``agent.imagine_gripper``)."""
+        action = self.behaviour.act(feat, None, None, cond=cond,
+                                    sample=self.cfg.imagine_action == "sample")
+        return binary_gripper(action) if self.cfg.imagine_gripper == "binary" else action
 
     def _return_scale(self, returns: torch.Tensor) -> torch.Tensor:
         """Divisor of the actor's return objective: 1 ('none', the paper), or DreamerV3's

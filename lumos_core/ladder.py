@@ -704,11 +704,8 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
 
 def _imagined_actions(agent, batch: dict, noise: torch.Tensor) -> torch.Tensor:
     """The actions (B, H-1, 7) ``agent``'s actor takes in its imagined rollouts of ``batch``
-    (as in ``agent.losses``: the plan from recognition, mean actions, the gripper as
-    ``agent.imagine_gripper`` says, z drawn with ``noise``), the gripper binarised as
-    executed."""
-    from lumos_core.agent import binary_gripper
-
+    (as in ``agent.losses``: the plan from recognition, ``agent.imagined_action``, z drawn
+    with ``noise``), the gripper binarised as executed."""
     b = agent.behaviour
     feat, mask = batch["feat"], batch["mask"]
     codes = b.code(feat)
@@ -717,9 +714,7 @@ def _imagined_actions(agent, batch: dict, noise: torch.Tensor) -> torch.Tensor:
     cond = b.condition(b.actor, goal, plan)
     state, actions = agent._split(feat[:, 0]), []
     for k in range(noise.shape[1]):
-        action = b.act(state.feat, goal, plan, sample=False, cond=cond)
-        if agent.cfg.imagine_gripper == "binary":
-            action = binary_gripper(action)
+        action = agent.imagined_action(state.feat, cond)
         actions.append(action)
         state = agent.world_model.img_step(state, action, noise[:, k])
     out = torch.stack(actions, 1)
