@@ -629,15 +629,13 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
     executed in the simulator from the windows' recorded starts (``tcp_end_mm``,
     ``scene_end`` as in ditto-optimum; the first row adds the expert's own): whether what the
     world model scores higher is also closer to the expert in reality."""
+    import tempfile
     from dataclasses import replace
 
     from lumos_core.agent import LumosAgent
     from lumos_core.checkpoint import load_checkpoint
-    import tempfile
-
     from lumos_core.config import merge, parse_override
     from lumos_core.featurize import Features
-    from lumos_core.runs import load_optimizer
     from lumos_core.train_agent import AgentTrainer
 
     ckpt = load_checkpoint(policy, kind="policy")
@@ -651,12 +649,7 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
     with tempfile.TemporaryDirectory() as tmp:
         trainer = AgentTrainer(cfg, features, tmp, progress=False)
     behaviour = trainer.agent.behaviour
-    behaviour.load_weights(ckpt.state_dict("behaviour"))
-    state = ckpt.training_state()
-    if state is not None:
-        load_optimizer(trainer.actor_opt, state["actor_opt"], cfg.agent_train.actor_lr)
-        if trainer.critic_opt is not None and "critic_opt" in state:
-            load_optimizer(trainer.critic_opt, state["critic_opt"], cfg.agent_train.critic_lr)
+    trainer.load_weights_and_optimizers(ckpt)
     trainer.step = max(int(ckpt.meta.get("extra", {}).get("step", 0)), cfg.agent.bc_warmup)
     exact = LumosAgent(replace(cfg.agent, reward_target="imagined", imagine_noise="common",
                                imagine_action="mean", bootstrap="none", ditto_bc_scale=1.0),
@@ -671,27 +664,33 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
     noise = exact.world_model.rssm.gumbel_noise(
         batch["feat"].shape[0], steps, generator=torch.Generator().manual_seed(seed))
     exact.imagination_noise = lambda *args: noise
+    # the actions of the measured rollouts themselves, for the simulator
+    recorded: list[torch.Tensor] = []
+    imagined_action = exact.imagined_action
+
+    def record(feat: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        recorded.append(imagined_action(feat, cond))
+        return recorded[-1]
+
+    if simulate:
+        exact.imagined_action = record
+    sequences: list[torch.Tensor] = []
 
     def measure(update: int, train: list[dict]) -> dict:
         behaviour.eval()
+        recorded.clear()
         with torch.no_grad():
             torch.manual_seed(seed)                     # the plans' draws
             _, _, m = exact.losses(batch)
-            torch.manual_seed(seed)
-            actions = _imagined_actions(exact, batch, noise) if simulate else None
         behaviour.train()
+        if simulate:
+            actions = torch.stack(recorded, 1)
+            actions[..., 6] = torch.where(actions[..., 6] > 0, 1.0, -1.0)   # as executed
+            sequences.append(actions)
         mean = (lambda key: float(np.mean([t[key] for t in train if key in t]))
                 if any(key in t for t in train) else float("nan"))
-        row = {"update": update, "reward": m["reward"], "bc_mse": m["bc_mse"],
-               "train_reward": mean("reward"), "train_bc_mse": mean("bc_mse")}
-        if simulate:
-            real = _simulate_sequences(Features(Path(features) / "training"), batch["rows"],
-                                       [actions] + ([batch["actions"][:, :steps]]
-                                                    if update == 0 else []))
-            row.update(real[0])
-            if update == 0:
-                row.update({f"expert_{k}": v for k, v in real[1].items()})
-        return row
+        return {"update": update, "reward": m["reward"], "bc_mse": m["bc_mse"],
+                "train_reward": mean("reward"), "train_bc_mse": mean("bc_mse")}
 
     rows, train = [measure(0, [])], []
     for k in range(1, updates + 1):
@@ -699,27 +698,13 @@ def ditto_progress(policy: str | Path, features: str | Path, overrides: list[str
         if k % every == 0 or k == updates:
             rows.append(measure(k, train))
             train = []
+    if simulate:                                        # one simulator for every sequence
+        real = _simulate_sequences(Features(Path(features) / "training"), batch["rows"],
+                                   sequences + [batch["actions"][:, :steps]])
+        for row, stats in zip(rows, real):
+            row.update(stats)
+        rows[0].update({f"expert_{k}": v for k, v in real[-1].items()})
     return rows
-
-
-def _imagined_actions(agent, batch: dict, noise: torch.Tensor) -> torch.Tensor:
-    """The actions (B, H-1, 7) ``agent``'s actor takes in its imagined rollouts of ``batch``
-    (as in ``agent.losses``: the plan from recognition, ``agent.imagined_action``, z drawn
-    with ``noise``), the gripper binarised as executed."""
-    b = agent.behaviour
-    feat, mask = batch["feat"], batch["mask"]
-    codes = b.code(feat)
-    goal = b.goal(codes, mask.long().sum(1) - 1, batch["lang"], batch["is_lang"])
-    plan = b.sample_plan(b.recognition(codes, mask)[0], False) if b.uses_plan else None
-    cond = b.condition(b.actor, goal, plan)
-    state, actions = agent._split(feat[:, 0]), []
-    for k in range(noise.shape[1]):
-        action = agent.imagined_action(state.feat, cond)
-        actions.append(action)
-        state = agent.world_model.img_step(state, action, noise[:, k])
-    out = torch.stack(actions, 1)
-    out[..., 6] = torch.where(out[..., 6] > 0, 1.0, -1.0)
-    return out
 
 
 def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]

@@ -90,18 +90,26 @@ class AgentTrainer:
         ckpt = load_checkpoint(path, kind="policy")
         check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
                             ("world_model", "agent"))
-        self.agent.behaviour.load_weights(ckpt.state_dict("behaviour"))
-        state = ckpt.training_state()
+        state = self.load_weights_and_optimizers(ckpt)
         if state is None:
             raise FileNotFoundError(f"{path}: has no training state; cannot resume")
-        t = self.cfg.agent_train
-        load_optimizer(self.actor_opt, state["actor_opt"], t.actor_lr)
-        if self.critic_opt is not None:
-            load_optimizer(self.critic_opt, state["critic_opt"], t.critic_lr)
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.step = int(state["step"])
         truncate_metrics(self.run_dir, self.step)
+
+    def load_weights_and_optimizers(self, ckpt) -> dict | None:
+        """The behaviour weights of policy checkpoint ``ckpt`` and, where it has a training
+        state, the optimisers' moments at this configuration's learning rates; returns that
+        training state (None: weights only)."""
+        self.agent.behaviour.load_weights(ckpt.state_dict("behaviour"))
+        state = ckpt.training_state()
+        if state is not None:
+            t = self.cfg.agent_train
+            load_optimizer(self.actor_opt, state["actor_opt"], t.actor_lr)
+            if self.critic_opt is not None and "critic_opt" in state:
+                load_optimizer(self.critic_opt, state["critic_opt"], t.critic_lr)
+        return state
 
     def in_warmup(self) -> bool:
         """The BC warm-up (``agent.bc_warmup`` batches) -- which ends early, at half of a time

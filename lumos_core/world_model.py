@@ -105,9 +105,9 @@ class ConvDecoder(nn.Module):
         The first transposed convolution sees a 1 x 1 map: it is a matrix product with its
         weight viewed as (in, out * 5 * 5), computed as one (5-7x faster on a CPU than the
         deconvolution kernel; the same parameters and function, tested)."""
-        first = self.net[0]
         if not self.matmul_first:                     # the reference path (benchmarks)
             return self.net(x[:, :, None, None])
+        first = self.net[0]
         k = first.kernel_size[0]
         y = (x @ first.weight.flatten(1)).view(x.shape[0], -1, k, k)
         return self.net[1:](y + first.bias[:, None, None])
