@@ -740,6 +740,105 @@ def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]
     return results
 
 
+# --- rung (e) diagnostic: closed loop from the play data's own starts ---------------------
+HELD_START_TASKS = ("place_in_drawer", "place_in_slider", "stack_block")
+
+
+def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
+              events: int = 200, history: int = 16, robot_start: str = "recorded",
+              instructions: str = "eval", max_steps: int | None = None, seed: int = 0,
+              progress: bool = True) -> dict:
+    """Run ``policy`` closed loop from the recorded starts of ``events`` random task
+    completions of the play data (those that start with a block in the hand are left out: a
+    reset cannot restore a grasp) and count the tasks it completes.
+
+    Evaluation chains start every subtask from the neutral pose, rarely seen in play; DITTO
+    trains on imagined rollouts from play states. This rung runs the policy where the data
+    was: the scene and (``robot_start="recorded"``) the robot are reset to the recorded
+    state of the frame the expert began the task at, and the policy's world-model filter has
+    first read the ``history`` recorded frames before it (observations and executed actions,
+    within the episode), as in training. ``robot_start="neutral"`` starts the robot at the
+    evaluation's neutral pose in the same recorded scene (the filter then starts history-free,
+    as after an evaluation reset): the same tasks and sentences, only the robot's start
+    differs. The instruction is a paraphrase of the task from the evaluation file (``eval``,
+    never trained on) or the training file (``train``); every policy run with the same seed
+    sees the same events, starts and sentences."""
+    from tqdm import tqdm
+
+    from lumos_core.config import SimConfig
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.evaluation import MAX_STEPS, make_policy
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.tasks import SceneState, completed_tasks
+
+    if robot_start not in ("recorded", "neutral"):
+        raise LadderError(f"robot_start must be 'recorded' or 'neutral', got {robot_start!r}")
+    if instructions not in ("eval", "train"):
+        raise LadderError(f"instructions must be 'eval' or 'train', got {instructions!r}")
+    if history < 0:
+        raise LadderError(f"history must be >= 0 frames, got {history}")
+    max_steps = MAX_STEPS if max_steps is None else max_steps
+    split_dir = Path(dataset) / split
+    data = PlayData(split_dir, images=False, progress=progress)
+    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
+    episode_start = np.zeros(len(data.frame_ids), np.int64)
+    for s, e in data.segments:
+        episode_start[s:e + 1] = s
+    candidates = [e for m in read_episode_meta(split_dir) for e in m["events"]
+                  if e["task"] not in HELD_START_TASKS]
+    if not candidates:
+        raise LadderError(f"{split_dir}: no recorded task completions that start with an "
+                          "empty hand (episode metadata written by `lumos collect` is needed)")
+    sentences = load_instruction_file(config_file(f"sim_instructions_{instructions}.yaml"))
+    rng = np.random.default_rng(seed)
+    chosen = [candidates[i] for i in rng.permutation(len(candidates))[:events]]
+    texts = [str(rng.choice(sentences[e["task"]])) for e in chosen]
+    robot, scene = data.arrays["robot_obs"], data.arrays["scene_obs"]
+    actions = data.arrays["rel_actions"]
+    env = PlayTableEnv(SimConfig(render=False))
+    agent = make_policy(str(policy), env, sentences, seed)
+    warm = history if robot_start == "recorded" else 0
+    per_task = defaultdict(lambda: [0, 0])
+    steps_to_success = []
+    try:
+        for event, text in tqdm(list(zip(chosen, texts)), desc="from-play",
+                                disable=not progress):
+            s = row_of[int(event["start"])]
+            options = {"scene_obs": np.asarray(scene[s])}
+            if robot_start == "recorded":
+                options["robot_obs"] = np.asarray(robot[s])
+            obs, _ = env.reset(options=options)
+            start = SceneState(env.scene_obs(), env.held_block())
+            agent.reset()
+            if warm and hasattr(agent, "filter"):
+                for row in range(max(int(episode_start[s]), s - warm), s):
+                    agent.filter({"robot_obs": robot[row], "scene_obs": scene[row]})
+                    agent.set_previous_action(actions[row])
+            ok = False
+            for step in range(max_steps):
+                obs, *_ = env.step(agent.step(obs, text))
+                if event["task"] in completed_tasks(start, SceneState(obs["scene_obs"],
+                                                                      env.held_block())):
+                    ok = True
+                    steps_to_success.append(step + 1)
+                    break
+            per_task[event["task"]][0] += ok
+            per_task[event["task"]][1] += 1
+    finally:
+        env.close()
+    done = sum(v[0] for v in per_task.values())
+    total = sum(v[1] for v in per_task.values())
+    return {"policy": str(policy), "events": total, "success": done, "rate": done / total,
+            "robot_start": robot_start, "history": warm, "instructions": instructions,
+            "max_steps": max_steps, "seed": seed,
+            "median_steps_to_success": (float(np.median(steps_to_success))
+                                        if steps_to_success else None),
+            "per_task": {t: {"success": k, "total": n}
+                         for t, (k, n) in sorted(per_task.items())}}
+
+
 # --- diagnostic: how a policy fails one task ------------------------------------------------
 def trace_task(policy: str, task: str, trials: int = 12, seed: int = 0,
                max_steps: int = 360, progress: bool = True) -> dict:

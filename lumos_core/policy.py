@@ -127,7 +127,9 @@ class LumosPolicy:
     def set_previous_action(self, action) -> None:
         """The action the robot actually executed (what the next filter step conditions on);
         the gripper is binarised as in the data."""
-        a = torch.as_tensor(np.asarray(action, np.float32), device=self.device).reshape(1, 7)
+        # a copy: binarising in place must not write into the caller's array (a read-only
+        # memory map of a dataset crashed the process)
+        a = torch.tensor(np.asarray(action, np.float32), device=self.device).reshape(1, 7)
         a[..., 6] = torch.where(a[..., 6] > 0, 1.0, -1.0)
         self.prev_action = a
 

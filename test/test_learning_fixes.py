@@ -59,6 +59,22 @@ def test_bc_heads_act_with_the_mean_by_default(policy_checkpoint):
     assert not np.allclose(first, policy.act(feat, emb))
 
 
+def test_previous_action_is_copied_not_binarised_in_the_callers_array(policy_checkpoint,
+                                                                      tmp_path):
+    """Defect: set_previous_action binarised the gripper in place in the caller's array; a
+    read-only memory map of a dataset (the from-play rung) crashed the process."""
+    from lumos_core.policy import LumosPolicy
+
+    policy = LumosPolicy(policy_checkpoint)
+    action = np.array([0.1, 0, 0, 0, 0, 0, 0.3], np.float32)
+    policy.set_previous_action(action)
+    assert action[6] == np.float32(0.3) and float(policy.prev_action[0, 6]) == 1.0
+    np.save(tmp_path / "a.npy", action[None])
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    policy.set_previous_action(mapped[0])
+    assert float(policy.prev_action[0, 6]) == 1.0 and mapped[0, 6] == np.float32(0.3)
+
+
 def test_annotation_density_counts_windows_per_frame_and_windows_cover_the_task(tmp_path):
     """Defect: lang_fraction meant 'frames covered', ~60x below CALVIN's windows per frame;
     fixed 64-frame windows cut the approach off long tasks and carried other behaviour."""
@@ -291,6 +307,30 @@ def test_ladder_replay_recompletes_recorded_tasks(sim_dataset):
     result = ladder.replay(root, "training", events=20, progress=False)
     assert result["replayed"] >= 1
     assert result["re_completed"] >= 0.75 * result["replayed"]
+
+
+def test_ladder_from_play_runs_policies_from_recorded_starts(sim_dataset, policy_checkpoint):
+    """Rung (e) diagnostic: closed loop from the play data's starts. The scripted expert
+    completes the recorded tasks from there; a random-weight checkpoint runs through the same
+    starts with its filter warmed on the recorded history, and the same seed gives the same
+    events; bad settings name what was expected."""
+    from lumos_core import ladder
+
+    root, _, _ = sim_dataset
+    expert = ladder.from_play("expert", root, events=6, max_steps=200, progress=False)
+    assert expert["events"] >= 1 and expert["history"] == 16
+    assert expert["success"] >= 0.5 * expert["events"]
+    assert sum(v["total"] for v in expert["per_task"].values()) == expert["events"]
+    runs = [ladder.from_play(str(policy_checkpoint), root, events=6, max_steps=20,
+                             progress=False) for _ in range(2)]
+    assert runs[0]["per_task"].keys() == expert["per_task"].keys() == runs[1]["per_task"].keys()
+    neutral = ladder.from_play("random", root, events=6, max_steps=20, robot_start="neutral",
+                               instructions="train", progress=False)
+    assert neutral["history"] == 0 and neutral["events"] == expert["events"]
+    with pytest.raises(ladder.LadderError, match="robot_start must be"):
+        ladder.from_play("random", root, robot_start="home")
+    with pytest.raises(ladder.LadderError, match="instructions must be"):
+        ladder.from_play("random", root, instructions="validation")
 
 
 def test_ladder_cli_errors_name_what_is_missing(tmp_path, capsys):

@@ -13,10 +13,20 @@ def register(sub) -> None:
     lad = sub.add_parser("ladder", help="learning-ladder rungs: replay the data's actions, "
                          "behaviour cloning on the true state, the DITTO reward")
     lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace",
-                                      "through", "ditto-optimum", "ditto-progress"])
+                                      "through", "ditto-optimum", "ditto-progress",
+                                      "from-play"])
     lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
                      "directory, 'expert' or 'random'); ditto-progress: an imagining agent's "
                      "checkpoint (e.g. the end of its BC warm-up)")
+    lad.add_argument("--history", type=int, default=16,
+                     help="from-play: recorded frames before each start that the policy's "
+                     "filter reads first (as in training)")
+    lad.add_argument("--robot-start", choices=["recorded", "neutral"], default="recorded",
+                     help="from-play: the robot starts where the expert began the task, or "
+                     "at the evaluation's neutral pose in the same recorded scene")
+    lad.add_argument("--sentences", choices=["eval", "train"], default="eval",
+                     help="from-play: the instruction is an evaluation paraphrase (never "
+                     "trained on) or a training one")
     lad.add_argument("--task", default=None, help="trace: the task to run alone")
     lad.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="ditto-optimum: agent config override, e.g. agent.reward_latent=hz "
@@ -49,7 +59,7 @@ def register(sub) -> None:
     lad.add_argument("--dataset", default="data/sim_play", help="dataset root")
     lad.add_argument("--split", default="training")
     lad.add_argument("--events", type=POSITIVE, default=300,
-                     help="replay: completions replayed")
+                     help="replay, from-play: recorded completions started from")
     lad.add_argument("--goal", choices=["task", "language"], default="task",
                      help="state-bc: one-hot task (rung b) or sentence embedding (rung c)")
     lad.add_argument("--steps", type=POSITIVE, default=6000, help="state-bc: updates")
@@ -82,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rung == "ditto-progress" and not args.policy:
         raise LadderError("ladder ditto-progress needs --policy (an imagining agent's "
                           "checkpoint)")
+    if args.rung == "from-play" and not args.policy:
+        raise LadderError("ladder from-play needs --policy")
     if args.rung == "trace" and not (args.policy and args.task):
         raise LadderError("ladder trace needs --policy and --task")
     if args.rung == "state-bc" and not args.out:
@@ -93,8 +105,29 @@ def run(args: argparse.Namespace) -> int:
         writable_dir(args.out)
     set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
-            "trace": _trace, "through": _through,
+            "trace": _trace, "through": _through, "from-play": _from_play,
             "ditto-optimum": _ditto_optimum, "ditto-progress": _ditto_progress}[args.rung](args)
+
+
+def _from_play(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    r = ladder.from_play(args.policy, args.dataset, args.split, events=args.events,
+                         history=args.history, robot_start=args.robot_start,
+                         instructions=args.sentences, seed=args.seed)
+    start = ("the recorded robot state, the filter having read "
+             f"{r['history']} recorded frames") if r["robot_start"] == "recorded" \
+        else "the neutral pose in the recorded scene"
+    print(f"{args.policy} closed loop from {r['events']} recorded play starts ({start}; "
+          f"{r['instructions']} sentences, up to {r['max_steps']} steps): {r['success']}/"
+          f"{r['events']} completed ({100 * r['rate']:.1f} %), median "
+          f"{r['median_steps_to_success']} steps")
+    for task, v in r["per_task"].items():
+        print(f"  {task}: {v['success']}/{v['total']}")
+    if args.out:
+        name = f"from_play_{r['robot_start']}_{r['instructions']}_h{r['history']}.json"
+        (Path(args.out) / name).write_text(json.dumps(r, indent=2))
+    return 0
 
 
 def _ditto_progress(args: argparse.Namespace) -> int:
