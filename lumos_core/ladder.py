@@ -799,7 +799,8 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
     actions = data.arrays["rel_actions"]
     env = PlayTableEnv(SimConfig(render=False))
     agent = make_policy(str(policy), env, sentences, seed)
-    warm = history if robot_start == "recorded" else 0
+    # a filter reads the recorded history first (the expert and state-bc networks have none)
+    warm = history if robot_start == "recorded" and hasattr(agent, "filter") else 0
     per_task = defaultdict(lambda: [0, 0])
     steps_to_success = []
     try:
@@ -812,7 +813,7 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
             obs, _ = env.reset(options=options)
             start = SceneState(env.scene_obs(), env.held_block())
             agent.reset()
-            if warm and hasattr(agent, "filter"):
+            if warm:
                 for row in range(max(int(episode_start[s]), s - warm), s):
                     agent.filter({"robot_obs": robot[row], "scene_obs": scene[row]})
                     agent.set_previous_action(actions[row])
