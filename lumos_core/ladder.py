@@ -746,8 +746,8 @@ HELD_START_TASKS = ("place_in_drawer", "place_in_slider", "stack_block")
 
 def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
               events: int = 200, history: int = 16, robot_start: str = "recorded",
-              instructions: str = "eval", max_steps: int | None = None, seed: int = 0,
-              progress: bool = True) -> dict:
+              instructions: str = "eval", max_steps: int | None = None,
+              observe_every: int = 1, seed: int = 0, progress: bool = True) -> dict:
     """Run ``policy`` closed loop from the recorded starts of ``events`` random task
     completions of the play data (those that start with a block in the hand are left out: a
     reset cannot restore a grasp) and count the tasks it completes.
@@ -762,7 +762,12 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
     as after an evaluation reset): the same tasks and sentences, only the robot's start
     differs. The instruction is a paraphrase of the task from the evaluation file (``eval``,
     never trained on) or the training file (``train``); every policy run with the same seed
-    sees the same events, starts and sentences."""
+    sees the same events, starts and sentences.
+
+    ``observe_every`` K > 1 (policies with a world-model filter): the policy observes the
+    simulator only every K steps; in between it acts on the world model's prediction (a prior
+    step after its own action), as the actor does throughout DITTO's imagination -- K = 32
+    runs the robot in the imagination's segments, K = 1 is closed loop."""
     from tqdm import tqdm
 
     from lumos_core.config import SimConfig
@@ -777,6 +782,8 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
         raise LadderError(f"robot_start must be 'recorded' or 'neutral', got {robot_start!r}")
     if instructions not in ("eval", "train"):
         raise LadderError(f"instructions must be 'eval' or 'train', got {instructions!r}")
+    if observe_every < 1:
+        raise LadderError(f"observe_every must be >= 1 steps, got {observe_every}")
     if history < 0:
         raise LadderError(f"history must be >= 0 frames, got {history}")
     max_steps = MAX_STEPS if max_steps is None else max_steps
@@ -801,6 +808,9 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
     agent = make_policy(str(policy), env, sentences, seed)
     # a filter reads the recorded history first (the expert and state-bc networks have none)
     warm = history if robot_start == "recorded" and hasattr(agent, "filter") else 0
+    if observe_every > 1 and not hasattr(agent, "predict"):
+        raise LadderError(f"observe_every {observe_every} needs a policy with a world model "
+                          f"(a policy checkpoint), not {policy}")
     per_task = defaultdict(lambda: [0, 0])
     steps_to_success = []
     try:
@@ -819,7 +829,11 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
                     agent.set_previous_action(actions[row])
             ok = False
             for step in range(max_steps):
-                obs, *_ = env.step(agent.step(obs, text))
+                if step % observe_every == 0:
+                    action = agent.step(obs, text)
+                else:
+                    action = agent.act(agent.predict(), text)
+                obs, *_ = env.step(action)
                 if event["task"] in completed_tasks(start, SceneState(obs["scene_obs"],
                                                                       env.held_block())):
                     ok = True
@@ -833,6 +847,7 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
     total = sum(v[1] for v in per_task.values())
     return {"policy": str(policy), "events": total, "success": done, "rate": done / total,
             "robot_start": robot_start, "history": warm, "instructions": instructions,
+            "observe_every": observe_every,
             "max_steps": max_steps, "seed": seed,
             "median_steps_to_success": (float(np.median(steps_to_success))
                                         if steps_to_success else None),

@@ -120,6 +120,17 @@ class LumosPolicy:
         return feat
 
     @torch.no_grad()
+    def predict(self) -> torch.Tensor:
+        """One prior step without an observation: the state the world model predicts after
+        the previous action, as in imagination (open-loop diagnostics: the from-play rung's
+        ``observe_every``). Returns s_t (1, feat_dim)."""
+        if self.filter_steps == 0:
+            raise RuntimeError("predict() needs a filtered state first: call filter() or "
+                               "step() with an observation after reset()")
+        self.state = self.world_model.img_step(self.state, self.prev_action)
+        return self.state.feat
+
+    @torch.no_grad()
     def step(self, obs: dict, goal) -> np.ndarray:
         """The action for ``obs`` towards ``goal`` (instruction text or embedding)."""
         return self.act(self.filter(obs), goal)

@@ -59,6 +59,29 @@ def test_bc_heads_act_with_the_mean_by_default(policy_checkpoint):
     assert not np.allclose(first, policy.act(feat, emb))
 
 
+def test_predict_steps_the_prior_after_the_previous_action(policy_checkpoint):
+    """The open-loop step of the from-play rung: the world model's prior after the executed
+    action, from the filtered state; before any observation it is refused."""
+    from lumos_core.policy import LumosPolicy
+
+    policy = LumosPolicy(policy_checkpoint)
+    with pytest.raises(RuntimeError, match="needs a filtered state"):
+        policy.predict()
+    obs = {"robot_obs": np.zeros(15, np.float32), "scene_obs": np.zeros(24, np.float32)}
+    policy.filter(obs)
+    policy.set_previous_action(np.array([0.2, 0, 0, 0, 0, 0, 1], np.float32))
+    before = policy.state
+    with torch.no_grad():
+        expected_h = policy.world_model.rssm.deter_step(before, policy.prev_action)
+    feat = policy.predict()
+    assert feat.shape == (1, policy.cfg.world_model.feat_dim)
+    deter = policy.cfg.world_model.deter
+    assert torch.allclose(policy.state.h, expected_h)
+    assert torch.equal(feat[:, :deter], policy.state.h)
+    assert not torch.allclose(policy.state.h, before.h)
+    assert policy.filter_steps == 1
+
+
 def test_previous_action_is_copied_not_binarised_in_the_callers_array(policy_checkpoint,
                                                                       tmp_path):
     """Defect: set_previous_action binarised the gripper in place in the caller's array; a
@@ -328,6 +351,11 @@ def test_ladder_from_play_runs_policies_from_recorded_starts(sim_dataset, policy
     neutral = ladder.from_play("random", root, events=6, max_steps=20, robot_start="neutral",
                                instructions="train", progress=False)
     assert neutral["history"] == 0 and neutral["events"] == expert["events"]
+    blind = ladder.from_play(str(policy_checkpoint), root, events=6, max_steps=20,
+                             observe_every=8, progress=False)
+    assert blind["observe_every"] == 8 and blind["events"] == expert["events"]
+    with pytest.raises(ladder.LadderError, match="needs a policy with a world model"):
+        ladder.from_play("expert", root, events=1, observe_every=8, progress=False)
     with pytest.raises(ladder.LadderError, match="robot_start must be"):
         ladder.from_play("random", root, robot_start="home")
     with pytest.raises(ladder.LadderError, match="instructions must be"):

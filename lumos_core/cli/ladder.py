@@ -24,6 +24,9 @@ def register(sub) -> None:
     lad.add_argument("--robot-start", choices=["recorded", "neutral"], default="recorded",
                      help="from-play: the robot starts where the expert began the task, or "
                      "at the evaluation's neutral pose in the same recorded scene")
+    lad.add_argument("--observe-every", type=POSITIVE, default=1,
+                     help="from-play: the policy observes the simulator every K steps and acts "
+                     "on the world model's prediction in between (as in imagination)")
     lad.add_argument("--sentences", choices=["eval", "train"], default="eval",
                      help="from-play: the instruction is an evaluation paraphrase (never "
                      "trained on) or a training one")
@@ -114,10 +117,13 @@ def _from_play(args: argparse.Namespace) -> int:
 
     r = ladder.from_play(args.policy, args.dataset, args.split, events=args.events,
                          history=args.history, robot_start=args.robot_start,
-                         instructions=args.sentences, seed=args.seed)
+                         instructions=args.sentences, observe_every=args.observe_every,
+                         seed=args.seed)
     start = ("the recorded robot state, the filter having read "
              f"{r['history']} recorded frames") if r["robot_start"] == "recorded" \
         else "the neutral pose in the recorded scene"
+    if r["observe_every"] > 1:
+        start += f"; observing every {r['observe_every']} steps, imagining in between"
     print(f"{args.policy} closed loop from {r['events']} recorded play starts ({start}; "
           f"{r['instructions']} sentences, up to {r['max_steps']} steps): {r['success']}/"
           f"{r['events']} completed ({100 * r['rate']:.1f} %), median "
@@ -125,7 +131,8 @@ def _from_play(args: argparse.Namespace) -> int:
     for task, v in r["per_task"].items():
         print(f"  {task}: {v['success']}/{v['total']}")
     if args.out:
-        name = f"from_play_{r['robot_start']}_{r['instructions']}_h{r['history']}.json"
+        name = (f"from_play_{r['robot_start']}_{r['instructions']}_h{r['history']}"
+                f"_k{r['observe_every']}.json")
         (Path(args.out) / name).write_text(json.dumps(r, indent=2))
     return 0
 
