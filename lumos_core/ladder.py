@@ -825,7 +825,8 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
             agent.reset()
             if warm:
                 for row in range(max(int(episode_start[s]), s - warm), s):
-                    agent.filter({"robot_obs": robot[row], "scene_obs": scene[row]})
+                    agent.filter({"robot_obs": np.array(robot[row]),
+                                  "scene_obs": np.array(scene[row])})
                     agent.set_previous_action(actions[row])
             ok = False
             for step in range(max_steps):
