@@ -812,7 +812,7 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
         raise LadderError(f"observe_every {observe_every} needs a policy with a world model "
                           f"(a policy checkpoint), not {policy}")
     per_task = defaultdict(lambda: [0, 0])
-    steps_to_success = []
+    steps_to_success, outcomes = [], []
     try:
         for event, text in tqdm(list(zip(chosen, texts)), desc="from-play",
                                 disable=not progress):
@@ -842,6 +842,8 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
                     break
             per_task[event["task"]][0] += ok
             per_task[event["task"]][1] += 1
+            outcomes.append({"start_frame": int(event["start"]), "task": event["task"],
+                             "instruction": text, "success": ok})
     finally:
         env.close()
     done = sum(v[0] for v in per_task.values())
@@ -853,7 +855,8 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
             "median_steps_to_success": (float(np.median(steps_to_success))
                                         if steps_to_success else None),
             "per_task": {t: {"success": k, "total": n}
-                         for t, (k, n) in sorted(per_task.items())}}
+                         for t, (k, n) in sorted(per_task.items())},
+            "outcomes": outcomes}                 # per event, for paired comparisons
 
 
 # --- diagnostic: how a policy fails one task ------------------------------------------------

@@ -348,6 +348,9 @@ def test_ladder_from_play_runs_policies_from_recorded_starts(sim_dataset, policy
                              progress=False) for _ in range(2)]
     assert runs[0]["per_task"].keys() == expert["per_task"].keys() == runs[1]["per_task"].keys()
     assert runs[0]["history"] == 16
+    assert [o["start_frame"] for o in runs[0]["outcomes"]] == \
+        [o["start_frame"] for o in runs[1]["outcomes"]] == \
+        [o["start_frame"] for o in expert["outcomes"]]          # paired across policies
     neutral = ladder.from_play("random", root, events=6, max_steps=20, robot_start="neutral",
                                instructions="train", progress=False)
     assert neutral["history"] == 0 and neutral["events"] == expert["events"]
