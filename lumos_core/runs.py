@@ -137,10 +137,14 @@ def load_optimizer(opt, state: dict, lr: float) -> None:
 
 
 def check_resume_config(checkpoint: str | Path, stored: Mapping[str, Any],
-                        current: Mapping[str, Any], sections: tuple[str, ...]) -> None:
+                        current: Mapping[str, Any], sections: tuple[str, ...],
+                        schedule: tuple[str, ...] = ()) -> None:
     """Refuse to resume with a model configuration other than the checkpoint's (the weights
-    would not fit): one line per differing key instead of size-mismatch tracebacks."""
-    diff = config_differences(stored, current, sections)
+    would not fit): one line per differing key instead of size-mismatch tracebacks.
+    ``schedule``: ``section.key`` names that only set when something happens in training
+    (e.g. where the BC warm-up ends), free to change on resume."""
+    diff = [d for d in config_differences(stored, current, sections)
+            if d.split(":", 1)[0] not in schedule]
     if diff:
         raise OutputError(f"--resume: {checkpoint} was trained with another configuration of "
                           f"{'/'.join(sections)}; use the same --preset and --set as the run "

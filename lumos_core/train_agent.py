@@ -25,6 +25,10 @@ from lumos_core.language import MODEL_ID
 from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.runs import check_resume_config, load_optimizer, truncate_metrics
 
+#: agent settings a resumed run may change: they move a phase boundary, not the weights (a
+#: warm-up continued longer, or cut short to start DITTO from a chosen checkpoint)
+RESUMABLE_SCHEDULE = ("agent.bc_warmup",)
+
 CHECKPOINTS = "checkpoints"
 
 
@@ -89,7 +93,7 @@ class AgentTrainer:
             raise FileNotFoundError(f"{self.run_dir / CHECKPOINTS}: no checkpoint to resume")
         ckpt = load_checkpoint(path, kind="policy")
         check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
-                            ("world_model", "agent"))
+                            ("world_model", "agent"), schedule=RESUMABLE_SCHEDULE)
         state = self.load_weights_and_optimizers(ckpt)
         if state is None:
             raise FileNotFoundError(f"{path}: has no training state; cannot resume")

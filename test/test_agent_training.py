@@ -121,6 +121,24 @@ def test_resume_trains_at_the_configured_learning_rates(features, tmp_path):
     assert resumed.actor_opt.state                      # the moments came along
 
 
+def test_resume_may_move_the_warm_up_boundary_but_not_the_model(features, tmp_path):
+    """A warm-up continued longer (or cut short) on resume is a schedule, not another model:
+    agent.bc_warmup may change; an architecture key still names itself."""
+    from dataclasses import replace
+
+    from lumos_core.runs import OutputError
+
+    out, cfg = features
+    AgentTrainer(cfg, out / "feats", tmp_path, progress=False).fit(2)
+    longer = replace(cfg, agent=replace(cfg.agent, bc_warmup=cfg.agent.bc_warmup + 5))
+    resumed = AgentTrainer(longer, out / "feats", tmp_path, progress=False)
+    resumed.resume()
+    assert resumed.step == 2
+    wider = replace(cfg, agent=replace(cfg.agent, actor_units=cfg.agent.actor_units + 8))
+    with pytest.raises(OutputError, match="agent.actor_units"):
+        AgentTrainer(wider, out / "feats", tmp_path, progress=False).resume()
+
+
 def test_policy_in_the_harness(features, tmp_path, encoder):
     out, cfg = features
     trainer = AgentTrainer(cfg, out / "feats", tmp_path / "run", progress=False)
