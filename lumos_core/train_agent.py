@@ -25,9 +25,10 @@ from lumos_core.language import MODEL_ID
 from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.runs import check_resume_config, load_optimizer, truncate_metrics
 
-#: agent settings a resumed run may change: they move a phase boundary, not the weights (a
-#: warm-up continued longer, or cut short to start DITTO from a chosen checkpoint)
-RESUMABLE_SCHEDULE = ("agent.bc_warmup",)
+#: agent settings a resumed run may change, as they leave the weights alone: where the BC
+#: warm-up ends (a warm-up continued longer, or DITTO started from a chosen checkpoint) and
+#: how far imagination runs (DITTO's horizon compared from one warm start)
+RESUMABLE_SCHEDULE = ("agent.bc_warmup", "agent.horizon")
 
 CHECKPOINTS = "checkpoints"
 

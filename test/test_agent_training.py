@@ -122,15 +122,17 @@ def test_resume_trains_at_the_configured_learning_rates(features, tmp_path):
 
 
 def test_resume_may_move_the_warm_up_boundary_but_not_the_model(features, tmp_path):
-    """A warm-up continued longer (or cut short) on resume is a schedule, not another model:
-    agent.bc_warmup may change; an architecture key still names itself."""
+    """A warm-up continued longer (or cut short) or another imagination horizon on resume
+    leave the weights alone: agent.bc_warmup and agent.horizon may change; an architecture
+    key still names itself."""
     from dataclasses import replace
 
     from lumos_core.runs import OutputError
 
     out, cfg = features
     AgentTrainer(cfg, out / "feats", tmp_path, progress=False).fit(2)
-    longer = replace(cfg, agent=replace(cfg.agent, bc_warmup=cfg.agent.bc_warmup + 5))
+    longer = replace(cfg, agent=replace(cfg.agent, bc_warmup=cfg.agent.bc_warmup + 5,
+                                        horizon=cfg.agent.horizon // 2))
     resumed = AgentTrainer(longer, out / "feats", tmp_path, progress=False)
     resumed.resume()
     assert resumed.step == 2
