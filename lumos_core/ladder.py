@@ -42,6 +42,11 @@ class LadderError(ValueError):
 
 
 # --- rung (a): the action path -------------------------------------------------------------
+#: tasks whose recorded completions start with a block in the hand: a reset cannot restore
+#: the grasp, so the rungs that start from recorded states count them apart or leave them out
+HELD_START_TASKS = ("place_in_drawer", "place_in_slider", "stack_block")
+
+
 def replay(dataset: str | Path, split: str = "training", events: int = 300,
            seed: int = 0, progress: bool = True) -> dict:
     """Replay the recorded actions of ``events`` random completions from their start frames.
@@ -88,7 +93,7 @@ def replay(dataset: str | Path, split: str = "training", events: int = 300,
                                                                       env.held_block())):
                     ok = True
                     break
-            if event["task"] in ("place_in_drawer", "place_in_slider", "stack_block"):
+            if event["task"] in HELD_START_TASKS:
                 held_start[0] += ok
                 held_start[1] += 1
             else:
@@ -741,9 +746,6 @@ def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]
 
 
 # --- rung (e) diagnostic: closed loop from the play data's own starts ---------------------
-HELD_START_TASKS = ("place_in_drawer", "place_in_slider", "stack_block")
-
-
 def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
               events: int = 200, history: int = 16, robot_start: str = "recorded",
               instructions: str = "eval", max_steps: int | None = None,
@@ -772,7 +774,7 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
 
     from lumos_core.config import SimConfig
     from lumos_core.data.dataset import PlayData
-    from lumos_core.evaluation import MAX_STEPS, make_policy
+    from lumos_core.evaluation import MAX_STEPS, make_policy, policy_needs_images
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.env import PlayTableEnv
@@ -786,6 +788,9 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
         raise LadderError(f"observe_every must be >= 1 steps, got {observe_every}")
     if history < 0:
         raise LadderError(f"history must be >= 0 frames, got {history}")
+    if policy_needs_images(str(policy)):
+        raise LadderError(f"{policy}: from-play runs state-mode policies (the simulator "
+                          "renders no cameras here); a vision policy needs `lumos evaluate`")
     max_steps = MAX_STEPS if max_steps is None else max_steps
     split_dir = Path(dataset) / split
     data = PlayData(split_dir, images=False, progress=progress)

@@ -5,6 +5,7 @@ Each test names the defect it guards against."""
 import math
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -363,6 +364,9 @@ def test_ladder_from_play_runs_policies_from_recorded_starts(sim_dataset, policy
         ladder.from_play("random", root, robot_start="home")
     with pytest.raises(ladder.LadderError, match="instructions must be"):
         ladder.from_play("random", root, instructions="validation")
+    vision = Path(__file__).resolve().parents[1] / "checkpoints" / "policy_vision_demo"
+    with pytest.raises(ladder.LadderError, match="state-mode policies"):
+        ladder.from_play(str(vision), root)
 
 
 def test_ladder_cli_errors_name_what_is_missing(tmp_path, capsys):
