@@ -119,12 +119,13 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
-                       sections: tuple[str, ...]) -> list[str]:
-    """``section.key: stored -> current`` for every differing key of ``sections``."""
+                       sections: tuple[str, ...], ignore: tuple[str, ...] = ()) -> list[str]:
+    """``section.key: stored -> current`` for every differing key of ``sections`` but the
+    ``section.key`` names in ``ignore``."""
     a = _flat({k: v for k, v in stored.items() if k in sections})
     b = _flat({k: v for k, v in current.items() if k in sections})
     return [f"{key}: {a.get(key, '(absent)')!r} in the checkpoint, {b.get(key, '(absent)')!r} "
-            "now" for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+            "now" for key in sorted((set(a) | set(b)) - set(ignore)) if a.get(key) != b.get(key)]
 
 
 def load_optimizer(opt, state: dict, lr: float) -> None:
@@ -143,8 +144,7 @@ def check_resume_config(checkpoint: str | Path, stored: Mapping[str, Any],
     would not fit): one line per differing key instead of size-mismatch tracebacks.
     ``schedule``: ``section.key`` names that only set when something happens in training
     (e.g. where the BC warm-up ends), free to change on resume."""
-    diff = [d for d in config_differences(stored, current, sections)
-            if d.split(":", 1)[0] not in schedule]
+    diff = config_differences(stored, current, sections, ignore=schedule)
     if diff:
         raise OutputError(f"--resume: {checkpoint} was trained with another configuration of "
                           f"{'/'.join(sections)}; use the same --preset and --set as the run "
