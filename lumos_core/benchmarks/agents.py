@@ -31,11 +31,15 @@ from lumos_core.config import CollectConfig, SimConfig, load_config
 #: 0.61 in 10 minutes). The actor stays on h: reading the latent through the state decoder
 #: (agent.actor_latent=decoded) lifts language-only GCBC 0.90 -> 1.17, but with the image-goal
 #: half of Table I's batches it lowered GCBC 0.67 -> 0.40 and MCIL 0.60 -> 0.15 (Table I 8,
-#: docs/agents.md). Applied to every variant so that each ablation removes exactly its
-#: component.
+#: docs/agents.md). Once DITTO takes over, the actor's rate drops to 3e-5 (ditto_lr): at 1e-3
+#: the first 25 DITTO updates lowered the objective they follow (0.72 -> 0.62) and threw the
+#: actor off its warm start; at 3e-5 it rose monotonically (session 10, `lumos ladder
+#: ditto-progress`). Applied to every variant so that each ablation removes exactly its
+#: component (the rate only applies to the variants that imagine).
 CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
               "agent.ditto_bc_scale=1.0", "agent.actor_latent=h", "agent.bc_warmup=1200",
-              "agent.return_norm=percentile", "agent_train.actor_lr=0.001"]
+              "agent.return_norm=percentile", "agent_train.actor_lr=0.001",
+              "agent_train.ditto_lr=0.00003"]
 
 VARIANTS = {
     "LUMOS": [],
