@@ -168,6 +168,19 @@ class BehaviourModel(nn.Module):
             self.align_lang = nn.Sequential(nn.Linear(cfg.goal_dim, 128), nn.ReLU(),
                                             nn.Linear(128, cfg.goal_dim))
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        # compiled tails (all layers but the first) of the actor and critics, by id of the
+        # network (compile_networks); a plain dict: not registered, state_dict unchanged
+        self._tails: dict[int, nn.Module] = {}
+
+    def compile_networks(self) -> None:
+        """``torch.compile`` the actor's and the critics' layers after the first (the first
+        is computed in :meth:`_conditioned`); weights and state_dict keys stay the same."""
+        from lumos_core.compile import compiled
+
+        for name in ("actor", "critic", "target_critic"):
+            net = getattr(self, name, None)
+            if net is not None:
+                self._tails[id(net)] = compiled(net[1:])
 
     def load_weights(self, state: dict) -> None:
         """``load_state_dict`` (strict) that also accepts checkpoints written before the
@@ -233,7 +246,8 @@ class BehaviourModel(nn.Module):
         x = F.linear(seen, net[0].weight[:, :seen.shape[-1]])
         while cond.dim() < x.dim():
             cond = cond.unsqueeze(-2)
-        return net[1:](x + cond)
+        tail = self._tails.get(id(net))
+        return (net[1:] if tail is None else tail)(x + cond)
 
     def action_dist(self, feat: torch.Tensor, goal: torch.Tensor | None,
                     plan: torch.Tensor | None, cond: torch.Tensor | None = None

@@ -259,6 +259,10 @@ class WorldModelTrainConfig(Section):
                          "without bf16, else fp32), 'fp32', 'bf16', 'fp16' (CUDA only); "
                          "lumos_core/precision.py, docs/performance.md.",
                          choices=("auto", "fp32", "bf16", "fp16"))
+    compile: str = doc("auto", "torch.compile the step's hot modules (encoders, decoders, the "
+                       "recurrent cell): 'auto' on CUDA only, 'always', 'never'; eager with a "
+                       "warning where compiling is impossible (lumos_core/compile.py).",
+                       choices=("auto", "always", "never"))
     overshoot: int = doc(0, "Multi-step prediction loss (latent overshooting): from every "
                          "filtered state the prior runs open loop through the recorded actions "
                          "for this many steps, each step's prior pulled to the filter's "
@@ -461,6 +465,10 @@ class AgentTrainConfig(Section):
     precision: str = doc("auto", "Arithmetic of an update: 'auto' (bf16 autocast on GPUs that "
                          "support it and on CPUs with native bf16, else fp32), 'fp32', 'bf16'; "
                          "docs/performance.md.", choices=("auto", "fp32", "bf16"))
+    compile: str = doc("auto", "torch.compile the update's per-step networks (the world "
+                       "model's recurrent cell, actor and critics): 'auto' on CUDA only, "
+                       "'always', 'never'; eager with a warning where compiling is impossible "
+                       "(lumos_core/compile.py).", choices=("auto", "always", "never"))
     log_every: int = doc(100, "Write scalar metrics every N batches.", low=1)
     checkpoint_every: int = doc(10000, "Write a checkpoint every N batches.", low=1)
     seed: int = doc(42, "Random seed.")

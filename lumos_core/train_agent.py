@@ -19,6 +19,7 @@ import torch
 from lumos_core.agent import LumosAgent
 from lumos_core.agent_data import WindowSampler
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
+from lumos_core.compile import compile_modules, imagination_hot_modules, wants_compile
 from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
@@ -61,6 +62,10 @@ class AgentTrainer:
         self.critic_opt = (torch.optim.AdamW(b.critic.parameters(), lr=t.critic_lr, eps=1e-5,
                                              weight_decay=0.01) if b.imagines else None)
         self.amp_dtype = autocast_dtype(t.precision, self.device, "agent")
+        self.compiled = wants_compile(t.compile, self.device, "agent training")
+        if self.compiled:   # in place: the checkpoints' weights and keys stay the eager ones
+            compile_modules(imagination_hot_modules(world_model))
+            b.compile_networks()
         self.step = 0
         self.writer = None
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
+from lumos_core.compile import compile_modules, wants_compile, world_model_hot_modules
 from lumos_core.config import LumosConfig
 from lumos_core.data.dataset import PlayData
 from lumos_core.precision import autocast, autocast_dtype
@@ -113,6 +114,9 @@ class WorldModelTrainer:
         self.val = open_split(cfg, "validation", self.progress) if val_dir.exists() else None
         self.model = WorldModel(cfg.world_model).to(self.device)
         self.model.set_normalization(self.train.statistics())
+        self.compiled = wants_compile(cfg.wm_train.compile, self.device, "world-model training")
+        if self.compiled:   # in place: the checkpoints' weights and keys stay the eager ones
+            compile_modules(world_model_hot_modules(self.model))
         self.ddp = (torch.nn.parallel.DistributedDataParallel(
             self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if self.dist.enabled else None)

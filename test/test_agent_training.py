@@ -343,3 +343,29 @@ def test_ditto_takes_over_at_its_own_learning_rate(features, tmp_path):
     for _ in range(3):
         gcbc.train_step()
     assert gcbc.actor_opt.param_groups[0]["lr"] == 1e-3
+
+
+def test_compiled_trainings_write_checkpoints_that_load_eagerly(features, tmp_path,
+                                                                monkeypatch):
+    """``wm_train.compile=always`` / ``agent_train.compile=always`` reach both trainers (two
+    updates each, with the ``aot_eager`` backend: dynamo and AOTAutograd without code
+    generation, see test_compile.py) and their checkpoints load into eager models."""
+    import lumos_core.compile as comp
+    from lumos_core.world_model import WorldModel
+
+    monkeypatch.setattr(comp, "BACKEND", "aot_eager")
+    out, cfg = features
+    root = cfg.data.dataset
+    wm_cfg = load_config("debug", _state_overrides(root) + ["wm_train.compile=always"])
+    wm = WorldModelTrainer(wm_cfg, tmp_path / "wm", progress=False)
+    assert wm.compiled
+    wm.fit(2)
+    eager = WorldModel(wm.cfg.world_model)
+    eager.load_state_dict(load_checkpoint(wm.save("final")).state_dict("world_model"))
+    agent_cfg = load_config("debug", _state_overrides(root) + ["agent_train.compile=always"])
+    trainer = AgentTrainer(agent_cfg, out / "feats", tmp_path / "agent", progress=False)
+    assert trainer.compiled
+    policy = LumosPolicy(trainer.fit(2))
+    assert np.isfinite(policy.act(torch.zeros(1, policy.cfg.world_model.feat_dim),
+                                  np.zeros(384, np.float32))).all()
+    torch._dynamo.reset()

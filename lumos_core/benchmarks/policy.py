@@ -89,42 +89,58 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
             "step_ms_max": 1000 * lat[-1], "threads": threads}
 
 
-def compare_update(preset: str, threads: int = 1, updates: int = 5) -> dict:
+def compare_update(preset: str, threads: int = 1, updates: int = 5,
+                   compiled: bool = False) -> dict:
     """A full agent update in plain fp32 against the default (``agent_train.precision``)
-    path, interleaved update by update on the same batch: seconds (median, min, max), ratio."""
+    path, interleaved update by update on the same batch: seconds (median, min, max), ratio.
+    ``compiled``: a third path, the default one with ``torch.compile`` (lumos_core/compile.py),
+    and the losses of each path on the first batch with the same draws."""
+    from lumos_core.compile import compile_modules, imagination_hot_modules
+
     torch.set_num_threads(threads)
     cfg = load_config(preset)
     fast = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")
     variants = {"fp32": None, describe(fast) + " (default)": fast}
+    if compiled:
+        variants[describe(fast) + " + compile"] = fast
     windows = 2 * cfg.agent_train.batch_size
     batch = _batch(cfg, windows)
-    runs = {}
-    for name in variants:
+    runs, losses = {}, {}
+    for name, dtype in variants.items():
         torch.manual_seed(0)
         agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+        if name.endswith("+ compile"):
+            compile_modules(imagination_hot_modules(agent.world_model))
+            agent.behaviour.compile_networks()
         runs[name] = (agent, torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
                       torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
+        torch.manual_seed(1)                       # the same draws for every path
+        with autocast("cpu", dtype):
+            losses[name] = [v.item() for v in agent.losses(batch)[:2]]
 
     out = {"preset": preset, "threads": threads, "windows": windows, "updates": updates,
            "variants": interleaved(lambda name: _update(*runs[name], batch, variants[name]),
                                    list(variants), updates)}
-    for v in out["variants"].values():
+    base = out["variants"]["fp32"]["median_s"]
+    for name, v in out["variants"].items():
         v["windows_per_s"] = windows / v["median_s"]
-    base, best = (out["variants"][n]["median_s"] for n in variants)
-    out["ratio"] = base / best
+        v["speedup"] = base / v["median_s"]
+        v["policy_loss"], v["critic_loss"] = losses[name]
+    out["ratio"] = base / out["variants"][list(variants)[1]]["median_s"]
     return out
 
 
 def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare_update` rows."""
     lines = ["| preset | threads | windows | path | update s (median, min-max, n) | windows/s | "
-             "speed-up |", "|---|---|---|---|---|---|---|"]
+             "speed-up | first losses (policy / critic) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        for i, (name, v) in enumerate(r["variants"].items()):
+        for name, v in r["variants"].items():
             lines.append(f"| {r['preset']} | {r['threads']} | {r['windows']} | {name} | "
                          f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, "
                          f"{r['updates']}) | {v['windows_per_s']:.0f} | "
-                         f"{'1.00' if i == 0 else format(r['ratio'], '.2f')} |")
+                         f"{v['speedup']:.2f} | {v['policy_loss']:.5f} / "
+                         f"{v['critic_loss']:.5f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -151,12 +167,15 @@ def register(sub) -> None:
                         help="time the agent update in plain fp32 and in the default "
                              "(agent_train.precision) path, interleaved; print the ratio")
     parser.add_argument("--updates", type=POSITIVE, default=5, help="timed updates")
+    parser.add_argument("--compile", action="store_true",
+                        help="with --compare-eager: a third path, the default one with "
+                             "torch.compile")
     parser.set_defaults(handler=main)
 
 
 def main(args) -> int:
     if args.compare_eager:
-        print(compare_table([compare_update(p, args.threads, args.updates)
+        print(compare_table([compare_update(p, args.threads, args.updates, args.compile)
                              for p in args.presets]), end="")
         return 0
     print(table([measure(p, args.threads) for p in args.presets]), end="")

@@ -114,14 +114,19 @@ def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int = 2048, repeats: 
 
 
 def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
-            batch: tuple[int, int] | None = None, profile: bool = True) -> dict:
+            batch: tuple[int, int] | None = None, profile: bool = True,
+            compiled: bool = False) -> dict:
     """The plain fp32 path (reference ops: the decoder's first layer as a transposed
     convolution) against the default (``wm_train.precision``, fused first layer) path, interleaved
     step by step on the same batch (drift and noise hit both alike): step times (median,
     min, max), their ratio, the FLOPs of one step (``FlopCounterMode``), the achieved FLOP/s
     as a fraction of a large matmul's in the same dtype, and the top ops of the optimised
-    step (profiler)."""
+    step (profiler). ``compiled``: a third path, the default one with ``torch.compile``
+    (lumos_core/compile.py). Every path's loss on the first batch, with the same draws, is
+    reported next to its time."""
     from torch.utils.flop_counter import FlopCounterMode
+
+    from lumos_core.compile import compile_modules, world_model_hot_modules
 
     from lumos_core.precision import autocast, autocast_dtype, describe
 
@@ -135,14 +140,21 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     first[:, 0] = True
     fast = autocast_dtype(cfg.wm_train.precision, dev, cfg.world_model.obs_mode)
     variants = {"fp32": None, describe(fast) + " (default)": fast}
-    models, opts = {}, {}
-    for name in variants:
+    if compiled:
+        variants[describe(fast) + " + compile"] = fast
+    models, opts, losses = {}, {}, {}
+    for name, dtype in variants.items():
         torch.manual_seed(0)
         models[name] = WorldModel(cfg.world_model).to(dev)
         opts[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
         if name == "fp32":                 # the plain path: no fused decoder layer either
             for decoder in getattr(models[name], "decoders", {}).values():
                 decoder.matmul_first = False
+        if name.endswith("+ compile"):
+            compile_modules(world_model_hot_modules(models[name]))
+        torch.manual_seed(1)               # the same draws for every path
+        with autocast(dev.type, dtype):
+            losses[name] = models[name].loss(obs, prev, first)[0].item()
 
     def step(name: str) -> float:
         dtype = variants[name]
@@ -167,8 +179,9 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         v["peak_flops_per_s"] = peaks[dtype]
         v["flops_per_s"] = flops / v["median_s"]
         v["peak_fraction"] = v["flops_per_s"] / v["peak_flops_per_s"]
-    base, best = (out["variants"][n]["median_s"] for n in variants)
-    out["ratio"] = base / best
+        v["speedup"] = out["variants"]["fp32"]["median_s"] / v["median_s"]
+        v["first_loss"] = losses[name]
+    out["ratio"] = out["variants"][list(variants)[1]]["speedup"]
     if profile:
         from torch.profiler import profile as profiler
 
@@ -187,17 +200,17 @@ def _compare(kwargs: dict) -> dict:
 def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare` rows (one line per variant)."""
     lines = ["| preset | threads | batch | path | step s (median, min-max, n) | speed-up | "
-             "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) | first loss |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        for i, (name, v) in enumerate(r["variants"].items()):
+        for name, v in r["variants"].items():
             peak = f"{v['peak_mb']:.0f}" if "peak_mb" in v else "-"
             lines.append(
                 f"| {r['preset']} | {r['threads']} | {r['batch']} | {name} | "
                 f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, {r['steps']}) | "
-                f"{'1.00' if i == 0 else format(r['ratio'], '.2f')} | "
+                f"{v['speedup']:.2f} | "
                 f"{r['flops_per_step'] / 1e9:.1f} | {100 * v['peak_fraction']:.0f} % of "
-                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} |")
+                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} | {v['first_loss']:.5f} |")
     tops = [f"- {r['preset']}, {r['threads']} thread(s): " + ", ".join(
         f"{k} {100 * share:.0f} %" for k, share in r["top_ops"]) for r in rows if "top_ops" in r]
     if tops:
@@ -242,6 +255,9 @@ def register(sub) -> None:
     parser.add_argument("--compare-eager", action="store_true",
                         help="time the plain fp32 path and the default (wm_train.precision) "
                              "path interleaved, print their ratio, FLOPs and top ops")
+    parser.add_argument("--compile", action="store_true",
+                        help="with --compare-eager: a third path, the default one with "
+                             "torch.compile")
     parser.add_argument("--batch", type=POSITIVE, nargs=2, default=None, metavar=("B", "T"),
                         help="sequences x length (default: the preset's)")
     parser.set_defaults(handler=main)
@@ -256,7 +272,7 @@ def main(args) -> int:
             with ctx.Pool(1) as pool:
                 row = pool.apply(_compare, ({
                     "preset": preset, "device": args.device, "threads": args.threads,
-                    "steps": args.train_steps, "batch": batch},))
+                    "steps": args.train_steps, "batch": batch, "compiled": args.compile},))
             # peak memory of each path in a process of its own (one process holds both above)
             for name, precision in zip(row["variants"], ("fp32", "default")):
                 with ctx.Pool(1) as pool:

@@ -1,0 +1,115 @@
+"""``torch.compile`` for the training step's hot modules, with a clean fallback.
+
+``wm_train.compile`` and ``agent_train.compile`` pick it: ``auto`` compiles on CUDA (where
+fusing the elementwise work of the small convolutions, the GRU cell and the MLPs saves kernel
+launches) and nowhere else; ``always`` compiles on any device; ``never`` does not. Where compiling
+is not possible -- dynamo unsupported on this Python, no Triton for a GPU, no C++ compiler for
+the CPU backend -- ``always`` and ``auto`` say why once and run eagerly; an error while compiling a
+graph also falls back to eager for that graph (``torch._dynamo.config.suppress_errors``) instead
+of stopping a training.
+
+Modules are compiled in place (:meth:`torch.nn.Module.compile`), so parameters, state_dict keys
+and checkpoints are exactly those of the eager model: a checkpoint written by a compiled
+training loads anywhere. The sampling of the categorical latents and the Python loop over time
+stay eager (the loop calls the compiled cells once per step, with the same shapes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import torch
+from torch import nn
+
+COMPILE_MODES = ("auto", "always", "never")
+
+#: the backend; tests use ``aot_eager`` (traces and differentiates like inductor, generates no
+#: code) so that the path is exercised in seconds
+BACKEND = "inductor"
+
+
+def compile_unavailable(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot run on ``device`` here, or None when it can."""
+    try:
+        import torch._dynamo as dynamo
+    except ImportError as exc:   # pragma: no cover - every supported torch has it
+        return f"torch._dynamo cannot be imported ({exc})"
+    if not dynamo.is_dynamo_supported():
+        return "torch.compile does not support this Python version"
+    if BACKEND != "inductor":
+        return None
+    if device.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        if not has_triton():
+            return "Triton is not installed (the GPU code generator of torch.compile)"
+        return None
+    if device.type == "cpu":
+        cxx = None
+        try:
+            from torch._inductor import config as inductor_config
+
+            cxx = inductor_config.cpp.cxx[0] if isinstance(inductor_config.cpp.cxx, tuple) \
+                else inductor_config.cpp.cxx
+        except (ImportError, AttributeError):
+            pass
+        if not any(shutil.which(c) for c in (cxx, "g++", "c++", "clang++") if c):
+            return "no C++ compiler found (g++, c++ or clang++: the CPU code generator's)"
+        return None
+    return f"torch.compile is not set up for device type {device.type!r} here"
+
+
+def wants_compile(mode: str, device: torch.device, what: str = "training") -> bool:
+    """Whether to compile for ``mode`` on ``device``; ``always``/``auto`` where compiling is
+    impossible warn (naming the reason) and return False."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    if mode == "never" or (mode == "auto" and device.type != "cuda"):
+        return False
+    reason = compile_unavailable(device)
+    if reason is not None:
+        warnings.warn(f"{what}: torch.compile unavailable, running eagerly: {reason}",
+                      RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+def compile_modules(modules: list[nn.Module]) -> int:
+    """Compile each module in place (same parameters and state_dict keys); returns how many.
+    A graph that fails to compile runs eagerly instead (with dynamo's warning)."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    for module in modules:
+        module.compile(backend=BACKEND)
+    return len(modules)
+
+
+def world_model_hot_modules(model: nn.Module) -> list[nn.Module]:
+    """The modules of a :class:`~lumos_core.world_model.WorldModel` a training step spends its
+    time in: the cameras' encoders and decoders (or the state MLPs), the fusion layers, and the
+    recurrent cell's pieces called once per time step."""
+    names = ("fuse", "dec_in", "state_encoder", "state_decoder")
+    mods = [getattr(model, n) for n in names if isinstance(getattr(model, n, None), nn.Module)]
+    for group in ("encoders", "decoders"):
+        mods += list(getattr(model, group, {}).values())
+    rssm = model.rssm
+    mods += [rssm.in_norm, rssm.gru, rssm.prior_net, rssm.post_h, rssm.post_out]
+    return mods
+
+
+def imagination_hot_modules(model: nn.Module) -> list[nn.Module]:
+    """The world model's modules an imagined step calls (the agent never encodes or decodes
+    images): the recurrent cell and the prior."""
+    rssm = model.rssm
+    return [rssm.z_in, rssm.a_in, rssm.in_norm, rssm.gru, rssm.prior_net]
+
+
+def compiled(module: nn.Module) -> nn.Module:
+    """``torch.compile(module)`` with this module's backend: a wrapper that shares the
+    module's parameters and is not registered anywhere (state_dict keys unchanged)."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(module, backend=BACKEND)

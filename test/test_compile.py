@@ -1,0 +1,124 @@
+"""torch.compile of the training steps (lumos_core/compile.py): when it is chosen, that a
+compiled model computes the same loss and gradients as the eager one with the same state_dict,
+and that an impossible compile falls back to eager with a warning naming the reason.
+
+The equivalence tests use the ``aot_eager`` backend: it traces the modules with dynamo and
+differentiates them with AOTAutograd exactly as inductor does, but generates no C++ code, so
+they run in seconds (inductor's generated kernels are checked by
+``lumos benchmark world-model --compare-eager --compile``, which prints the losses side by side).
+"""
+
+import warnings
+
+import pytest
+import torch
+
+import lumos_core.compile as comp
+from lumos_core.config import ConfigError, load_config
+
+CPU = torch.device("cpu")
+#: compiled and eager graphs run the same float32 ops, possibly reordered and fused
+RTOL = 1e-5
+
+
+@pytest.fixture
+def aot_eager(monkeypatch):
+    monkeypatch.setattr(comp, "BACKEND", "aot_eager")
+    yield
+    torch._dynamo.reset()
+
+
+def test_auto_compiles_on_cuda_only_and_modes_are_validated(monkeypatch):
+    assert not comp.wants_compile("auto", CPU)
+    assert not comp.wants_compile("never", torch.device("cuda"))
+    with pytest.raises(ValueError, match="compile must be one of"):
+        comp.wants_compile("yes", CPU)
+    with pytest.raises(ConfigError, match="compile"):
+        load_config("debug", ["wm_train.compile=maybe"])
+    assert load_config("debug").agent_train.compile == "auto"
+
+
+def test_impossible_compile_falls_back_with_the_reason(monkeypatch):
+    monkeypatch.setattr(comp.shutil, "which", lambda name: None)
+    reason = comp.compile_unavailable(CPU)
+    assert reason.startswith("no C++ compiler found")
+    with pytest.warns(RuntimeWarning, match=r"running eagerly: no C\+\+ compiler found"):
+        assert not comp.wants_compile("always", CPU, "world-model training")
+
+
+@pytest.mark.parametrize("obs_mode", ["vision", "state"])
+def test_compiled_world_model_matches_eager(obs_mode, aot_eager):
+    from lumos_core.benchmarks.world_model import _inputs
+    from lumos_core.world_model import WorldModel
+
+    cfg = load_config("debug", [f"world_model.obs_mode={obs_mode}"])
+    torch.manual_seed(0)
+    eager = WorldModel(cfg.world_model)
+    fast = WorldModel(cfg.world_model)
+    fast.load_state_dict(eager.state_dict())
+    assert comp.compile_modules(comp.world_model_hot_modules(fast)) >= 6
+    assert list(fast.state_dict()) == list(eager.state_dict())     # checkpoints unchanged
+    b, t = 3, 6
+    obs = _inputs(cfg.world_model, b, t, CPU)
+    prev = torch.randn(b, t, 7).clamp(-1, 1)
+    first = torch.zeros(b, t, dtype=torch.bool)
+    first[:, 0] = True
+    out = []
+    for model in (eager, fast):
+        torch.manual_seed(1)                       # the same z samples for both
+        loss, _, _ = model.loss(obs, prev, first)
+        loss.backward()
+        out.append((loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()
+                                            if p.grad is not None])))
+    (l0, g0), (l1, g1) = out
+    assert l1 == pytest.approx(l0, rel=RTOL)
+    assert torch.allclose(g1, g0, rtol=1e-3, atol=1e-6)
+
+
+def test_compiled_agent_update_matches_eager(aot_eager):
+    from lumos_core.agent import LumosAgent
+    from lumos_core.world_model import WorldModel
+
+    cfg = load_config("debug")
+    torch.manual_seed(0)
+    wm = WorldModel(cfg.world_model)
+    agents = [LumosAgent(cfg.agent, wm) for _ in range(2)]
+    agents[1].load_state_dict(agents[0].state_dict())
+    wm_fast = WorldModel(cfg.world_model)
+    wm_fast.load_state_dict(wm.state_dict())
+    comp.compile_modules(comp.imagination_hot_modules(wm_fast))
+    agents[1].world_model = wm_fast
+    agents[1].behaviour.compile_networks()
+    assert list(agents[1].state_dict()) == list(agents[0].state_dict())
+    g = torch.Generator().manual_seed(1)
+    b, t = 6, cfg.agent.max_window
+    batch = {"feat": torch.randn(b, t, cfg.world_model.feat_dim, generator=g),
+             "actions": torch.rand(b, t, 7, generator=g) * 2 - 1,
+             "mask": torch.ones(b, t, dtype=torch.bool), "lang": torch.randn(b, 384, generator=g),
+             "is_lang": torch.arange(b) < 3, "align": torch.arange(b) < 3}
+    out = []
+    for agent in agents:
+        torch.manual_seed(2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            policy, critic, _ = agent.losses(batch)
+        out.append((policy.item(), critic.item()))
+    assert out[1][0] == pytest.approx(out[0][0], rel=RTOL, abs=1e-6)
+    assert out[1][1] == pytest.approx(out[0][1], rel=RTOL, abs=1e-6)
+
+
+def test_compare_eager_benchmarks_add_the_compiled_path(aot_eager):
+    """`lumos benchmark world-model|policy --compare-eager --compile`: a third row, whose loss
+    on the first batch (same draws) equals the default path's (figures only; no timing is
+    asserted)."""
+    from lumos_core.benchmarks import policy, world_model
+
+    row = world_model.compare("debug", steps=1, profile=False, compiled=True)
+    default, fast = list(row["variants"].values())[1:]
+    assert len(row["variants"]) == 3 and fast["speedup"] > 0
+    assert fast["first_loss"] == pytest.approx(default["first_loss"], rel=RTOL)
+    assert "+ compile |" in world_model.compare_table([row])
+    row = policy.compare_update("debug", updates=1, compiled=True)
+    default, fast = list(row["variants"].values())[1:]
+    assert fast["policy_loss"] == pytest.approx(default["policy_loss"], rel=RTOL, abs=1e-6)
+    assert "+ compile |" in policy.compare_table([row])
