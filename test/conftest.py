@@ -98,6 +98,20 @@ def ros():
         os.environ.pop("ROS_DOMAIN_ID", None)
 
 
+def random_agent_batch(cfg, windows: int, seed: int = 1) -> dict:
+    """A batch of random expert windows in the agent's layout (latents, actions, mask, language
+    embeddings; the first half language goals with alignment) for ``cfg`` (a LumosConfig)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    t = cfg.agent.max_window
+    half = torch.arange(windows) < windows // 2
+    return {"feat": torch.randn(windows, t, cfg.world_model.feat_dim, generator=g),
+            "actions": torch.rand(windows, t, 7, generator=g) * 2 - 1,
+            "mask": torch.ones(windows, t, dtype=torch.bool),
+            "lang": torch.randn(windows, 384, generator=g), "is_lang": half, "align": half}
+
+
 def write_random_episodes(split, lengths, static_size=16, gripper_size=8, seed=0):
     """A split of random-content episodes of the given lengths (CALVIN format); returns it."""
     import numpy as np

@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 import torch
+from conftest import random_agent_batch
 
 import lumos_core.compile as comp
 from lumos_core.config import ConfigError, load_config
@@ -90,12 +91,7 @@ def test_compiled_agent_update_matches_eager(aot_eager):
     agents[1].world_model = wm_fast
     agents[1].behaviour.compile_networks()
     assert list(agents[1].state_dict()) == list(agents[0].state_dict())
-    g = torch.Generator().manual_seed(1)
-    b, t = 6, cfg.agent.max_window
-    batch = {"feat": torch.randn(b, t, cfg.world_model.feat_dim, generator=g),
-             "actions": torch.rand(b, t, 7, generator=g) * 2 - 1,
-             "mask": torch.ones(b, t, dtype=torch.bool), "lang": torch.randn(b, 384, generator=g),
-             "is_lang": torch.arange(b) < 3, "align": torch.arange(b) < 3}
+    batch = random_agent_batch(cfg, 6)
     out = []
     for agent in agents:
         torch.manual_seed(2)

@@ -3,6 +3,7 @@ gradients as fp32 within stated tolerances (the speed is a benchmark, docs/perfo
 
 import pytest
 import torch
+from conftest import random_agent_batch
 
 from lumos_core.config import load_config
 from lumos_core.precision import autocast_dtype, cpu_has_native_bf16
@@ -93,12 +94,7 @@ def test_bf16_agent_losses_match_fp32(bc_only, monkeypatch):
     cfg = load_config("debug", ["agent.imagine_gripper=continuous"])
     torch.manual_seed(0)
     agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
-    g = torch.Generator().manual_seed(1)
-    b, t = 8, cfg.agent.max_window
-    batch = {"feat": torch.randn(b, t, cfg.world_model.feat_dim, generator=g),
-             "actions": torch.rand(b, t, 7, generator=g) * 2 - 1,
-             "mask": torch.ones(b, t, dtype=torch.bool), "lang": torch.randn(b, 384, generator=g),
-             "is_lang": torch.arange(b) < 4, "align": torch.arange(b) < 4}
+    batch = random_agent_batch(cfg, 8)
     out = []
     for dtype in (None, torch.bfloat16):
         torch.manual_seed(2)
