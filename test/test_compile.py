@@ -47,6 +47,35 @@ def test_impossible_compile_falls_back_with_the_reason(monkeypatch):
         assert not comp.wants_compile("always", CPU, "world-model training")
 
 
+def test_every_hot_module_is_compiled(monkeypatch):
+    """Regression: ``nn.Module.compile()`` compiled nothing on torch 2.13 (dynamo does not
+    trace ``Module.__call__`` as a top frame) and dynamo's default of 8 graphs per code object
+    would send the ninth module back to eager silently. A counting backend sees more than 8
+    graphs (11 modules; the two cameras' identical encoders and decoders share one graph each,
+    the GRU cell makes two)."""
+    from lumos_core.benchmarks.world_model import _inputs
+    from lumos_core.world_model import WorldModel
+
+    graphs = []
+
+    def counting(gm, inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    monkeypatch.setattr(comp, "BACKEND", counting)
+    torch._dynamo.reset()
+    cfg = load_config("debug")                     # vision: two encoders, two decoders
+    model = WorldModel(cfg.world_model)
+    modules = comp.world_model_hot_modules(model)
+    assert comp.compile_modules(modules) == len(modules) > 8
+    obs = _inputs(cfg.world_model, 2, 3, CPU)
+    first = torch.zeros(2, 3, dtype=torch.bool)
+    first[:, 0] = True
+    model.loss(obs, torch.zeros(2, 3, 7), first)
+    assert len(graphs) > 8, len(graphs)
+    torch._dynamo.reset()
+
+
 @pytest.mark.parametrize("obs_mode", ["vision", "state"])
 def test_compiled_world_model_matches_eager(obs_mode, aot_eager):
     from lumos_core.benchmarks.world_model import _inputs
