@@ -98,6 +98,19 @@ def ros():
         os.environ.pop("ROS_DOMAIN_ID", None)
 
 
+def random_wm_batch(cfg, b: int, t: int) -> tuple:
+    """Random observations, previous actions and reset flags (the first step of each
+    sequence) of ``b`` sequences of ``t`` steps for the world model of ``cfg`` (a LumosConfig):
+    the arguments of ``WorldModel.loss``."""
+    import torch
+
+    from lumos_core.benchmarks.world_model import _inputs
+
+    first = torch.zeros(b, t, dtype=torch.bool)
+    first[:, 0] = True
+    return _inputs(cfg.world_model, b, t, "cpu"), torch.randn(b, t, 7).clamp(-1, 1), first
+
+
 def random_agent_batch(cfg, windows: int, seed: int = 1) -> dict:
     """A batch of random expert windows in the agent's layout (latents, actions, mask, language
     embeddings; the first half language goals with alignment) for ``cfg`` (a LumosConfig)."""

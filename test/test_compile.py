@@ -12,7 +12,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import random_agent_batch
+from conftest import random_agent_batch, random_wm_batch
 
 import lumos_core.compile as comp
 from lumos_core.config import ConfigError, load_config
@@ -53,7 +53,6 @@ def test_every_hot_module_is_compiled(monkeypatch):
     would send the ninth module back to eager silently. A counting backend sees more than 8
     graphs (11 modules; the two cameras' identical encoders and decoders share one graph each,
     the GRU cell makes two)."""
-    from lumos_core.benchmarks.world_model import _inputs
     from lumos_core.world_model import WorldModel
 
     graphs = []
@@ -68,17 +67,13 @@ def test_every_hot_module_is_compiled(monkeypatch):
     model = WorldModel(cfg.world_model)
     modules = comp.world_model_hot_modules(model)
     assert comp.compile_modules(modules) == len(modules) > 8
-    obs = _inputs(cfg.world_model, 2, 3, CPU)
-    first = torch.zeros(2, 3, dtype=torch.bool)
-    first[:, 0] = True
-    model.loss(obs, torch.zeros(2, 3, 7), first)
+    model.loss(*random_wm_batch(cfg, 2, 3))
     assert len(graphs) > 8, len(graphs)
     torch._dynamo.reset()
 
 
 @pytest.mark.parametrize("obs_mode", ["vision", "state"])
 def test_compiled_world_model_matches_eager(obs_mode, aot_eager):
-    from lumos_core.benchmarks.world_model import _inputs
     from lumos_core.world_model import WorldModel
 
     cfg = load_config("debug", [f"world_model.obs_mode={obs_mode}"])
@@ -88,11 +83,7 @@ def test_compiled_world_model_matches_eager(obs_mode, aot_eager):
     fast.load_state_dict(eager.state_dict())
     assert comp.compile_modules(comp.world_model_hot_modules(fast)) >= 6
     assert list(fast.state_dict()) == list(eager.state_dict())     # checkpoints unchanged
-    b, t = 3, 6
-    obs = _inputs(cfg.world_model, b, t, CPU)
-    prev = torch.randn(b, t, 7).clamp(-1, 1)
-    first = torch.zeros(b, t, dtype=torch.bool)
-    first[:, 0] = True
+    obs, prev, first = random_wm_batch(cfg, 3, 6)
     out = []
     for model in (eager, fast):
         torch.manual_seed(1)                       # the same z samples for both

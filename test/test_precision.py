@@ -3,7 +3,7 @@ gradients as fp32 within stated tolerances (the speed is a benchmark, docs/perfo
 
 import pytest
 import torch
-from conftest import random_agent_batch
+from conftest import random_agent_batch, random_wm_batch
 
 from lumos_core.config import load_config
 from lumos_core.precision import autocast_dtype, cpu_has_native_bf16
@@ -48,18 +48,13 @@ def test_precision_is_a_validated_config_key():
 
 @pytest.mark.parametrize("obs_mode", ["vision", "state"])
 def test_bf16_loss_and_gradients_match_fp32(obs_mode):
-    from lumos_core.benchmarks.world_model import _inputs
     from lumos_core.world_model import WorldModel
 
     cfg = load_config("debug", [f"world_model.obs_mode={obs_mode}",
                                 "world_model.use_proprio=false"])
     torch.manual_seed(0)
     model = WorldModel(cfg.world_model)
-    b, t = 4, 8
-    obs = _inputs(cfg.world_model, b, t, CPU)
-    prev = torch.randn(b, t, 7).clamp(-1, 1)
-    first = torch.zeros(b, t, dtype=torch.bool)
-    first[:, 0] = True
+    obs, prev, first = random_wm_batch(cfg, 4, 8)
     results = []
     for dtype in (None, torch.bfloat16):
         torch.manual_seed(1)                       # the same z samples for both
