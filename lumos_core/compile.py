@@ -2,11 +2,11 @@
 
 ``wm_train.compile`` and ``agent_train.compile`` pick it: ``auto`` compiles on CUDA (where
 fusing the elementwise work of the small convolutions, the GRU cell and the MLPs saves kernel
-launches) and nowhere else; ``always`` compiles on any device; ``never`` does not. Where compiling
-is not possible -- dynamo unsupported on this Python, no Triton for a GPU, no C++ compiler for
-the CPU backend -- ``always`` and ``auto`` say why once and run eagerly; an error while compiling a
-graph also falls back to eager for that graph (``torch._dynamo.config.suppress_errors``) instead
-of stopping a training.
+launches) and nowhere else; ``always`` compiles on any device; ``never`` does not. Where
+compiling is not possible -- dynamo unsupported on this Python, no Triton for a GPU, no C++
+compiler for the CPU backend -- ``always`` and ``auto`` warn with the reason and run eagerly;
+an error while compiling a graph also falls back to eager for that graph
+(``torch._dynamo.config.suppress_errors``) instead of stopping a training.
 
 Modules are compiled in place (their ``forward``, :func:`compile_modules`), so parameters,
 state_dict keys and checkpoints are exactly those of the eager model: a checkpoint written by a
@@ -46,15 +46,14 @@ def compile_unavailable(device: torch.device) -> str | None:
             return "Triton is not installed (the GPU code generator of torch.compile)"
         return None
     if device.type == "cpu":
-        cxx = None
-        try:
+        try:   # the compiler(s) inductor is configured with, e.g. (None, "g++")
             from torch._inductor import config as inductor_config
 
-            cxx = inductor_config.cpp.cxx[0] if isinstance(inductor_config.cpp.cxx, tuple) \
-                else inductor_config.cpp.cxx
+            configured = inductor_config.cpp.cxx
         except (ImportError, AttributeError):
-            pass
-        if not any(shutil.which(c) for c in (cxx, "g++", "c++", "clang++") if c):
+            configured = ()
+        names = configured if isinstance(configured, tuple) else (configured,)
+        if not any(shutil.which(c) for c in (*names, "g++", "c++", "clang++") if c):
             return "no C++ compiler found (g++, c++ or clang++: the CPU code generator's)"
         return None
     return f"torch.compile is not set up for device type {device.type!r} here"

@@ -127,7 +127,6 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     from torch.utils.flop_counter import FlopCounterMode
 
     from lumos_core.compile import compile_modules, world_model_hot_modules
-
     from lumos_core.precision import autocast, autocast_dtype, describe
 
     torch.set_num_threads(threads)
