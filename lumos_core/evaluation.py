@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,11 +308,85 @@ def aggregate(per_seed: list[dict]) -> dict:
             "avg_len_std": float(avg.std()), "per_task": per_task}
 
 
+#: Per-chain results, one JSON line each, appended as the chains finish (``--resume``).
+CHAIN_LOG = "chains.jsonl"
+
+
+class ResumeError(ValueError):
+    """A previous evaluation in the report directory does not match the one requested."""
+
+
+def _same_path(a: str, b: str) -> bool:
+    """Two policy specs naming the same checkpoint directory (or the same built-in)."""
+    return a == b or (Path(a).exists() and Path(a).resolve() == Path(b).resolve())
+
+
+def _previous_results(out_dir: Path, policy: str, max_steps: int,
+                      instructions: dict[str, list[str]], chains: list[dict]) -> list[dict]:
+    """Chain results of an earlier evaluation in ``out_dir`` (its finished report's
+    ``chains_detail`` and the per-chain log of an interrupted one) that this evaluation can
+    reuse: same policy and step limit, and every reused chain's tasks and sentences consistent
+    with ``chains`` and ``instructions``. Raises :class:`ResumeError` naming what differs."""
+    found: dict[tuple[int, int], dict] = {}
+    headers = []
+    report = out_dir / "results.json"
+    if report.is_file():
+        data = json.loads(report.read_text())
+        headers.append((report, data))
+        for r in data.get("chains_detail", []):
+            found[(r["seed"], r["chain"])] = r
+    log = out_dir / CHAIN_LOG
+    if log.is_file():
+        for number, line in enumerate(log.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                # the line being written when the process died: that chain runs again
+                print(f"lumos: {log}:{number} is incomplete; that chain runs again")
+                continue
+            if "header" in entry:
+                headers.append((log, entry["header"]))
+            else:
+                found[(entry["seed"], entry["chain"])] = entry
+    for source, header in headers:
+        for key, want in (("policy", policy), ("max_steps", max_steps)):
+            have = header.get(key)
+            if key == "policy" and isinstance(have, str) and _same_path(have, want):
+                continue
+            if have != want:
+                raise ResumeError(f"--resume: {source} is an evaluation with {key} = "
+                                  f"{header.get(key)!r}, this one has {want!r}; use another "
+                                  f"--out or leave out --resume")
+    for (seed, index), r in found.items():
+        if index >= len(chains):
+            continue
+        tasks = [sub["task"] for sub in r["subtasks"]]
+        if tasks != list(chains[index]["tasks"][:len(tasks)]):
+            raise ResumeError(f"--resume: chain {index} in {out_dir} has tasks {tasks}, the "
+                              f"chains file has {chains[index]['tasks']}; use another --out "
+                              f"or leave out --resume")
+        for sub in r["subtasks"]:
+            if sub["instruction"] not in instructions.get(sub["task"], ()):
+                raise ResumeError(f"--resume: chain {index} in {out_dir} was told "
+                                  f"{sub['instruction']!r} for {sub['task']}, which is not "
+                                  f"among this evaluation's instructions; use another --out "
+                                  f"or leave out --resume")
+    return list(found.values())
+
+
 def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]],
              seeds: list[int], out_dir: str | Path | None = None, workers: int = 1,
              videos: int = 0, max_steps: int = MAX_STEPS, sim: SimConfig | None = None,
-             render: bool = False, progress: bool = True) -> dict:
-    """Evaluate ``policy`` on ``chains`` for every seed; writes reports to ``out_dir``."""
+             render: bool = False, progress: bool = True, resume: bool = False) -> dict:
+    """Evaluate ``policy`` on ``chains`` for every seed; writes reports to ``out_dir``.
+
+    With ``out_dir``, every finished chain is appended to ``out_dir/chains.jsonl`` at once, so
+    that an interrupted evaluation loses at most the chains in flight; ``resume`` reuses the
+    chains an earlier evaluation in ``out_dir`` finished (its log or its report; with the same
+    policy, step limit, chains and instructions) and runs only the others -- also to extend an
+    evaluation to more chains or seeds."""
     from dataclasses import asdict
 
     from tqdm import tqdm
@@ -321,26 +396,56 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
                     sim_dict, instructions)
             for seed in seeds for i, chain in enumerate(chains)]
+    results = []
+    if resume:
+        if out_dir is None:
+            raise ResumeError("--resume needs the report directory (--out) of the evaluation "
+                              "to continue")
+        wanted = {(job.seed, job.chain_index) for job in jobs}
+        results = [r for r in _previous_results(Path(out_dir), policy, max_steps, instructions,
+                                                chains)
+                   if (r["seed"], r["chain"]) in wanted]
+        done = {(r["seed"], r["chain"]) for r in results}
+        jobs = [job for job in jobs if (job.seed, job.chain_index) not in done]
+        if progress:
+            print(f"resume: {len(results)} chain(s) reused from {out_dir}, {len(jobs)} to run")
+    log = _chain_log(out_dir, policy, max_steps, results)
     bar = tqdm(total=len(jobs), desc=f"evaluate {Path(policy).name}", unit="chain",
                disable=not progress)
-    results = []
-    if workers > 1:
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-            for result in pool.imap_unordered(_run_job, jobs):
-                results.append(result)
-                bar.update()
-    else:
-        import torch
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)        # as in the workers: the networks are tiny
-        try:
-            for job in jobs:
-                results.append(_run_job(job))
-                bar.update()
-        finally:
-            torch.set_num_threads(threads)
-    bar.close()
+    def finished(result: dict) -> None:
+        results.append(result)
+        if log is not None:
+            log.write(json.dumps({k: v for k, v in result.items() if k != "frames"}) + "\n")
+            log.flush()
+        bar.update()
+
+    try:
+        if workers > 1 and jobs:
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+                for result in pool.imap_unordered(_run_job, jobs):
+                    finished(result)
+        else:
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)        # as in the workers: the networks are tiny
+            try:
+                for job in jobs:
+                    finished(_run_job(job))
+            finally:
+                torch.set_num_threads(threads)
+    except BaseException:
+        if log is not None:
+            print(f"\nlumos: evaluation stopped; {len(results)} finished chain(s) are kept in "
+                  f"{log.name}: the same command with --resume runs only the others",
+                  file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+    results.sort(key=lambda r: (r["seed"], r["chain"]))
     per_seed = [metrics([r for r in results if r["seed"] == s]) for s in seeds]
     report = {"policy": policy, "chains": len(chains), "seeds": seeds, "max_steps": max_steps,
               "per_seed": per_seed, "summary": aggregate(per_seed)}
@@ -350,7 +455,6 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
             report["written_to"] = str(out_dir)
         except OSError as exc:
             # the chains ran: keep their results somewhere, and say where
-            import sys
             import tempfile
 
             fallback = tempfile.mkdtemp(prefix="lumos-evaluate-")
@@ -359,6 +463,28 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
             write_report(Path(fallback), report, results)
             report["written_to"] = fallback
     return report
+
+
+def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: list[dict]):
+    """The per-chain log of this evaluation, opened for appending: a header line, then the
+    reused chains (so that the log alone can resume it again). None when it cannot be written
+    (the report falls back to a temporary directory at the end)."""
+    if out_dir is None:
+        return None
+    import os
+
+    path = Path(out_dir) / CHAIN_LOG
+    lines = [json.dumps({"header": {"policy": policy, "max_steps": max_steps}})]
+    lines += [json.dumps({k: v for k, v in r.items() if k != "frames"}) for r in reused]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # the old log is replaced only once the new one holds everything reused from it
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+        return open(path, "a")
+    except OSError:
+        return None
 
 
 def markdown_table(reports: dict[str, dict]) -> str:

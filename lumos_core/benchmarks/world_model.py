@@ -189,6 +189,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
         total = sum(e.self_cpu_time_total for e in ops) or 1.0
         out["top_ops"] = [(e.key, e.self_cpu_time_total / total) for e in ops[:6]]
+        out["profiled"] = list(variants)[-1]
     return out
 
 
@@ -210,10 +211,11 @@ def compare_table(rows: list[dict]) -> str:
                 f"{v['speedup']:.2f} | "
                 f"{r['flops_per_step'] / 1e9:.1f} | {100 * v['peak_fraction']:.0f} % of "
                 f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} | {v['first_loss']:.5f} |")
-    tops = [f"- {r['preset']}, {r['threads']} thread(s): " + ", ".join(
-        f"{k} {100 * share:.0f} %" for k, share in r["top_ops"]) for r in rows if "top_ops" in r]
+    tops = [f"- {r['preset']}, {r['threads']} thread(s), {r.get('profiled', 'default')}: "
+            + ", ".join(f"{k} {100 * share:.0f} %" for k, share in r["top_ops"])
+            for r in rows if "top_ops" in r]
     if tops:
-        lines += ["", "Top ops of the default path (share of self CPU time):", *tops]
+        lines += ["", "Top ops of the last path of each preset (share of self CPU time):", *tops]
     return "\n".join(lines) + "\n"
 
 

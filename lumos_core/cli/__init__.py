@@ -48,13 +48,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from lumos_core.config import ConfigError
     from lumos_core.data.calvin import DatasetError
     from lumos_core.data.recording import RecordingError
+    from lumos_core.evaluation import ResumeError
     from lumos_core.language import LanguageModelMissingError
     from lumos_core.ladder import LadderError
     from lumos_core.runs import OutputError
     from lumos_core.sim.collect import CollectError
 
     return (ConfigError, CheckpointError, LanguageModelMissingError, OSError, DatasetError,
-            CollectError, RecordingError, LadderError, OutputError)
+            CollectError, RecordingError, LadderError, OutputError, ResumeError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,11 @@ def register(sub) -> None:
     evaluate.add_argument("--max-steps", type=POSITIVE, default=360,
                           help="control steps per subtask")
     evaluate.add_argument("--instructions", help="YAML task -> evaluation paraphrases")
-    evaluate.add_argument("--out", default=None, help="report directory")
+    evaluate.add_argument("--out", default=None,
+                          help="report directory (each finished chain is logged there at once)")
+    evaluate.add_argument("--resume", action="store_true",
+                          help="reuse the chains an earlier (interrupted or shorter) evaluation "
+                               "in --out finished; run only the others")
     evaluate.set_defaults(handler=run)
 
 
@@ -39,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     instructions = load_instruction_file(args.instructions or
                                          config_file("sim_instructions_eval.yaml"))
     report = evaluate(args.policy, chains, instructions, args.seeds, args.out, args.workers,
-                      args.videos, args.max_steps, cfg.sim, render=args.videos > 0)
+                      args.videos, args.max_steps, cfg.sim, render=args.videos > 0,
+                      resume=args.resume)
     print(markdown_table({args.policy: report}), end="")
     if args.out:
         print(f"report: {report['written_to']}/results.md")
