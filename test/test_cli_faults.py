@@ -48,6 +48,20 @@ def test_evaluate_checks_its_output_before_running_chains(tmp_path, capsys, monk
     assert not ran                                  # nothing was evaluated in vain
 
 
+def test_evaluate_resume_is_a_clear_one_line_error_when_it_cannot_continue(tmp_path, capsys):
+    base = ["evaluate", "--chains", "1", "--workers", "1", "--max-steps", "5"]
+    assert main([*base, "--policy", "random", "--resume"]) == 2
+    assert "--resume needs the report directory (--out)" in capsys.readouterr().err
+    out = str(tmp_path / "r")
+    assert main([*base, "--policy", "random", "--out", out]) == 0
+    capsys.readouterr()
+    assert main([*base, "--policy", "expert", "--out", out, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "policy = 'random', this one has 'expert'" in err and "Traceback" not in err
+    assert main([*base, "--policy", "random", "--out", out, "--resume", "--chains", "2"]) == 0
+    assert "1 chain(s) reused" in capsys.readouterr().out
+
+
 def test_evaluate_keeps_its_results_when_the_report_cannot_be_written(tmp_path, capsys,
                                                                       monkeypatch):
     import lumos_core.evaluation as evaluation

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lumos_core.config import SimConfig
+from lumos_core.evaluation import _run_job as _RUN_JOB
 from lumos_core.evaluation import (aggregate, evaluate, markdown_table, metrics,
                                    position_table)
 from lumos_core.instructions import load_instruction_file
@@ -84,3 +85,72 @@ def test_metrics_by_hand():
     assert agg["chains_total"] == 4 and agg["avg_len_ci95"] > 0
     table = markdown_table({"x": {"summary": agg}})
     assert "2.17 ± " in table and "(seed std 0.17)" in table and "| 4 |" in table
+
+
+def _counting_jobs(monkeypatch, fail_at: int | None = None) -> list:
+    """Replace the per-chain job by one that records (seed, chain) and, optionally, crashes
+    when asked to run its ``fail_at``-th chain (an interruption, a killed worker)."""
+    import lumos_core.evaluation as evaluation
+
+    ran, run_job = [], _RUN_JOB
+
+    def job(j):
+        if fail_at is not None and len(ran) == fail_at:
+            raise RuntimeError("simulated crash")
+        ran.append((j.seed, j.chain_index))
+        return run_job(j)
+
+    monkeypatch.setattr(evaluation, "_run_job", job)
+    return ran
+
+
+def test_an_interrupted_evaluation_keeps_its_chains_and_resumes(
+        tmp_path, eval_instructions, monkeypatch, capsys):
+    chains, out = load_chains()[:4], tmp_path / "eval"
+    ran = _counting_jobs(monkeypatch, fail_at=2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        evaluate("random", chains, eval_instructions, [0], out, max_steps=5, progress=False)
+    assert "--resume" in capsys.readouterr().err
+    logged = [json.loads(line) for line in (out / "chains.jsonl").read_text().splitlines()]
+    assert logged[0] == {"header": {"policy": "random", "max_steps": 5}}
+    assert [(r["seed"], r["chain"]) for r in logged[1:]] == ran == [(0, 0), (0, 1)]
+
+    ran = _counting_jobs(monkeypatch)
+    report = evaluate("random", chains, eval_instructions, [0], out, max_steps=5,
+                      progress=False, resume=True)
+    assert ran == [(0, 2), (0, 3)]                    # only the chains the first run lost
+    assert report["summary"]["chains_total"] == 4
+    detail = json.loads((out / "results.json").read_text())["chains_detail"]
+    assert [r["chain"] for r in detail] == [0, 1, 2, 3]
+    assert detail[:2] == logged[1:]                   # the reused results, unchanged
+
+    # extending the finished evaluation to another seed runs that seed only
+    ran = _counting_jobs(monkeypatch)
+    report = evaluate("random", chains[:2], eval_instructions, [0, 1], out, max_steps=5,
+                      progress=False, resume=True)
+    assert ran == [(1, 0), (1, 1)]
+    assert report["summary"]["chains_total"] == 4 and report["summary"]["seeds"] == 2
+
+
+@pytest.mark.parametrize("change", ["policy", "max_steps", "chains", "instructions"])
+def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monkeypatch,
+                                               change):
+    from lumos_core.evaluation import ResumeError
+
+    chains, out = load_chains()[:2], tmp_path / "eval"
+    evaluate("random", chains, eval_instructions, [0], out, max_steps=5, progress=False)
+    kwargs = {"policy": "random", "chains": chains, "instructions": eval_instructions,
+              "max_steps": 5}
+    if change == "policy":
+        kwargs["policy"] = "expert"
+    elif change == "max_steps":
+        kwargs["max_steps"] = 6
+    elif change == "chains":
+        kwargs["chains"] = load_chains()[5:7]
+    else:
+        kwargs["instructions"] = load_instruction_file(config_file("sim_instructions_train.yaml"))
+    ran = _counting_jobs(monkeypatch)
+    with pytest.raises(ResumeError, match="--resume"):
+        evaluate(seeds=[0], out_dir=out, progress=False, resume=True, **kwargs)
+    assert ran == []
+    assert json.loads((out / "results.json").read_text())["policy"] == "random"   # kept
