@@ -396,20 +396,23 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
                     sim_dict, instructions)
             for seed in seeds for i, chain in enumerate(chains)]
-    results = []
+    results, previous = [], []
     if resume:
         if out_dir is None:
             raise ResumeError("--resume needs the report directory (--out) of the evaluation "
                               "to continue")
         wanted = {(job.seed, job.chain_index) for job in jobs}
-        results = [r for r in _previous_results(Path(out_dir), policy, max_steps, instructions,
-                                                chains)
-                   if (r["seed"], r["chain"]) in wanted]
+        previous = _previous_results(Path(out_dir), policy, max_steps, instructions, chains)
+        results = [r for r in previous if (r["seed"], r["chain"]) in wanted]
         done = {(r["seed"], r["chain"]) for r in results}
         jobs = [job for job in jobs if (job.seed, job.chain_index) not in done]
         if progress:
             print(f"resume: {len(results)} chain(s) reused from {out_dir}, {len(jobs)} to run")
-    log = _chain_log(out_dir, policy, max_steps, results)
+    elif out_dir is not None and (Path(out_dir) / CHAIN_LOG).is_file():
+        print(f"lumos: starting a new evaluation in {out_dir}: its earlier chain log is "
+              f"replaced (--resume would have reused it)", file=sys.stderr)
+    # the new log keeps every earlier chain, also those outside this evaluation's range
+    log = _chain_log(out_dir, policy, max_steps, previous)
     bar = tqdm(total=len(jobs), desc=f"evaluate {Path(policy).name}", unit="chain",
                disable=not progress)
 

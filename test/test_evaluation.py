@@ -130,6 +130,10 @@ def test_an_interrupted_evaluation_keeps_its_chains_and_resumes(
                       progress=False, resume=True)
     assert ran == [(1, 0), (1, 1)]
     assert report["summary"]["chains_total"] == 4 and report["summary"]["seeds"] == 2
+    # ... and the log still holds chains 2 and 3 of seed 0, outside that evaluation's range
+    logged = [json.loads(line) for line in (out / "chains.jsonl").read_text().splitlines()]
+    assert sorted((r["seed"], r["chain"]) for r in logged[1:]) == [
+        (0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
 
 
 @pytest.mark.parametrize("change", ["policy", "max_steps", "chains", "instructions"])
