@@ -490,6 +490,82 @@ def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: 
         return None
 
 
+def load_report(path: str | Path) -> dict:
+    """A finished evaluation's ``results.json`` (``path``: the file or its directory), with
+    its per-chain outcomes. Raises :class:`ReportError` naming the file when it is not one."""
+    path = Path(path)
+    file = path / "results.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise ReportError(f"{file}: no such evaluation report (expected the --out directory "
+                          f"of `lumos evaluate` or its results.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{file}: not a JSON evaluation report ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("chains_detail"), list):
+        raise ReportError(f"{file}: has no per-chain outcomes ('chains_detail'); expected a "
+                          f"results.json written by `lumos evaluate`")
+    return data
+
+
+class ReportError(ValueError):
+    """A file that is not a usable evaluation report."""
+
+
+def paired_comparison(reports: dict[str, dict], reference: str | None = None) -> dict:
+    """Policies compared on the chains they were all evaluated on.
+
+    The chains differ a lot in difficulty (the same policy: 0.39 on chains 0-99, 0.71 on
+    100-199; docs/agents.md, session 13), so rows evaluated on different numbers of chains
+    are not comparable. This keeps the (seed, chain) pairs every report holds, gives each
+    policy's average length on them, and each policy's difference to ``reference`` (default:
+    the first) as the mean of the per-chain differences with its 95 % interval (normal
+    approximation; pairing removes the chains' shared difficulty from the spread), and how
+    many chains each did better on."""
+    if len(reports) < 2:
+        raise ReportError("a comparison needs at least two evaluation reports")
+    names = list(reports)
+    reference = reference or names[0]
+    if reference not in reports:
+        raise ReportError(f"reference {reference!r} is not among the reports {names}")
+    outcomes = {name: {(r["seed"], r["chain"]): r["completed"] for r in rep["chains_detail"]}
+                for name, rep in reports.items()}
+    common = sorted(set.intersection(*(set(o) for o in outcomes.values())))
+    if not common:
+        raise ReportError("the reports share no (seed, chain): evaluate them on the same "
+                          "chains and seeds")
+    ref = np.array([outcomes[reference][k] for k in common], np.float64)
+    rows = []
+    for name in names:
+        x = np.array([outcomes[name][k] for k in common], np.float64)
+        d = x - ref
+        half = (1.96 * d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        rows.append({"name": name, "policy": reports[name].get("policy"),
+                     "chains_total": len(outcomes[name]), "avg_len": float(x.mean()),
+                     "ci95": float(1.96 * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1
+                     else float("nan"),
+                     "diff": float(d.mean()), "diff_ci95": float(half),
+                     "better": int((d > 0).sum()), "worse": int((d < 0).sum())})
+    return {"reference": reference, "pairs": len(common), "rows": rows}
+
+
+def paired_table(comparison: dict) -> str:
+    """Markdown table of :func:`paired_comparison`."""
+    ref = comparison["reference"]
+    lines = [f"{comparison['pairs']} (seed, chain) pairs evaluated for every policy; "
+             f"differences to {ref}, paired per chain (95 % intervals).", "",
+             f"| policy | chains evaluated | avg. len. on the common chains | "
+             f"difference to {ref} | chains better / worse than {ref} |",
+             "|---|---|---|---|---|"]
+    for r in comparison["rows"]:
+        diff = ("–" if r["name"] == ref else
+                f"{r['diff']:+.2f} ± {r['diff_ci95']:.2f}")
+        lines.append(f"| {r['name']} | {r['chains_total']} | {r['avg_len']:.2f} ± "
+                     f"{r['ci95']:.2f} | {diff} | "
+                     + ("–" if r["name"] == ref else f"{r['better']} / {r['worse']}") + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(reports: dict[str, dict]) -> str:
     """A CALVIN-style table: one row per policy, success of 1..5 in a row and avg. length,
     each with its 95 % confidence interval over chains (pooled over seeds)."""

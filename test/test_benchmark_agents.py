@@ -22,6 +22,9 @@ def test_smoke_profile_end_to_end(sim_dataset, tmp_path):
     assert "--set agent.method=gcbc --features" in report
     assert "2 chains for LUMOS and GCBC, 1 for the others" in report
     assert data_chains(tmp_path, "gcbc") == 2 and data_chains(tmp_path, "mcil") == 1
+    # LUMOS and GCBC ran 2 chains, the others 1: the paired view uses the one all share
+    assert "## Paired on the common chains" in report
+    assert "1 (seed, chain) pairs evaluated for every policy; differences to LUMOS" in report
     assert (tmp_path / "success.png").is_file()
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["profile"] == "smoke" and data["timings"]["total_min"] > 0

@@ -62,6 +62,26 @@ def test_evaluate_resume_is_a_clear_one_line_error_when_it_cannot_continue(tmp_p
     assert "1 chain(s) reused" in capsys.readouterr().out
 
 
+def test_compare_reads_reports_and_names_what_is_wrong(tmp_path, capsys):
+    base = ["evaluate", "--policy", "random", "--workers", "1", "--max-steps", "5"]
+    assert main([*base, "--chains", "2", "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--chains", "1", "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "results.json"),
+                 "--out", str(tmp_path / "cmp.md")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 (seed, chain) pairs") and "| b | 1 |" in out
+    assert (tmp_path / "cmp.md").read_text() == out
+    for argv, message in (
+            ([str(tmp_path / "a"), str(tmp_path / "nowhere")], "no such evaluation report"),
+            ([str(tmp_path / "a"), str(tmp_path / "cmp.md")], "not a JSON evaluation report"),
+            ([str(tmp_path / "a"), str(tmp_path / "b"), "--names", "x"], "--names: 1 name(s)"),
+            ([str(tmp_path / "a"), str(tmp_path / "a")], "not distinct")):
+        assert main(["compare", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+
+
 def test_evaluate_keeps_its_results_when_the_report_cannot_be_written(tmp_path, capsys,
                                                                       monkeypatch):
     import lumos_core.evaluation as evaluation

@@ -158,3 +158,38 @@ def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monk
         evaluate(seeds=[0], out_dir=out, progress=False, resume=True, **kwargs)
     assert ran == []
     assert json.loads((out / "results.json").read_text())["policy"] == "random"   # kept
+
+
+def _report(outcomes: dict[int, int], seed: int = 0) -> dict:
+    return {"policy": "p", "chains_detail": [
+        {"seed": seed, "chain": c, "completed": k, "subtasks": []} for c, k in outcomes.items()]}
+
+
+def test_paired_comparison_by_hand():
+    from lumos_core.evaluation import paired_comparison, paired_table
+
+    # b was evaluated on more chains (chain 3 is easy), c on fewer: only chains 0-1 are common
+    reports = {"a": _report({0: 1, 1: 3, 2: 0}), "b": _report({0: 2, 1: 3, 2: 1, 3: 5}),
+               "c": _report({0: 0, 1: 1})}
+    cmp = paired_comparison(reports)
+    assert cmp["reference"] == "a" and cmp["pairs"] == 2
+    rows = {r["name"]: r for r in cmp["rows"]}
+    assert rows["b"]["chains_total"] == 4 and rows["b"]["avg_len"] == 2.5   # not 2.75
+    assert rows["b"]["diff"] == 0.5 and (rows["b"]["better"], rows["b"]["worse"]) == (1, 0)
+    assert rows["c"]["diff"] == -1.5 and (rows["c"]["better"], rows["c"]["worse"]) == (0, 2)
+    # d = (-1, -2): mean -1.5, sample std 0.7071 -> 1.96 * 0.7071 / sqrt(2) = 0.98
+    assert abs(rows["c"]["diff_ci95"] - 0.98) < 1e-9
+    assert abs(paired_comparison(reports, "b")["rows"][0]["diff"] + 0.5) < 1e-12
+    table = paired_table(cmp)
+    assert "| c | 2 | 0.50 ± " in table and "-1.50 ± 0.98" in table and "0 / 2" in table
+
+
+def test_paired_comparison_refuses_what_it_cannot_compare():
+    from lumos_core.evaluation import ReportError, paired_comparison
+
+    with pytest.raises(ReportError, match="at least two"):
+        paired_comparison({"a": _report({0: 1})})
+    with pytest.raises(ReportError, match="share no"):
+        paired_comparison({"a": _report({0: 1}), "b": _report({0: 1}, seed=1)})
+    with pytest.raises(ReportError, match="reference 'z'"):
+        paired_comparison({"a": _report({0: 1}), "b": _report({0: 1})}, "z")

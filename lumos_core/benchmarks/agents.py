@@ -372,7 +372,8 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
                  timings: dict, data_info: dict, reused_world_model: str | None = None,
                  preset: str = "state", device: str | None = None) -> None:
     """report.md and report.json."""
-    from lumos_core.evaluation import markdown_table, per_task_table
+    from lumos_core.evaluation import (load_report, markdown_table, paired_comparison,
+                                       paired_table, per_task_table)
 
     wm = (f"world model reused ({reused_world_model})" if reused_world_model
           else f"world model trained {prof.wm_minutes} min")
@@ -395,7 +396,15 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
     for variant, report in reports.items():
         lines.append(f"| {variant} | {report['train_steps']} | {report['windows_per_s']:.0f} |")
     lines += ["", "± is a 95 % confidence interval over chains (normal approximation; "
-              "binomial for the rates).", "", "## Per task", "", per_task_table(reports),
+              "binomial for the rates).", ""]
+    written = {v: r["written_to"] for v, r in reports.items() if r.get("written_to")}
+    if len(written) >= 2:
+        # rows with more chains than others are not comparable as they stand: the chains
+        # differ in difficulty; the paired view compares every variant on the same chains
+        lines += ["## Paired on the common chains", "",
+                  paired_table(paired_comparison({v: load_report(w)
+                                                  for v, w in written.items()})), ""]
+    lines += ["## Per task", "", per_task_table(reports),
               "## Timings (minutes)", "",
               "\n".join(f"- {k}: {v:.1f}" for k, v in timings.items()), "",
               "## Commands", "", "```", *commands, "```", ""]

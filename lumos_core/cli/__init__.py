@@ -24,9 +24,9 @@ from lumos_core.cli.common import Handler, add_config_args, config_from_args
 __all__ = ["COMMANDS", "Handler", "add_config_args", "build_parser", "config_from_args", "main"]
 
 #: every subcommand, in the order `lumos --help` lists them
-COMMANDS = ("config", "checkpoint", "embed", "collect", "chains", "evaluate", "ladder",
-            "train-wm", "wm-report", "featurize", "train-agent", "imagine", "benchmark",
-            "annotate", "bag2dataset", "demo")
+COMMANDS = ("config", "checkpoint", "embed", "collect", "chains", "evaluate", "compare",
+            "ladder", "train-wm", "wm-report", "featurize", "train-agent", "imagine",
+            "benchmark", "annotate", "bag2dataset", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,14 +48,15 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from lumos_core.config import ConfigError
     from lumos_core.data.calvin import DatasetError
     from lumos_core.data.recording import RecordingError
-    from lumos_core.evaluation import ResumeError
+    from lumos_core.evaluation import ReportError, ResumeError
     from lumos_core.language import LanguageModelMissingError
     from lumos_core.ladder import LadderError
     from lumos_core.runs import OutputError
     from lumos_core.sim.collect import CollectError
 
     return (ConfigError, CheckpointError, LanguageModelMissingError, OSError, DatasetError,
-            CollectError, RecordingError, LadderError, OutputError, ResumeError)
+            CollectError, RecordingError, LadderError, OutputError, ResumeError,
+            ReportError)
 
 
 def main(argv: list[str] | None = None) -> int:
