@@ -139,13 +139,13 @@ def load_optimizer(opt, state: dict, lr: float) -> None:
 
 def check_resume_config(checkpoint: str | Path, stored: Mapping[str, Any],
                         current: Mapping[str, Any], sections: tuple[str, ...],
-                        schedule: tuple[str, ...] = ()) -> None:
+                        schedule: tuple[str, ...] = (), what: str = "--resume") -> None:
     """Refuse to resume with a model configuration other than the checkpoint's (the weights
     would not fit): one line per differing key instead of size-mismatch tracebacks.
     ``schedule``: ``section.key`` names that only set when something happens in training
     (e.g. where the BC warm-up ends), free to change on resume."""
     diff = config_differences(stored, current, sections, ignore=schedule)
     if diff:
-        raise OutputError(f"--resume: {checkpoint} was trained with another configuration of "
+        raise OutputError(f"{what}: {checkpoint} was trained with another configuration of "
                           f"{'/'.join(sections)}; use the same --preset and --set as the run "
                           "(differing keys: " + "; ".join(diff) + ")")

@@ -24,7 +24,8 @@ from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
 from lumos_core.precision import autocast, autocast_dtype
-from lumos_core.runs import check_resume_config, load_optimizer, truncate_metrics
+from lumos_core.runs import (OutputError, check_resume_config, load_optimizer,
+                             truncate_metrics)
 
 #: agent settings a resumed run may change, as they leave the weights alone: where the BC
 #: warm-up ends (a warm-up continued longer, or DITTO started from a chosen checkpoint) and
@@ -68,6 +69,7 @@ class AgentTrainer:
             b.compile_networks()
         self.step = 0
         self.writer = None
+        self.initialised_from: str | None = None
 
     def training_state(self) -> dict:
         """Everything needed to continue exactly."""
@@ -87,7 +89,8 @@ class AgentTrainer:
                         config=self.cfg, normalization=self.agent.world_model.normalization(),
                         language_model_id=MODEL_ID,
                         extra={"step": self.step, "world_model_checkpoint": str(self.wm_path),
-                               "instructions": self.sampler.instructions()},
+                               "instructions": self.sampler.instructions(),
+                               "initialised_from": self.initialised_from},
                         training_state=self.training_state())
         return path
 
@@ -107,6 +110,26 @@ class AgentTrainer:
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.step = int(state["step"])
         truncate_metrics(self.run_dir, self.step)
+
+    def init_from(self, path: str | Path) -> None:
+        """Start this (new) run from the behaviour weights and optimiser moments of policy
+        checkpoint ``path`` -- e.g. an exported policy fine-tuned at a lower rate. Its model
+        configuration must be this run's (the schedule may differ) and its world model the
+        one the features were computed with; the run counts its own steps from 0."""
+        ckpt = load_checkpoint(path, kind="policy")
+        check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
+                            ("world_model", "agent"), schedule=RESUMABLE_SCHEDULE,
+                            what="--init-from")
+        theirs = ckpt.state_dict("world_model")
+        ours = self.agent.world_model.state_dict()
+        if set(theirs) != set(ours) or any(not torch.equal(theirs[k].cpu(), ours[k].cpu())
+                                           for k in ours):
+            raise OutputError(f"--init-from: the world model inside {path} is not the one "
+                              f"the features were computed with ({self.wm_path}); its actor "
+                              "would act on another model's latents: give the features of "
+                              "its own world model (lumos featurize " + str(path) + ")")
+        self.load_weights_and_optimizers(ckpt)
+        self.initialised_from = str(path)
 
     def load_weights_and_optimizers(self, ckpt) -> dict | None:
         """The behaviour weights of policy checkpoint ``ckpt`` and, where it has a training

@@ -141,6 +141,40 @@ def test_resume_may_move_the_warm_up_boundary_but_not_the_model(features, tmp_pa
         AgentTrainer(wider, out / "feats", tmp_path, progress=False).resume()
 
 
+def test_a_new_run_starts_from_another_policys_weights(features, tmp_path, sim_dataset):
+    """--init-from: a new run (step 0, its own directory) with the behaviour weights and
+    optimiser moments of a policy checkpoint, at its own rate; refused for another model
+    configuration or another world model than the features'."""
+    from dataclasses import replace
+
+    from lumos_core.runs import OutputError
+
+    out, cfg = features
+    source = AgentTrainer(cfg, out / "feats", tmp_path / "src", progress=False)
+    source.fit(3)
+    slower = replace(cfg, agent_train=replace(cfg.agent_train, actor_lr=3e-5))
+    tuned = AgentTrainer(slower, out / "feats", tmp_path / "ft", progress=False)
+    tuned.init_from(tmp_path / "src" / "checkpoints" / "step_00000003")
+    assert tuned.step == 0 and tuned.actor_opt.state
+    assert [g["lr"] for g in tuned.actor_opt.param_groups] == [3e-5]
+    for (name, a), (_, b) in zip(source.agent.behaviour.state_dict().items(),
+                                 tuned.agent.behaviour.state_dict().items()):
+        assert torch.equal(a, b), name
+    path = tuned.fit(1)
+    assert load_checkpoint(path, kind="policy").extra["initialised_from"].endswith(
+        "step_00000003")
+
+    wider = replace(cfg, agent=replace(cfg.agent, actor_units=cfg.agent.actor_units + 8))
+    with pytest.raises(OutputError, match="--init-from: .*agent.actor_units"):
+        AgentTrainer(wider, out / "feats", tmp_path / "w", progress=False).init_from(path)
+    # another world model (trained one step more) behind other features: refused by name
+    other_wm = WorldModelTrainer(cfg, tmp_path / "wm2", progress=False)
+    other_wm.fit(4)
+    featurize(other_wm.save("final"), sim_dataset[0], tmp_path / "feats2", progress=False)
+    with pytest.raises(OutputError, match="not the one the features were computed with"):
+        AgentTrainer(cfg, tmp_path / "feats2", tmp_path / "o", progress=False).init_from(path)
+
+
 def test_policy_in_the_harness(features, tmp_path, encoder):
     out, cfg = features
     trainer = AgentTrainer(cfg, out / "feats", tmp_path / "run", progress=False)

@@ -14,15 +14,23 @@ def register(sub) -> None:
     add_config_args(agent, "state")
     agent.add_argument("--features", required=True, help="output of `lumos featurize`")
     add_run_args(agent)
+    agent.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                       help="start a new run from this policy checkpoint's behaviour weights "
+                            "(and optimiser moments, if it has them), e.g. to fine-tune an "
+                            "exported policy at a lower agent_train.actor_lr; same model "
+                            "configuration and world model (the features') required")
     agent.add_argument("--device", default=None)
     add_threads(agent)
     agent.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from lumos_core.runs import OutputError
     from lumos_core.train_agent import AgentTrainer
     from lumos_core.wm_report import plot_agent_curves
 
+    if args.init_from and args.resume:
+        raise OutputError("--init-from starts a new run; --resume continues one: give one")
     cfg = run_config(args)
     set_threads(args)
     start_run(args)
@@ -34,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         trainer.resume()
         print(f"resumed at step {trainer.step}")
+    elif args.init_from:
+        trainer.init_from(args.init_from)
+        print(f"initialised from {args.init_from}")
     final = trainer.fit(max_minutes=args.max_minutes)
     print(f"checkpoint: {final} (step {trainer.step}, {trainer.windows_per_s:.0f} windows/s)")
     metrics = trainer.run_dir / "metrics.jsonl"
