@@ -458,7 +458,10 @@ class AgentTrainConfig(Section):
                                "at a BC rate (1e-3) followed by DITTO at the same rate undoes "
                                "the warm start: the exact DITTO objective falls (0.72 -> 0.62 "
                                "in 25 batches) where 3e-5 raises it (docs/agents.md, session "
-                               "10).", low=0.0)
+                               "10). Applies to every agent.method=lumos variant, the "
+                               "no-DITTO ablation too (BC at this rate after the warm-up: the "
+                               "ablation then differs from LUMOS in DITTO only; session 13); "
+                               "not to the GCBC and MCIL baselines.", low=0.0)
     critic_lr: float = doc(3e-4, "AdamW learning rate of the critic.", low=0.0)
     grad_clip: float = doc(100.0, "Gradient-norm clip of each optimiser.", low=0.0)
     target_update_every: int = doc(50, "Hard copy critic -> target critic every N batches.", low=1)

@@ -162,7 +162,9 @@ class AgentTrainer:
         batch = self.sampler.sample(t.batch_size, self.device)
         self.agent.behaviour.train()
         warmup = self.in_warmup()
-        lr = t.actor_lr if warmup or not t.ditto_lr or not self.agent.behaviour.imagines \
+        # every LUMOS variant, its no-DITTO ablation included, shares one rate schedule (the
+        # ablation then differs in DITTO only); the BC baselines keep theirs
+        lr = t.actor_lr if warmup or not t.ditto_lr or self.cfg.agent.method != "lumos" \
             else t.ditto_lr
         for group in self.actor_opt.param_groups:
             group["lr"] = lr
