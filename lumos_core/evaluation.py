@@ -492,9 +492,22 @@ def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: 
 
 def load_report(path: str | Path) -> dict:
     """A finished evaluation's ``results.json`` (``path``: the file or its directory), with
-    its per-chain outcomes. Raises :class:`ReportError` naming the file when it is not one."""
+    its per-chain outcomes -- or, for a directory without a report, the chains its log
+    (``chains.jsonl``) holds so far (``partial``: an evaluation running or interrupted).
+    Raises :class:`ReportError` naming the file when it is not one."""
     path = Path(path)
     file = path / "results.json" if path.is_dir() else path
+    if path.is_dir() and not file.exists() and (path / CHAIN_LOG).is_file():
+        # an evaluation still running (or interrupted): the chains it has finished so far
+        rows = []
+        for line in (path / CHAIN_LOG).read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue                    # the line being written
+        header = next((r["header"] for r in rows if "header" in r), {})
+        return {"policy": header.get("policy"), "partial": True,
+                "chains_detail": [r for r in rows if "header" not in r]}
     try:
         data = json.loads(file.read_text())
     except FileNotFoundError:

@@ -72,6 +72,10 @@ def test_compare_reads_reports_and_names_what_is_wrong(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("1 (seed, chain) pairs") and "| b | 1 |" in out
     assert (tmp_path / "cmp.md").read_text() == out
+    # an evaluation still running: its chain log stands in for the report
+    (tmp_path / "a" / "results.json").unlink()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().out.startswith("1 (seed, chain) pairs")
     for argv, message in (
             ([str(tmp_path / "a"), str(tmp_path / "nowhere")], "no such evaluation report"),
             ([str(tmp_path / "a"), str(tmp_path / "cmp.md")], "not a JSON evaluation report"),
