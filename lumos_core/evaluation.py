@@ -331,7 +331,11 @@ def _previous_results(out_dir: Path, policy: str, max_steps: int,
     headers = []
     report = out_dir / "results.json"
     if report.is_file():
-        data = json.loads(report.read_text())
+        try:
+            data = json.loads(report.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ResumeError(f"--resume: {report} is not a readable evaluation report "
+                              f"({exc}); move it aside to resume from the chain log") from None
         headers.append((report, data))
         for r in data.get("chains_detail", []):
             found[(r["seed"], r["chain"])] = r

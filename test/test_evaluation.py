@@ -159,6 +159,11 @@ def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monk
     assert ran == []
     assert json.loads((out / "results.json").read_text())["policy"] == "random"   # kept
 
+    (out / "results.json").write_text("{truncated")
+    with pytest.raises(ResumeError, match="not a readable evaluation report"):
+        evaluate("random", chains, eval_instructions, [0], out, max_steps=5, progress=False,
+                 resume=True)
+
 
 def _report(outcomes: dict[int, int], seed: int = 0) -> dict:
     return {"policy": "p", "chains_detail": [
