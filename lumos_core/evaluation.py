@@ -316,6 +316,25 @@ class ResumeError(ValueError):
     """A previous evaluation in the report directory does not match the one requested."""
 
 
+def _read_chain_log(log: Path) -> tuple[list[dict], list[dict], list[int]]:
+    """The headers, the chain results and the numbers of the incomplete lines (the one being
+    written when the process died) of a per-chain log."""
+    headers, rows, incomplete = [], [], []
+    for number, line in enumerate(log.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            incomplete.append(number)
+            continue
+        if "header" in entry:
+            headers.append(entry["header"])
+        else:
+            rows.append(entry)
+    return headers, rows, incomplete
+
+
 def _same_path(a: str, b: str) -> bool:
     """Two policy specs naming the same checkpoint directory (or the same built-in)."""
     return a == b or (Path(a).exists() and Path(a).resolve() == Path(b).resolve())
@@ -341,19 +360,12 @@ def _previous_results(out_dir: Path, policy: str, max_steps: int,
             found[(r["seed"], r["chain"])] = r
     log = out_dir / CHAIN_LOG
     if log.is_file():
-        for number, line in enumerate(log.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                # the line being written when the process died: that chain runs again
-                print(f"lumos: {log}:{number} is incomplete; that chain runs again")
-                continue
-            if "header" in entry:
-                headers.append((log, entry["header"]))
-            else:
-                found[(entry["seed"], entry["chain"])] = entry
+        log_headers, rows, incomplete = _read_chain_log(log)
+        for number in incomplete:
+            print(f"lumos: {log}:{number} is incomplete; that chain runs again")
+        headers += [(log, header) for header in log_headers]
+        for entry in rows:
+            found[(entry["seed"], entry["chain"])] = entry
     for source, header in headers:
         for key, want in (("policy", policy), ("max_steps", max_steps)):
             have = header.get(key)
@@ -503,15 +515,9 @@ def load_report(path: str | Path) -> dict:
     file = path / "results.json" if path.is_dir() else path
     if path.is_dir() and not file.exists() and (path / CHAIN_LOG).is_file():
         # an evaluation still running (or interrupted): the chains it has finished so far
-        rows = []
-        for line in (path / CHAIN_LOG).read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue                    # the line being written
-        header = next((r["header"] for r in rows if "header" in r), {})
-        return {"policy": header.get("policy"), "partial": True,
-                "chains_detail": [r for r in rows if "header" not in r]}
+        headers, rows, _ = _read_chain_log(path / CHAIN_LOG)
+        return {"policy": (headers[0] if headers else {}).get("policy"), "partial": True,
+                "chains_detail": rows}
     try:
         data = json.loads(file.read_text())
     except FileNotFoundError:
