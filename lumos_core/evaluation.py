@@ -119,8 +119,10 @@ def _is_state_bc(spec: str) -> bool:
     return is_state_bc(spec)
 
 
-def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]], seed: int):
-    """Build the policy named by ``spec`` for this worker's env."""
+def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]], seed: int,
+                grounding: str = "task"):
+    """Build the policy named by ``spec`` for this worker's env (``grounding``: how a
+    checkpoint's policy grounds instructions, :mod:`lumos_core.grounding`)."""
     if spec == "random":
         return RandomPolicy(seed)
     if spec == "expert":
@@ -138,10 +140,11 @@ def make_policy(spec: str, env: PlayTableEnv, instructions: dict[str, list[str]]
         # loading a checkpoint costs far more than a chain: one policy per worker process
         from lumos_core.policy import LumosPolicy
 
-        if spec not in _POLICIES:
+        key = (spec, grounding)
+        if key not in _POLICIES:
             _POLICIES.clear()
-            _POLICIES[spec] = LumosPolicy(spec)
-        policy = _POLICIES[spec]
+            _POLICIES[key] = LumosPolicy(spec, grounding=grounding)
+        policy = _POLICIES[key]
         policy.seed(seed)
         return policy
     raise ValueError(f"unknown policy {spec!r}; use 'expert', 'random', a policy checkpoint "
@@ -169,6 +172,7 @@ class EvalJob:
     max_steps: int
     sim: dict
     instructions: dict
+    grounding: str = "task"
 
 
 _ENV: dict = {}
@@ -218,7 +222,12 @@ def run_chain(env: PlayTableEnv, policy, chain: dict, instructions: dict[str, li
                 break
         if frames is not None and frames:
             frames.extend([overlay_instruction(obs["rgb_static"], goal, success)] * 8)
-        results.append({"task": task, "instruction": goal, "success": success, "steps": steps})
+        result = {"task": task, "instruction": goal, "success": success, "steps": steps}
+        grounded = getattr(policy, "last_grounding", None)
+        if grounded is not None:
+            result["grounded"] = {"task": grounded.task, "sentence": grounded.sentence,
+                                  "confidence": round(grounded.confidence, 4)}
+        results.append(result)
         if not success:
             break
     return {"completed": sum(r["success"] for r in results), "subtasks": results}
@@ -235,7 +244,8 @@ def _init_worker() -> None:
 def _run_job(job: EvalJob) -> dict:
     env = _env(job.sim, job.video)
     rng = np.random.default_rng(job.seed * 1_000_003 + job.chain_index)
-    policy = make_policy(job.policy, env, job.instructions, int(rng.integers(2 ** 31)))
+    policy = make_policy(job.policy, env, job.instructions, int(rng.integers(2 ** 31)),
+                         job.grounding)
     frames = [] if job.video else None
     result = run_chain(env, policy, job.chain, job.instructions, rng, job.max_steps, frames)
     result.update(chain=job.chain_index, seed=job.seed)
@@ -341,11 +351,13 @@ def _same_path(a: str, b: str) -> bool:
 
 
 def _previous_results(out_dir: Path, policy: str, max_steps: int,
-                      instructions: dict[str, list[str]], chains: list[dict]) -> list[dict]:
+                      instructions: dict[str, list[str]], chains: list[dict],
+                      grounding: str = "task") -> list[dict]:
     """Chain results of an earlier evaluation in ``out_dir`` (its finished report's
     ``chains_detail`` and the per-chain log of an interrupted one) that this evaluation can
-    reuse: same policy and step limit, and every reused chain's tasks and sentences consistent
-    with ``chains`` and ``instructions``. Raises :class:`ResumeError` naming what differs."""
+    reuse: same policy, step limit and grounding, and every reused chain's tasks and sentences
+    consistent with ``chains`` and ``instructions``. Raises :class:`ResumeError` naming what
+    differs."""
     found: dict[tuple[int, int], dict] = {}
     headers = []
     report = out_dir / "results.json"
@@ -367,13 +379,15 @@ def _previous_results(out_dir: Path, policy: str, max_steps: int,
         for entry in rows:
             found[(entry["seed"], entry["chain"])] = entry
     for source, header in headers:
-        for key, want in (("policy", policy), ("max_steps", max_steps)):
-            have = header.get(key)
+        for key, want in (("policy", policy), ("max_steps", max_steps),
+                          ("grounding", grounding)):
+            # evaluations from before grounding existed embedded the instructions as given
+            have = header.get(key, "off" if key == "grounding" else None)
             if key == "policy" and isinstance(have, str) and _same_path(have, want):
                 continue
             if have != want:
                 raise ResumeError(f"--resume: {source} is an evaluation with {key} = "
-                                  f"{header.get(key)!r}, this one has {want!r}; use another "
+                                  f"{have!r}, this one has {want!r}; use another "
                                   f"--out or leave out --resume")
     for (seed, index), r in found.items():
         if index >= len(chains):
@@ -395,22 +409,29 @@ def _previous_results(out_dir: Path, policy: str, max_steps: int,
 def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]],
              seeds: list[int], out_dir: str | Path | None = None, workers: int = 1,
              videos: int = 0, max_steps: int = MAX_STEPS, sim: SimConfig | None = None,
-             render: bool = False, progress: bool = True, resume: bool = False) -> dict:
+             render: bool = False, progress: bool = True, resume: bool = False,
+             grounding: str = "task") -> dict:
     """Evaluate ``policy`` on ``chains`` for every seed; writes reports to ``out_dir``.
 
     With ``out_dir``, every finished chain is appended to ``out_dir/chains.jsonl`` at once, so
     that an interrupted evaluation loses at most the chains in flight; ``resume`` reuses the
     chains an earlier evaluation in ``out_dir`` finished (its log or its report; with the same
     policy, step limit, chains and instructions) and runs only the others -- also to extend an
-    evaluation to more chains or seeds."""
+    evaluation to more chains or seeds. ``grounding``: how a checkpoint's policy grounds the
+    instructions (``task`` or ``off``: :mod:`lumos_core.grounding`)."""
     from dataclasses import asdict
+
+    from lumos_core.grounding import GROUNDING_MODES
+
+    if grounding not in GROUNDING_MODES:
+        raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
 
     from tqdm import tqdm
 
     sim = sim or SimConfig(render=render)
     sim_dict = {**asdict(sim), "render": render or policy_needs_images(policy)}
     jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
-                    sim_dict, instructions)
+                    sim_dict, instructions, grounding)
             for seed in seeds for i, chain in enumerate(chains)]
     results, previous = [], []
     if resume:
@@ -418,7 +439,8 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
             raise ResumeError("--resume needs the report directory (--out) of the evaluation "
                               "to continue")
         wanted = {(job.seed, job.chain_index) for job in jobs}
-        previous = _previous_results(Path(out_dir), policy, max_steps, instructions, chains)
+        previous = _previous_results(Path(out_dir), policy, max_steps, instructions, chains,
+                                     grounding)
         results = [r for r in previous if (r["seed"], r["chain"]) in wanted]
         done = {(r["seed"], r["chain"]) for r in results}
         jobs = [job for job in jobs if (job.seed, job.chain_index) not in done]
@@ -428,7 +450,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
         print(f"lumos: starting a new evaluation in {out_dir}: its earlier chain log is "
               f"replaced (--resume would have reused it)", file=sys.stderr)
     # the new log keeps every earlier chain, also those outside this evaluation's range
-    log = _chain_log(out_dir, policy, max_steps, previous)
+    log = _chain_log(out_dir, policy, max_steps, previous, grounding)
     bar = tqdm(total=len(jobs), desc=f"evaluate {Path(policy).name}", unit="chain",
                disable=not progress)
 
@@ -467,7 +489,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     results.sort(key=lambda r: (r["seed"], r["chain"]))
     per_seed = [metrics([r for r in results if r["seed"] == s]) for s in seeds]
     report = {"policy": policy, "chains": len(chains), "seeds": seeds, "max_steps": max_steps,
-              "per_seed": per_seed, "summary": aggregate(per_seed)}
+              "grounding": grounding, "per_seed": per_seed, "summary": aggregate(per_seed)}
     if out_dir is not None:
         try:
             write_report(Path(out_dir), report, results)
@@ -484,7 +506,8 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     return report
 
 
-def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: list[dict]):
+def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: list[dict],
+               grounding: str = "task"):
     """The per-chain log of this evaluation, opened for appending: a header line, then the
     reused chains (so that the log alone can resume it again). None when it cannot be written
     (the report falls back to a temporary directory at the end)."""
@@ -493,7 +516,8 @@ def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: 
     import os
 
     path = Path(out_dir) / CHAIN_LOG
-    lines = [json.dumps({"header": {"policy": policy, "max_steps": max_steps}})]
+    lines = [json.dumps({"header": {"policy": policy, "max_steps": max_steps,
+                                    "grounding": grounding}})]
     lines += [json.dumps({k: v for k, v in r.items() if k != "frames"}) for r in reused]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -688,7 +712,8 @@ def write_report(out_dir: Path, report: dict, results: list[dict]) -> None:
     (out_dir / "results.json").write_text(json.dumps({**report, "chains_detail": detail},
                                                      indent=1))
     text = (f"# Evaluation of `{report['policy']}`\n\n{report['chains']} chains x "
-            f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask.\n\n"
+            f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask, "
+            f"instructions grounded: {report.get('grounding', 'off')}.\n\n"
             + markdown_table({name: report}) + "\n## Per task\n\n"
             + per_task_table({name: report}) + "\n## Per chain position\n\n"
             + position_table(report))

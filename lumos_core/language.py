@@ -55,6 +55,7 @@ class LanguageEncoder:
         self.batch_size = batch_size
         self._model = None
         self._cache: dict[str, np.ndarray] = {}
+        self._token_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def _load(self):
@@ -97,6 +98,24 @@ class LanguageEncoder:
             if not texts:
                 return np.zeros((0, self.dim), dtype=np.float32)
             return np.stack([self._cache[t] for t in texts])
+
+    def encode_tokens(self, texts: Iterable[str]) -> list[np.ndarray]:
+        """MiniLM's contextual token embeddings of each text (before pooling): a list of
+        float32 arrays of shape (tokens, 384), [CLS] and [SEP] included."""
+        texts = list(texts)
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"instructions must be strings, got {type(text).__name__}")
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
+            if missing:
+                model = self._load()
+                out = model.encode(missing, batch_size=self.batch_size,
+                                   output_value="token_embeddings", convert_to_numpy=False,
+                                   show_progress_bar=False)
+                for text, tokens in zip(missing, out):
+                    self._token_cache[text] = tokens.detach().float().cpu().numpy()
+            return [self._token_cache[t] for t in texts]
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single instruction; shape (384,)."""

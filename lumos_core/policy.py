@@ -39,7 +39,12 @@ class LumosPolicy:
     """``reset()`` / ``step(obs, goal)`` over a ``policy`` checkpoint."""
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu",
-                 action_mode: str | None = None, encoder=None, seed: int = 0) -> None:
+                 action_mode: str | None = None, encoder=None, seed: int = 0,
+                 grounding: str = "task") -> None:
+        from lumos_core.grounding import GROUNDING_MODES
+
+        if grounding not in GROUNDING_MODES:
+            raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
         ckpt = load_checkpoint(checkpoint, kind="policy")
         self.cfg = ckpt.lumos_config()
         self.device = torch.device(device)
@@ -55,6 +60,14 @@ class LumosPolicy:
         self.language_model_id = ckpt.language_model_id
         check_language_model(self.language_model_id, checkpoint)
         self._encoder = encoder
+        #: 'task': a text goal is replaced by the training paraphrase of the task a classifier
+        #: over its token embeddings names (lumos_core.grounding); 'off': embedded as given
+        self.grounding = grounding
+        self._grounder = None
+        #: why grounding is unavailable for this checkpoint/encoder (None: not yet asked)
+        self.grounding_note: str | None = None
+        #: the Grounding of the last text goal (None: not grounded)
+        self.last_grounding = None
         self.generator = torch.Generator()
         self.needs_images = self.cfg.world_model.obs_mode == "vision"
         self._not_first = torch.zeros(1, 1, dtype=torch.bool, device=self.device)
@@ -97,9 +110,25 @@ class LumosPolicy:
                 out[cam] = torch.as_tensor(image, device=self.device)[None, None]
         return out
 
+    def ground(self, text: str):
+        """The :class:`~lumos_core.grounding.Grounding` of an instruction on this policy's
+        training instructions, or None (grounding off or unavailable: ``grounding_note``)."""
+        if self.grounding == "off":
+            return None
+        if self._grounder is None and self.grounding_note is None:
+            from lumos_core.grounding import groundable, shared_grounder
+
+            self.grounding_note = groundable(self.instructions, self.encoder)
+            if self.grounding_note is None:
+                self._grounder = shared_grounder(self.instructions, self.encoder)
+        return None if self._grounder is None else self._grounder.ground(text)
+
     def goal_embedding(self, goal) -> torch.Tensor:
-        """A goal given as text (embedded) or as a 384-d embedding."""
+        """A goal given as text (grounded, then embedded) or as a 384-d embedding."""
         if isinstance(goal, str):
+            self.last_grounding = self.ground(goal)
+            if self.last_grounding is not None:
+                goal = self.last_grounding.sentence
             goal = self.encoder.encode_one(goal)
         emb = np.asarray(goal, np.float32).reshape(-1)
         if emb.shape != (384,):

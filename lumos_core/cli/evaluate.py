@@ -23,6 +23,11 @@ def register(sub) -> None:
     evaluate.add_argument("--instructions", help="YAML task -> evaluation paraphrases")
     evaluate.add_argument("--out", default=None,
                           help="report directory (each finished chain is logged there at once)")
+    evaluate.add_argument("--grounding", choices=("task", "off"), default="task",
+                          help="task: an instruction is replaced by the training paraphrase of "
+                               "the task a classifier over its MiniLM token embeddings names "
+                               "(fitted on the checkpoint's training instructions); off: "
+                               "embedded as given (all evaluations before session 14)")
     evaluate.add_argument("--resume", action="store_true",
                           help="reuse the chains an earlier (interrupted or shorter) evaluation "
                                "in --out finished; run only the others")
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                                          config_file("sim_instructions_eval.yaml"))
     report = evaluate(args.policy, chains, instructions, args.seeds, args.out, args.workers,
                       args.videos, args.max_steps, cfg.sim, render=args.videos > 0,
-                      resume=args.resume)
+                      resume=args.resume, grounding=args.grounding)
     print(markdown_table({args.policy: report}), end="")
     if args.out:
         print(f"report: {report['written_to']}/results.md")

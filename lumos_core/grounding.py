@@ -1,0 +1,148 @@
+"""Grounding unseen instructions on the sentences a policy was trained on.
+
+A policy learns its goal pathway from the MiniLM *sentence* embeddings of the training
+paraphrases. Mean-pooled sentence embeddings barely move with the one word that names the
+task's direction or state ("move the red cube to the right side" lands next to a left push,
+"put out the bulb" next to switching it on), so an unseen paraphrase can hand the policy the
+goal of another task. MiniLM's *token* embeddings keep those words apart: a small classifier
+over them (a learned projection, then the maximum over tokens) trained on the training
+paraphrases only names the task of unseen ones far more often than any rule on the sentence
+embedding (docs/agents.md, session 14: 54 of 54 evaluation sentences against 49 for a
+classifier on the sentence embedding and 39 for the nearest training sentence).
+
+``InstructionGrounder.ground(text)`` names the task and replaces the instruction by the
+training paraphrase of that task nearest to it, so the policy receives a goal embedding it was
+trained on. It is fitted in seconds from the instructions a policy checkpoint records (one fit
+per process and instruction set), needs at least two named tasks, and leaves goals given as
+embeddings alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+#: the task name of annotations given without one (``lumos annotate``): not a task to ground on
+UNLABELLED_TASK = "annotated"
+#: grounding modes of a policy
+GROUNDING_MODES = ("task", "off")
+
+
+class GroundingError(ValueError):
+    """The instructions cannot train a grounder (fewer than two named tasks, no tokens)."""
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What an instruction was grounded on."""
+
+    instruction: str
+    task: str
+    confidence: float
+    #: the training paraphrase of ``task`` nearest to the instruction (the policy's goal)
+    sentence: str
+
+
+def groundable(instructions: Mapping[str, Sequence[str]], encoder) -> str | None:
+    """Why ``instructions`` cannot be grounded on with ``encoder``, or None if they can."""
+    tasks = [t for t, texts in instructions.items() if texts and t != UNLABELLED_TASK]
+    if len(tasks) < 2:
+        return (f"grounding needs training instructions of at least two named tasks, got "
+                f"{len(tasks)}")
+    if UNLABELLED_TASK in instructions:
+        return (f"some training instructions carry no task name ('{UNLABELLED_TASK}'): a "
+                "grounder cannot tell which task they belong to")
+    if not hasattr(encoder, "encode_tokens"):
+        return f"the sentence encoder {type(encoder).__name__} gives no token embeddings"
+    return None
+
+
+class _TokenClassifier(torch.nn.Module):
+    """Projection of each token embedding, maximum over the sentence's tokens, linear."""
+
+    def __init__(self, dim: int, hidden: int, classes: int) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(dim, hidden)
+        self.out = torch.nn.Linear(hidden, classes)
+
+    def forward(self, tokens: torch.Tensor, sentence: torch.Tensor, count: int) -> torch.Tensor:
+        """``tokens`` (N, dim): every sentence's tokens in a row; ``sentence`` (N,): the index
+        of the sentence each token belongs to; ``count``: the number of sentences."""
+        hidden = torch.tanh(self.proj(tokens))
+        index = sentence[:, None].expand_as(hidden)
+        pooled = hidden.new_zeros(count, hidden.shape[1]).scatter_reduce(
+            0, index, hidden, "amax", include_self=False)
+        return self.out(pooled)
+
+
+def _flat(tokens: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, int]:
+    x = torch.as_tensor(np.concatenate(tokens))
+    sentence = torch.repeat_interleave(torch.arange(len(tokens)),
+                                       torch.tensor([len(t) for t in tokens]))
+    return x, sentence, len(tokens)
+
+
+class InstructionGrounder:
+    """A task classifier over MiniLM token embeddings, fitted on training paraphrases."""
+
+    def __init__(self, instructions: Mapping[str, Sequence[str]], encoder, *, hidden: int = 128,
+                 steps: int = 200, lr: float = 1e-2, weight_decay: float = 1e-4,
+                 seed: int = 0) -> None:
+        reason = groundable(instructions, encoder)
+        if reason:
+            raise GroundingError(reason)
+        self.encoder = encoder
+        self.tasks = sorted(instructions)
+        self.sentences = {t: list(dict.fromkeys(instructions[t])) for t in self.tasks}
+        texts = [s for t in self.tasks for s in self.sentences[t]]
+        labels = torch.tensor([i for i, t in enumerate(self.tasks) for _ in self.sentences[t]])
+        self._embeddings = {t: encoder.encode(self.sentences[t]) for t in self.tasks}
+        batch = _flat(encoder.encode_tokens(texts))
+        generator = torch.Generator().manual_seed(seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+            self.net = _TokenClassifier(batch[0].shape[-1], hidden, len(self.tasks))
+        optimiser = torch.optim.Adam(self.net.parameters(), lr, weight_decay=weight_decay)
+        with torch.enable_grad():
+            for _ in range(steps):
+                optimiser.zero_grad()
+                loss = torch.nn.functional.cross_entropy(self.net(*batch), labels)
+                loss.backward()
+                optimiser.step()
+        self.net.eval()
+        with torch.no_grad():
+            self.training_accuracy = float(
+                (self.net(*batch).argmax(1) == labels).float().mean())
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """p(task | text) for each text, shape (len(texts), len(self.tasks))."""
+        batch = _flat(self.encoder.encode_tokens(list(texts)))
+        with torch.no_grad():
+            return self.net(*batch).softmax(-1).numpy()
+
+    def ground(self, text: str) -> Grounding:
+        """The task of ``text`` and its training paraphrase nearest to ``text``."""
+        probs = self.probabilities([text])[0]
+        best = int(np.argmax(probs))
+        task = self.tasks[best]
+        sims = self._embeddings[task] @ self.encoder.encode([text])[0]
+        return Grounding(text, task, float(probs[best]),
+                         self.sentences[task][int(np.argmax(sims))])
+
+
+_CACHE: dict[tuple, InstructionGrounder] = {}
+
+
+def shared_grounder(instructions: Mapping[str, Sequence[str]], encoder) -> InstructionGrounder:
+    """One fitted grounder per process, instruction set and encoder (a fit costs seconds)."""
+    digest = hashlib.sha256(json.dumps({t: list(v) for t, v in sorted(instructions.items())},
+                                       sort_keys=True).encode()).hexdigest()
+    key = (digest, id(encoder))
+    if key not in _CACHE:
+        _CACHE[key] = InstructionGrounder(instructions, encoder)
+    return _CACHE[key]
