@@ -46,6 +46,9 @@ class Grounding:
     confidence: float
     #: the training paraphrase of ``task`` nearest to the instruction (the policy's goal)
     sentence: str
+    #: the second most probable task and its probability (what an ambiguous text could mean)
+    runner_up: str = ""
+    runner_up_confidence: float = 0.0
 
 
 def groundable(instructions: Mapping[str, Sequence[str]], encoder) -> str | None:
@@ -128,11 +131,12 @@ class InstructionGrounder:
     def ground(self, text: str) -> Grounding:
         """The task of ``text`` and its training paraphrase nearest to ``text``."""
         probs = self.probabilities([text])[0]
-        best = int(np.argmax(probs))
+        second, best = (int(i) for i in np.argsort(probs)[-2:])
         task = self.tasks[best]
         sims = self._embeddings[task] @ self.encoder.encode([text])[0]
         return Grounding(text, task, float(probs[best]),
-                         self.sentences[task][int(np.argmax(sims))])
+                         self.sentences[task][int(np.argmax(sims))],
+                         self.tasks[second], float(probs[second]))
 
 
 _CACHE: dict[tuple, InstructionGrounder] = {}

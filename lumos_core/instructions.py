@@ -4,6 +4,11 @@ Rejects empty or whitespace-only text, text over a length limit, control charact
 out-of-domain instructions: those whose cosine similarity to every instruction the policy was
 trained on is below a threshold. Similarity is only used to reject, never to pick a task
 (MiniLM barely separates opposite verbs: "open/close the drawer" have similarity 0.905).
+With grounding (``grounding="task"``, the default, when the known instructions name at least
+two tasks and the encoder gives token embeddings), an accepted instruction's embedding is that
+of the training paraphrase of the task a classifier over its token embeddings names
+(:mod:`lumos_core.grounding`); ``min_task_confidence`` rejects instructions that classifier
+finds ambiguous, naming the two tasks they could mean.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class Decision:
     embedding: np.ndarray | None = None
     #: a stop command ("stop", "halt", "freeze", ...): hold the robot and clear the goal
     stop: bool = False
+    #: the :class:`~lumos_core.grounding.Grounding` the embedding comes from (None: as given)
+    grounding: object = None
 
 
 #: words that make an instruction a stop command when it has nothing else in it
@@ -91,14 +98,28 @@ class InstructionGate:
     """Validate instructions against length/character rules and the known instruction set."""
 
     def __init__(self, encoder: Encoder, known: Mapping[str, Sequence[str]] | None = None,
-                 max_length: int = 256, min_similarity: float = 0.5) -> None:
+                 max_length: int = 256, min_similarity: float = 0.5, grounding: str = "task",
+                 min_task_confidence: float = 0.0) -> None:
+        from lumos_core.grounding import GROUNDING_MODES, groundable, shared_grounder
+
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         if not -1.0 <= min_similarity <= 1.0:
             raise ValueError(f"min_similarity must be in [-1, 1], got {min_similarity}")
+        if grounding not in GROUNDING_MODES:
+            raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
+        if not 0.0 <= min_task_confidence <= 1.0:
+            raise ValueError(f"min_task_confidence must be in [0, 1], got "
+                             f"{min_task_confidence}")
         self.encoder = encoder
         self.max_length = max_length
         self.min_similarity = min_similarity
+        self.min_task_confidence = min_task_confidence
+        #: why instructions are embedded as given (grounding off or unavailable), else None
+        self.grounding_note = ("grounding is off" if grounding == "off"
+                               else groundable(known or {}, encoder))
+        self.grounder = (shared_grounder(known, encoder) if self.grounding_note is None
+                         else None)
         pairs = [(task, text) for task, texts in (known or {}).items() for text in texts]
         self._tasks = [task for task, _ in pairs]
         self._texts = [text for _, text in pairs]
@@ -146,8 +167,23 @@ class InstructionGate:
                                    f"instruction is '{self._texts[best]}' (task '{task}', "
                                    f"similarity {similarity:.3f} < threshold "
                                    f"{self.min_similarity:.3f})", text, task, similarity)
-        return Decision(True, f"accepted: '{text}' (nearest training instruction "
-                              f"'{self._texts[best]}' of task '{task}', similarity "
-                              f"{similarity:.3f}; only a domain check -- the policy acts on "
-                              "the embedding, not on this match)", text, task, similarity,
-                        embedding)
+        if self.grounder is None:
+            return Decision(True, f"accepted: '{text}' (nearest training instruction "
+                                  f"'{self._texts[best]}' of task '{task}', similarity "
+                                  f"{similarity:.3f}; only a domain check -- the policy acts "
+                                  "on the embedding, not on this match)", text, task,
+                            similarity, embedding)
+        grounded = self.grounder.ground(text)
+        if grounded.confidence < self.min_task_confidence:
+            return Decision(False, f"rejected: ambiguous; '{text}' reads as task "
+                                   f"'{grounded.task}' ({grounded.confidence:.2f}) or "
+                                   f"'{grounded.runner_up}' "
+                                   f"({grounded.runner_up_confidence:.2f}), below the "
+                                   f"confidence threshold {self.min_task_confidence:.2f}; "
+                                   "say it more plainly", text, grounded.task, similarity,
+                            grounding=grounded)
+        return Decision(True, f"accepted: '{text}' as task '{grounded.task}' (confidence "
+                              f"{grounded.confidence:.2f}), grounded on its training "
+                              f"instruction '{grounded.sentence}'", text, grounded.task,
+                        similarity, self.encoder.encode([grounded.sentence])[0],
+                        grounding=grounded)

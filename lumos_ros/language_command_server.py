@@ -65,6 +65,14 @@ class LanguageCommandServer(Node):
         self.declare_parameter("min_similarity", 0.5, ParameterDescriptor(
             description="Reject instructions whose cosine similarity to every known "
                         "instruction is below this ([-1, 1])"))
+        self.declare_parameter("grounding", "task", ParameterDescriptor(
+            description="task: an accepted instruction's goal is the training instruction of "
+                        "the task a classifier over its MiniLM token embeddings names; off: "
+                        "the instruction's own embedding", read_only=True))
+        self.declare_parameter("min_task_confidence", 0.0, ParameterDescriptor(
+            description="With grounding: reject instructions whose task the classifier gives "
+                        "less than this probability, naming the two tasks they could mean "
+                        "([0, 1]; 0 = never)"))
         self.declare_parameter("hold_service", "action_executor/hold", ParameterDescriptor(
             description="std_srvs/Trigger called on a stop command ('stop', 'halt', "
                         "'freeze', ...) after the goal is cleared", read_only=True))
@@ -85,7 +93,10 @@ class LanguageCommandServer(Node):
         self.encoder = encoder if encoder is not None else LanguageEncoder()
         self.gate = InstructionGate(self.encoder, known,
                                     max_length=self.get_parameter("max_length").value,
-                                    min_similarity=self.get_parameter("min_similarity").value)
+                                    min_similarity=self.get_parameter("min_similarity").value,
+                                    grounding=self.get_parameter("grounding").value,
+                                    min_task_confidence=self.get_parameter(
+                                        "min_task_confidence").value)
         self.goal_id = 0
         self.goal_pub = self.create_publisher(
             LanguageGoal, self.get_parameter("goal_topic").value, LATCHED)
@@ -100,8 +111,11 @@ class LanguageCommandServer(Node):
                                  self.get_parameter("latent_topic").value,
                                  self.get_parameter("state_topic").value)
         self.create_service(Trigger, "~/clear", self._on_clear)
+        grounding = (f"grounding off ({self.gate.grounding_note})" if self.gate.grounder is None
+                     else "instructions grounded on their task")
         self.get_logger().info(
-            f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}")
+            f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}, "
+            f"{grounding}")
 
     def _validate_parameters(self, params) -> SetParametersResult:
         for param in params:
@@ -117,11 +131,17 @@ class LanguageCommandServer(Node):
                     not isinstance(param.value, float) or not 0.0 <= param.value <= 1.0):
                 return SetParametersResult(
                     successful=False, reason="min_predicted_success must be a float in [0, 1]")
+            if param.name == "min_task_confidence" and (
+                    not isinstance(param.value, float) or not 0.0 <= param.value <= 1.0):
+                return SetParametersResult(
+                    successful=False, reason="min_task_confidence must be a float in [0, 1]")
         for param in params:
             if param.name == "max_length":
                 self.gate.max_length = param.value
             elif param.name == "min_similarity":
                 self.gate.min_similarity = param.value
+            elif param.name == "min_task_confidence":
+                self.gate.min_task_confidence = param.value
         return SetParametersResult(successful=True)
 
     def _publish(self, instruction: str, embedding, active: bool) -> None:

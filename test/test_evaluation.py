@@ -112,7 +112,7 @@ def test_an_interrupted_evaluation_keeps_its_chains_and_resumes(
         evaluate("random", chains, eval_instructions, [0], out, max_steps=5, progress=False)
     assert "--resume" in capsys.readouterr().err
     logged = [json.loads(line) for line in (out / "chains.jsonl").read_text().splitlines()]
-    assert logged[0] == {"header": {"policy": "random", "max_steps": 5}}
+    assert logged[0] == {"header": {"policy": "random", "max_steps": 5, "grounding": "task"}}
     assert [(r["seed"], r["chain"]) for r in logged[1:]] == ran == [(0, 0), (0, 1)]
 
     ran = _counting_jobs(monkeypatch)
@@ -136,7 +136,8 @@ def test_an_interrupted_evaluation_keeps_its_chains_and_resumes(
         (0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
 
 
-@pytest.mark.parametrize("change", ["policy", "max_steps", "chains", "instructions"])
+@pytest.mark.parametrize("change", ["policy", "max_steps", "chains", "instructions",
+                                    "grounding"])
 def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monkeypatch,
                                                change):
     from lumos_core.evaluation import ResumeError
@@ -151,6 +152,8 @@ def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monk
         kwargs["max_steps"] = 6
     elif change == "chains":
         kwargs["chains"] = load_chains()[5:7]
+    elif change == "grounding":
+        kwargs["grounding"] = "off"
     else:
         kwargs["instructions"] = load_instruction_file(config_file("sim_instructions_train.yaml"))
     ran = _counting_jobs(monkeypatch)
@@ -163,6 +166,31 @@ def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monk
     with pytest.raises(ResumeError, match="not a readable evaluation report"):
         evaluate("random", chains, eval_instructions, [0], out, max_steps=5, progress=False,
                  resume=True)
+
+
+def test_an_evaluation_from_before_grounding_resumes_only_without_it(
+        tmp_path, eval_instructions, monkeypatch):
+    """Logs written before grounding existed have no 'grounding' key: they embedded the
+    instructions as given, so they continue with --grounding off only."""
+    from lumos_core.evaluation import ResumeError
+
+    chains, out = load_chains()[:2], tmp_path / "eval"
+    evaluate("random", chains[:1], eval_instructions, [0], out, max_steps=5, progress=False)
+    log = out / "chains.jsonl"
+    lines = log.read_text().splitlines()
+    lines[0] = json.dumps({"header": {"policy": "random", "max_steps": 5}})
+    log.write_text("\n".join(lines) + "\n")
+    (out / "results.json").unlink()
+    with pytest.raises(ResumeError, match="grounding = 'off', this one has 'task'"):
+        evaluate("random", chains, eval_instructions, [0], out, max_steps=5, progress=False,
+                 resume=True)
+    ran = _counting_jobs(monkeypatch)
+    report = evaluate("random", chains, eval_instructions, [0], out, max_steps=5,
+                      progress=False, resume=True, grounding="off")
+    assert ran == [(0, 1)] and report["grounding"] == "off"
+    with pytest.raises(ValueError, match="grounding must be one of"):
+        evaluate("random", chains, eval_instructions, [0], max_steps=5, progress=False,
+                 grounding="nearest")
 
 
 def _report(outcomes: dict[int, int], seed: int = 0) -> dict:
