@@ -29,8 +29,11 @@ def _pairs(instructions):
     return [(task, text) for task, texts in instructions.items() for text in texts]
 
 
-def test_unseen_paraphrases_are_grounded_on_their_task(grounder, train, encoder):
-    evaluation = _pairs(load_instruction_file(config_file("sim_instructions_eval.yaml")))
+@pytest.mark.parametrize("held_out, most_nearest", [("sim_instructions_eval.yaml", 45),
+                                                     ("sim_instructions_eval2.yaml", 50)])
+def test_unseen_paraphrases_are_grounded_on_their_task(grounder, train, encoder, held_out,
+                                                       most_nearest):
+    evaluation = _pairs(load_instruction_file(config_file(held_out)))
     assert not {text for _, text in evaluation} & {text for _, text in _pairs(train)}
     named = [grounder.ground(text) for _, text in evaluation]
     right = sum(g.task == task for g, (task, _) in zip(named, evaluation))
@@ -38,7 +41,7 @@ def test_unseen_paraphrases_are_grounded_on_their_task(grounder, train, encoder)
     known = _pairs(train)
     sims = encoder.encode([t for _, t in evaluation]) @ encoder.encode([t for _, t in known]).T
     nearest = sum(known[j][0] == task for j, (task, _) in zip(sims.argmax(1), evaluation))
-    assert nearest <= 45 and right >= 52, (nearest, right)
+    assert nearest <= most_nearest and right >= 52, (nearest, right)
     for g, (task, _) in zip(named, evaluation):
         # the goal the policy receives is a training sentence of the named task
         assert g.sentence in train[g.task] and 0.0 < g.confidence <= 1.0

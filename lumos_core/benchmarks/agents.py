@@ -384,7 +384,9 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
              f"{chains_text(prof)} x "
              f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; each agent "
              f"{prof.agent_minutes} min of training on this machine ({prof.parallel} at a "
-             "time, one thread each); evaluation paraphrases never seen in training.", "",
+             "time, one thread each); evaluation paraphrases never seen in training, each "
+             "grounded on its task's nearest training paraphrase (`lumos evaluate "
+             "--grounding task`, docs/agents.md session 14).", "",
              "Settings common to every variant: "
              + (", ".join(f"`{r}`" for r in prof.recipe) or "the preset's") + ".", "",
              "Dataset: " + ", ".join(f"{split} {info['frames']} frames, {info['annotations']} "

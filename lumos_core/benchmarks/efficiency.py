@@ -60,7 +60,8 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
     _plot_efficiency(rows, out / "efficiency.png")
     lines = ["# Data efficiency: success vs language windows per task", "",
              f"Same features and world model ({features}); each run {minutes} min of training "
-             f"({parallel} at a time); {chains} chains, evaluation paraphrases; settings "
+             f"({parallel} at a time); {chains} chains, evaluation paraphrases (grounded on "
+             f"their task, `--grounding task`); settings "
              + ", ".join(f"`{r}`" for r in recipe) + ".", "",
              "| variant | windows per task (at most) | training batches | first subtask | "
              "avg. len. (95 % CI) |", "|---|---|---|---|---|"]
