@@ -31,6 +31,13 @@ from lumos_core.runs import (OutputError, check_resume_config, load_optimizer,
 #: warm-up ends (a warm-up continued longer, or DITTO started from a chosen checkpoint) and
 #: how far imagination runs (DITTO's horizon compared from one warm start)
 RESUMABLE_SCHEDULE = ("agent.bc_warmup", "agent.horizon")
+#: which components a behaviour model has (init from another set: shared weights only)
+COMPONENT_KEYS = ("method", "use_ditto", "use_plan", "use_alignment", "bootstrap")
+#: what ``--init-from`` may change besides the schedule: the training objective, not the
+#: networks (whose shapes are checked weight by weight)
+INIT_OBJECTIVE_KEYS = tuple(f"agent.{k}" for k in COMPONENT_KEYS) + (
+    "agent.image_goals", "agent.imagine_gripper", "agent.reward_norm", "agent.return_norm",
+    "agent.ditto_bc_scale", "agent.history_free_prob", "agent.reward_latent")
 
 CHECKPOINTS = "checkpoints"
 
@@ -111,14 +118,20 @@ class AgentTrainer:
         self.step = int(state["step"])
         truncate_metrics(self.run_dir, self.step)
 
-    def init_from(self, path: str | Path) -> None:
-        """Start this (new) run from the behaviour weights and optimiser moments of policy
-        checkpoint ``path`` -- e.g. an exported policy fine-tuned at a lower rate. Its model
-        configuration must be this run's (the schedule may differ) and its world model the
-        one the features were computed with; the run counts its own steps from 0."""
+    def init_from(self, path: str | Path) -> str:
+        """Start this (new) run from the behaviour weights of policy checkpoint ``path`` --
+        e.g. an exported policy fine-tuned at a lower rate, or a baseline's policy continued
+        by another objective (a GCBC actor trained further by DITTO). Its configuration must
+        be this run's except for the schedule and the training objective
+        (``INIT_OBJECTIVE_KEYS``); every weight both models have must have the same shape, the
+        actor's included; weights only this run has (a critic) start fresh, and the optimiser
+        moments are loaded only when the two runs train the same components. Its world model
+        must be the one the features were computed with; the run counts its own steps from 0.
+        Returns a one-line summary of what was loaded."""
         ckpt = load_checkpoint(path, kind="policy")
         check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
-                            ("world_model", "agent"), schedule=RESUMABLE_SCHEDULE,
+                            ("world_model", "agent"),
+                            schedule=RESUMABLE_SCHEDULE + INIT_OBJECTIVE_KEYS,
                             what="--init-from")
         theirs = ckpt.state_dict("world_model")
         ours = self.agent.world_model.state_dict()
@@ -128,8 +141,38 @@ class AgentTrainer:
                               f"the features were computed with ({self.wm_path}); its actor "
                               "would act on another model's latents: give the features of "
                               "its own world model (lumos featurize " + str(path) + ")")
-        self.load_weights_and_optimizers(ckpt)
+        theirs_cfg, ours_cfg = ckpt.lumos_config().agent, self.cfg.agent
+        same = all(getattr(theirs_cfg, k) == getattr(ours_cfg, k) for k in COMPONENT_KEYS)
+        if same:
+            self.load_weights_and_optimizers(ckpt)
+            summary = "every behaviour weight and the optimiser moments"
+        else:
+            summary = self._load_shared_weights(path, ckpt.state_dict("behaviour"))
         self.initialised_from = str(path)
+        return summary
+
+    def _load_shared_weights(self, path, theirs: dict) -> str:
+        """The weights a policy of another method shares with this run's behaviour model (by
+        name; every shared one must fit, the actor's must all be there)."""
+        behaviour = self.agent.behaviour
+        ours = behaviour.state_dict()
+        misfit = [f"{k} {tuple(theirs[k].shape)} vs {tuple(v.shape)}"
+                  for k, v in ours.items() if k in theirs and theirs[k].shape != v.shape]
+        if misfit:
+            raise OutputError(f"--init-from: {path} has weights of other shapes than this "
+                              "run's model (" + "; ".join(misfit[:4]) + "); its actor cannot "
+                              "be continued with these components")
+        missing_actor = [k for k in ours if k.startswith("actor.") and k not in theirs]
+        if missing_actor:
+            raise OutputError(f"--init-from: {path} has no actor weights {missing_actor[:3]} "
+                              "for this run's model")
+        shared = {k: v for k, v in theirs.items() if k in ours}
+        behaviour.load_state_dict({**ours, **shared})
+        fresh = sorted({k.split(".")[0] for k in ours if k not in theirs})
+        unused = sorted({k.split(".")[0] for k in theirs if k not in ours})
+        return (f"{len(shared)} of {len(ours)} behaviour tensors (fresh: "
+                f"{', '.join(fresh) or 'none'}; not used: {', '.join(unused) or 'none'}); new "
+                "optimiser moments (another method or components)")
 
     def load_weights_and_optimizers(self, ckpt) -> dict | None:
         """The behaviour weights of policy checkpoint ``ckpt`` and, where it has a training

@@ -175,6 +175,35 @@ def test_a_new_run_starts_from_another_policys_weights(features, tmp_path, sim_d
         AgentTrainer(cfg, tmp_path / "feats2", tmp_path / "o", progress=False).init_from(path)
 
 
+def test_a_baseline_policy_is_continued_by_another_objective(features, tmp_path):
+    """--init-from across methods: a GCBC policy continued by DITTO (LUMOS without plans or
+    alignment) keeps every weight the two share, the actor's included, and starts its critic
+    fresh; a LUMOS with plans (whose actor also reads the plan) is refused by weight name."""
+    from dataclasses import replace
+
+    from lumos_core.runs import OutputError
+
+    out, cfg = features
+    gcbc = replace(cfg, agent=replace(cfg.agent, method="gcbc"))
+    source = AgentTrainer(gcbc, out / "feats", tmp_path / "src", progress=False)
+    path = source.fit(2)
+    ditto = replace(cfg, agent=replace(cfg.agent, method="lumos", use_plan=False,
+                                       use_alignment=False))
+    tuned = AgentTrainer(ditto, out / "feats", tmp_path / "ft", progress=False)
+    summary = tuned.init_from(path)
+    fresh = summary.split("fresh: ")[1].split(";")[0].split(", ")
+    assert {"critic", "target_critic"} <= set(fresh) and "actor" not in fresh
+    assert "new optimiser moments" in summary
+    theirs = source.agent.behaviour.state_dict()
+    ours = tuned.agent.behaviour.state_dict()
+    assert any(k.startswith("actor.") for k in theirs)
+    for name, value in theirs.items():
+        assert torch.equal(value, ours[name]), name
+    assert tuned.fit(1).is_dir()
+    with pytest.raises(OutputError, match="--init-from: .*other shapes.*actor"):
+        AgentTrainer(cfg, out / "feats", tmp_path / "plan", progress=False).init_from(path)
+
+
 def test_policy_in_the_harness(features, tmp_path, encoder):
     out, cfg = features
     trainer = AgentTrainer(cfg, out / "feats", tmp_path / "run", progress=False)

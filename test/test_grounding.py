@@ -29,8 +29,8 @@ def _pairs(instructions):
     return [(task, text) for task, texts in instructions.items() for text in texts]
 
 
-@pytest.mark.parametrize("held_out, most_nearest", [("sim_instructions_eval.yaml", 45),
-                                                     ("sim_instructions_eval2.yaml", 50)])
+@pytest.mark.parametrize("held_out, most_nearest", [
+    ("sim_instructions_eval.yaml", 45), ("sim_instructions_eval2.yaml", 50)])
 def test_unseen_paraphrases_are_grounded_on_their_task(grounder, train, encoder, held_out,
                                                        most_nearest):
     evaluation = _pairs(load_instruction_file(config_file(held_out)))

@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         trainer.resume()
         print(f"resumed at step {trainer.step}")
     elif args.init_from:
-        trainer.init_from(args.init_from)
-        print(f"initialised from {args.init_from}")
+        loaded = trainer.init_from(args.init_from)
+        print(f"initialised from {args.init_from}: {loaded}")
     final = trainer.fit(max_minutes=args.max_minutes)
     print(f"checkpoint: {final} (step {trainer.step}, {trainer.windows_per_s:.0f} windows/s)")
     metrics = trainer.run_dir / "metrics.jsonl"
