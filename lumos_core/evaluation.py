@@ -540,8 +540,9 @@ def load_report(path: str | Path) -> dict:
     if path.is_dir() and not file.exists() and (path / CHAIN_LOG).is_file():
         # an evaluation still running (or interrupted): the chains it has finished so far
         headers, rows, _ = _read_chain_log(path / CHAIN_LOG)
-        return {"policy": (headers[0] if headers else {}).get("policy"), "partial": True,
-                "chains_detail": rows}
+        header = headers[0] if headers else {}
+        return {"policy": header.get("policy"), "grounding": header.get("grounding", "off"),
+                "partial": True, "chains_detail": rows}
     try:
         data = json.loads(file.read_text())
     except FileNotFoundError:
@@ -588,6 +589,8 @@ def paired_comparison(reports: dict[str, dict], reference: str | None = None) ->
         d = x - ref
         half = (1.96 * d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
         rows.append({"name": name, "policy": reports[name].get("policy"),
+                     # reports from before grounding existed embedded instructions as given
+                     "grounding": reports[name].get("grounding", "off"),
                      "chains_total": len(outcomes[name]), "avg_len": float(x.mean()),
                      "ci95": float(1.96 * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1
                      else float("nan"),
@@ -601,13 +604,14 @@ def paired_table(comparison: dict) -> str:
     ref = comparison["reference"]
     lines = [f"{comparison['pairs']} (seed, chain) pairs evaluated for every policy; "
              f"differences to {ref}, paired per chain (95 % intervals).", "",
-             f"| policy | chains evaluated | avg. len. on the common chains | "
-             f"difference to {ref} | chains better / worse than {ref} |",
-             "|---|---|---|---|---|"]
+             f"| policy | instructions grounded | chains evaluated | avg. len. on the common "
+             f"chains | difference to {ref} | chains better / worse than {ref} |",
+             "|---|---|---|---|---|---|"]
     for r in comparison["rows"]:
         diff = ("–" if r["name"] == ref else
                 f"{r['diff']:+.2f} ± {r['diff_ci95']:.2f}")
-        lines.append(f"| {r['name']} | {r['chains_total']} | {r['avg_len']:.2f} ± "
+        lines.append(f"| {r['name']} | {r.get('grounding', 'off')} | {r['chains_total']} | "
+                     f"{r['avg_len']:.2f} ± "
                      f"{r['ci95']:.2f} | {diff} | "
                      + ("–" if r["name"] == ref else f"{r['better']} / {r['worse']}") + " |")
     return "\n".join(lines) + "\n"

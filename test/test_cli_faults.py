@@ -70,7 +70,7 @@ def test_compare_reads_reports_and_names_what_is_wrong(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "results.json"),
                  "--out", str(tmp_path / "cmp.md")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("1 (seed, chain) pairs") and "| b | 1 |" in out
+    assert out.startswith("1 (seed, chain) pairs") and "| b | task | 1 |" in out
     assert (tmp_path / "cmp.md").read_text() == out
     # an evaluation still running: its chain log stands in for the report
     (tmp_path / "a" / "results.json").unlink()

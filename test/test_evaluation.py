@@ -203,7 +203,7 @@ def test_paired_comparison_by_hand():
 
     # b was evaluated on more chains (chain 3 is easy), c on fewer: only chains 0-1 are common
     reports = {"a": _report({0: 1, 1: 3, 2: 0}), "b": _report({0: 2, 1: 3, 2: 1, 3: 5}),
-               "c": _report({0: 0, 1: 1})}
+               "c": {**_report({0: 0, 1: 1}), "grounding": "task"}}
     cmp = paired_comparison(reports)
     assert cmp["reference"] == "a" and cmp["pairs"] == 2
     rows = {r["name"]: r for r in cmp["rows"]}
@@ -214,7 +214,8 @@ def test_paired_comparison_by_hand():
     assert abs(rows["c"]["diff_ci95"] - 0.98) < 1e-9
     assert abs(paired_comparison(reports, "b")["rows"][0]["diff"] + 0.5) < 1e-12
     table = paired_table(cmp)
-    assert "| c | 2 | 0.50 ± " in table and "-1.50 ± 0.98" in table and "0 / 2" in table
+    assert "| c | task | 2 | 0.50 ± " in table and "| a | off | 3 |" in table
+    assert "-1.50 ± 0.98" in table and "0 / 2" in table
 
 
 def test_paired_comparison_refuses_what_it_cannot_compare():
