@@ -205,10 +205,14 @@ class CalvinModelAdapter:
     """CALVIN's evaluator model interface (``calvin_agent.models.calvin_base_model``):
     ``reset()`` and ``step(obs, goal)`` with CALVIN's observation dict
     (``obs["rgb_obs"]["rgb_static"]``, ``obs["robot_obs"]`` ...) and goal string; returns the
-    7-D relative action. Use it in CALVIN's ``evaluate_policy.py`` in place of its model."""
+    7-D relative action. Use it in CALVIN's ``evaluate_policy.py`` in place of its model.
+    ``grounding="off"`` embeds CALVIN's instructions as given (the protocol of published
+    CALVIN results, whose policies see their sentence encoder only); the default grounds them
+    on the checkpoint's training annotations (:mod:`lumos_core.grounding`)."""
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
-        self.policy = LumosPolicy(checkpoint, device)
+    def __init__(self, checkpoint: str | Path, device: str = "cpu",
+                 grounding: str = "task") -> None:
+        self.policy = LumosPolicy(checkpoint, device, grounding=grounding)
 
     def reset(self) -> None:
         """New subtask."""
