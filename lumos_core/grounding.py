@@ -150,3 +150,80 @@ def shared_grounder(instructions: Mapping[str, Sequence[str]], encoder) -> Instr
     if key not in _CACHE:
         _CACHE[key] = InstructionGrounder(instructions, encoder)
     return _CACHE[key]
+
+
+def _sentence_rules(train: Mapping[str, Sequence[str]], encoder, seed: int, steps: int = 1000):
+    """The two rules on the sentence embedding the grounder replaces: the task of the nearest
+    training sentence, and a linear (logistic) classifier."""
+    pairs = [(t, s) for t in sorted(train) for s in train[t]]
+    tasks = sorted(train)
+    known = encoder.encode([s for _, s in pairs])
+    labels = torch.tensor([tasks.index(t) for t, _ in pairs])
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        linear = torch.nn.Linear(known.shape[1], len(tasks))
+    optimiser = torch.optim.Adam(linear.parameters(), 1e-2, weight_decay=1e-4)
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(linear(torch.as_tensor(known)), labels).backward()
+            optimiser.step()
+
+    def nearest(texts):
+        return [pairs[j][0] for j in (encoder.encode(texts) @ known.T).argmax(1)]
+
+    def logistic(texts):
+        with torch.no_grad():
+            return [tasks[i] for i in linear(torch.as_tensor(encoder.encode(texts))).argmax(1)]
+
+    return nearest, logistic
+
+
+def grounding_study(train: Mapping[str, Sequence[str]],
+                    held_out: Mapping[str, Mapping[str, Sequence[str]]], encoder,
+                    paraphrases: Sequence[int] = (1, 2, 3, 6, 12), subsets: int = 3) -> list[dict]:
+    """How often each rule names the task of held-out instructions, with ``k`` training
+    paraphrases per task (``subsets`` random subsets per ``k``; all of them when a task has
+    fewer): the nearest training sentence, a logistic classifier on the sentence embedding,
+    and the grounder. One row per (k, held-out set): the mean and minimum over subsets."""
+    rows = []
+    for k in paraphrases:
+        scores: dict[tuple[str, str], list[int]] = {}
+        for subset in range(subsets):
+            rng = np.random.default_rng(subset)
+            sub = {t: [v[i] for i in sorted(rng.choice(len(v), min(k, len(v)), replace=False))]
+                   for t, v in train.items()}
+            nearest, logistic = _sentence_rules(sub, encoder, subset)
+            grounder = InstructionGrounder(sub, encoder, seed=subset)
+            rules = {"nearest training sentence": nearest, "logistic on the sentence "
+                     "embedding": logistic,
+                     "grounder (token embeddings)": lambda texts, g=grounder: [
+                         g.tasks[i] for i in g.probabilities(texts).argmax(1)]}
+            for name, sets in held_out.items():
+                texts = [s for v in sets.values() for s in v]
+                truth = [t for t, v in sets.items() for _ in v]
+                for rule, predict in rules.items():
+                    right = sum(p == t for p, t in zip(predict(texts), truth))
+                    scores.setdefault((name, rule), []).append(right)
+        for (name, rule), right in scores.items():
+            total = sum(len(v) for v in held_out[name].values())
+            rows.append({"paraphrases": k, "held_out": name, "rule": rule, "total": total,
+                         "mean": float(np.mean(right)), "min": int(np.min(right))})
+    return rows
+
+
+def study_table(rows: Sequence[dict]) -> str:
+    """Markdown table of :func:`grounding_study`: rules as rows, paraphrase counts as columns."""
+    counts = sorted({r["paraphrases"] for r in rows})
+    lines = ["| held-out set | rule | " + " | ".join(f"{k} per task" for k in counts) + " |",
+             "|---|---|" + "---|" * len(counts)]
+    keys = list(dict.fromkeys((r["held_out"], r["rule"]) for r in rows))
+    for name, rule in keys:
+        cells = []
+        for k in counts:
+            r = next(r for r in rows if (r["held_out"], r["rule"], r["paraphrases"])
+                     == (name, rule, k))
+            cells.append(f"{r['mean']:.1f} / {r['total']} (min {r['min']})")
+        lines.append(f"| {name} | {rule} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -131,3 +131,23 @@ def test_the_policy_acts_on_the_grounded_goal(tmp_path, train, encoder):
     assert "at least two named tasks" in single.grounding_note
     with pytest.raises(ValueError, match="grounding must be one of"):
         LumosPolicy(path, encoder=encoder, grounding="nearest")
+
+
+def test_the_grounding_rung_compares_the_rules(train, encoder):
+    """`lumos ladder grounding`: the three rules on a held-out set, by paraphrases per task."""
+    from lumos_core.grounding import grounding_study, study_table
+
+    held = {"eval": load_instruction_file(config_file("sim_instructions_eval.yaml"))}
+    rows = grounding_study(train, held, encoder, paraphrases=[12], subsets=1)
+    right = {r["rule"]: r["mean"] for r in rows}
+    assert len(rows) == 3 and all(r["total"] == 54 for r in rows)
+    assert right["grounder (token embeddings)"] >= 52
+    assert right["nearest training sentence"] <= 45
+    assert "| eval | grounder (token embeddings) | " in study_table(rows)
+
+
+def test_the_grounding_rung_refuses_a_count_below_one(capsys):
+    from lumos_core.cli import main
+
+    assert main(["ladder", "grounding", "--paraphrases", "0"]) == 2
+    assert "--paraphrases must be >= 1" in capsys.readouterr().err

@@ -14,7 +14,7 @@ def register(sub) -> None:
                          "behaviour cloning on the true state, the DITTO reward")
     lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace",
                                       "through", "ditto-optimum", "ditto-progress",
-                                      "from-play"])
+                                      "from-play", "grounding"])
     lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
                      "directory, 'expert' or 'random'); ditto-progress: an imagining agent's "
                      "checkpoint (e.g. the end of its BC warm-up)")
@@ -80,6 +80,10 @@ def register(sub) -> None:
     lad.add_argument("--resample-goal", action="store_true",
                      help="state-bc --goal language: each frame's goal drawn from all the "
                      "annotated paraphrases of its task, not only its window's sentence")
+    lad.add_argument("--paraphrases", type=int, nargs="+", default=[1, 2, 3, 6, 12],
+                     help="grounding: training paraphrases per task the rules are fitted on")
+    lad.add_argument("--subsets", type=POSITIVE, default=3,
+                     help="grounding: random subsets of the training paraphrases per count")
     lad.add_argument("--out", default=None, help="report / network directory")
     add_threads(lad)
     lad.set_defaults(handler=run)
@@ -109,7 +113,31 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
             "trace": _trace, "through": _through, "from-play": _from_play,
-            "ditto-optimum": _ditto_optimum, "ditto-progress": _ditto_progress}[args.rung](args)
+            "ditto-optimum": _ditto_optimum, "ditto-progress": _ditto_progress,
+            "grounding": _grounding}[args.rung](args)
+
+
+def _grounding(args: argparse.Namespace) -> int:
+    """Rung (c'): which task the rules name for held-out instructions (both evaluation sets),
+    by training paraphrases per task."""
+    from lumos_core.grounding import grounding_study, study_table
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.language import shared_encoder
+    from lumos_core.ladder import LadderError
+    from lumos_core.paths import config_file
+
+    if any(k < 1 for k in args.paraphrases):
+        raise LadderError(f"--paraphrases must be >= 1, got {args.paraphrases}")
+    train = load_instruction_file(config_file("sim_instructions_train.yaml"))
+    held_out = {name: load_instruction_file(config_file(name))
+                for name in ("sim_instructions_eval.yaml", "sim_instructions_eval2.yaml")}
+    rows = grounding_study(train, held_out, shared_encoder(), args.paraphrases, args.subsets)
+    table = study_table(rows)
+    print(table, end="")
+    if args.out:
+        (Path(args.out) / "grounding.md").write_text(table)
+        print(f"report: {Path(args.out) / 'grounding.md'}")
+    return 0
 
 
 def _from_play(args: argparse.Namespace) -> int:
