@@ -65,6 +65,34 @@ def test_accepted_goal_arrives_latched_at_late_subscriber(ros, encoder):
     assert len(goal.embedding) == 384 and goal.model_id.endswith("all-MiniLM-L6-v2")
 
 
+def test_the_published_goal_is_grounded_on_the_task(ros, encoder):
+    """An unseen paraphrase whose sentence embedding is nearest to the opposite task's
+    ("... to the right side" next to a left push) is published as the embedding of its own
+    task's training instruction; an ambiguous one is refused once min_task_confidence is
+    set at run time, and the goal is kept."""
+    from rclpy.parameter import Parameter
+
+    from lumos_ros.srv import LanguageCommand
+
+    server = _server(ros, encoder)
+    node = _client_node(ros)
+    client = node.create_client(LanguageCommand, "/lumos/command")
+    res = _call(client, "move the red cube to the right side")
+    assert res.accepted and res.closest_task == "push_red_block_right", res.message
+    received = []
+    _subscribe(_client_node(ros, "watcher"), received)
+    assert wait_for(lambda: received, TIMEOUT)
+    grounded = server.gate.grounder.ground("move the red cube to the right side").sentence
+    assert grounded in res.message
+    assert np.allclose(received[-1].embedding, encoder.encode([grounded])[0], atol=1e-6)
+    assert received[-1].instruction == "move the red cube to the right side"
+    assert server.set_parameters([Parameter("min_task_confidence", value=0.9)])[0].successful
+    res = _call(client, "pile the blocks up")
+    assert not res.accepted and "ambiguous" in res.message and res.goal_id == 1
+    bad = server.set_parameters([Parameter("min_task_confidence", value=1.5)])[0]
+    assert not bad.successful and "[0, 1]" in bad.reason
+
+
 @pytest.mark.parametrize("bad, reason", [
     ("", "empty"), ("   ", "empty"), ("open the drawer " * 20, "limit is 256"),
     ("open the\x1b drawer", "control characters"),
