@@ -80,42 +80,36 @@ class LanguageEncoder:
                     f"cannot load all-MiniLM-L6-v2 from {path}: {exc}") from exc
         return self._model
 
-    def encode(self, texts: Iterable[str]) -> np.ndarray:
-        """Embed ``texts``; returns an array of shape (len(texts), 384)."""
+    def _cached(self, texts: Iterable[str], cache: dict, compute) -> list:
+        """``cache[text]`` for each text, computing the missing ones with ``compute(model,
+        missing)`` in one batch."""
         texts = list(texts)
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"instructions must be strings, got {type(text).__name__}")
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            missing = list(dict.fromkeys(t for t in texts if t not in cache))
             if missing:
-                model = self._load()
-                vectors = model.encode(missing, batch_size=self.batch_size,
-                                       convert_to_numpy=True, normalize_embeddings=True,
-                                       show_progress_bar=False)
-                for text, vector in zip(missing, vectors):
-                    self._cache[text] = vector.astype(np.float32)
-            if not texts:
-                return np.zeros((0, self.dim), dtype=np.float32)
-            return np.stack([self._cache[t] for t in texts])
+                cache.update(zip(missing, compute(self._load(), missing)))
+            return [cache[t] for t in texts]
+
+    def encode(self, texts: Iterable[str]) -> np.ndarray:
+        """Embed ``texts``; returns an array of shape (len(texts), 384)."""
+        vectors = self._cached(texts, self._cache, lambda model, missing: [
+            v.astype(np.float32) for v in model.encode(
+                missing, batch_size=self.batch_size, convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=False)])
+        if not vectors:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack(vectors)
 
     def encode_tokens(self, texts: Iterable[str]) -> list[np.ndarray]:
         """MiniLM's contextual token embeddings of each text (before pooling): a list of
         float32 arrays of shape (tokens, 384), [CLS] and [SEP] included."""
-        texts = list(texts)
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"instructions must be strings, got {type(text).__name__}")
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
-            if missing:
-                model = self._load()
-                out = model.encode(missing, batch_size=self.batch_size,
-                                   output_value="token_embeddings", convert_to_numpy=False,
-                                   show_progress_bar=False)
-                for text, tokens in zip(missing, out):
-                    self._token_cache[text] = tokens.detach().float().cpu().numpy()
-            return [self._token_cache[t] for t in texts]
+        return self._cached(texts, self._token_cache, lambda model, missing: [
+            t.detach().float().cpu().numpy() for t in model.encode(
+                missing, batch_size=self.batch_size, output_value="token_embeddings",
+                convert_to_numpy=False, show_progress_bar=False)])
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single instruction; shape (384,)."""
