@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
     policy = LumosPolicy(args.checkpoint, seed=args.seed)
     task = _task_of(args.instruction)
+    if task is None:     # an instruction of neither file: the task its grounding names
+        grounded = policy.ground(args.instruction)
+        task = grounded.task if grounded is not None else None
     with PlayTableEnv(SimConfig(render=True)) as env:
         if args.chain is not None:
             chain = load_chains()[args.chain]
