@@ -124,3 +124,35 @@ def test_fault_names_agree():
     faults.register(sub)
     parser = sub.choices["faults"]
     assert tuple(next(a for a in parser._actions if a.dest == "faults").choices) == FAULTS
+
+
+@pytest.mark.parametrize("shut_down", [True, False])
+def test_a_signal_racing_the_executor_is_a_clean_exit(monkeypatch, shut_down):
+    """SIGTERM shut the context down while rclpy.spin built its next wait set; rclpy raised
+    RCLError ('the given context is not valid') and the recorder exited with 1 after
+    committing its episode. It is a clean shutdown now (exit 0, on_exit runs); the same error
+    with a live context is still an error."""
+    import rclpy
+    from rclpy._rclpy_pybind11 import RCLError
+    from rclpy.node import Node
+
+    from lumos_ros.launcher import run_node
+
+    require_loopback_only()
+    exited = []
+
+    def spin(node):
+        if shut_down:
+            rclpy.shutdown()
+        raise RCLError("failed to initialize wait set: the given context is not valid")
+
+    monkeypatch.setattr(rclpy, "spin", spin)
+
+    def run():
+        return run_node(lambda: Node("racing_node"), "racing_node", on_exit=exited.append)
+    if shut_down:
+        assert run() == 0
+    else:
+        with pytest.raises(RCLError):
+            run()
+    assert len(exited) == 1 and not rclpy.ok()
