@@ -100,7 +100,7 @@ class InstructionGrounder:
         if reason:
             raise GroundingError(reason)
         self.encoder = encoder
-        self.tasks = sorted(instructions)
+        self.tasks = sorted(t for t, texts in instructions.items() if texts)
         self.sentences = {t: list(dict.fromkeys(instructions[t])) for t in self.tasks}
         texts = [s for t in self.tasks for s in self.sentences[t]]
         labels = torch.tensor([i for i, t in enumerate(self.tasks) for _ in self.sentences[t]])

@@ -75,6 +75,12 @@ def test_what_cannot_be_grounded_is_named(train, encoder):
     assert "no token embeddings" in groundable(train, _SentenceOnly())
     with pytest.raises(GroundingError, match="at least two named tasks"):
         InstructionGrounder({}, encoder)
+    # a task without sentences is not a class the grounder could name
+    grounder = InstructionGrounder({"open_drawer": ["open the drawer"],
+                                    "close_drawer": ["close the drawer"], "stack_block": []},
+                                   encoder, steps=20)
+    assert grounder.tasks == ["close_drawer", "open_drawer"]
+    assert grounder.ground("stack the blocks").task in grounder.tasks
 
 
 def test_the_gate_publishes_the_grounded_goal_and_refuses_ambiguity(train, encoder):
