@@ -345,6 +345,12 @@ def _read_chain_log(log: Path) -> tuple[list[dict], list[dict], list[int]]:
     return headers, rows, incomplete
 
 
+def _grounding_of(record: dict) -> str:
+    """The grounding of an evaluation's header or report; those written before grounding
+    existed have none: they embedded the instructions as given."""
+    return record.get("grounding", "off")
+
+
 def _same_path(a: str, b: str) -> bool:
     """Two policy specs naming the same checkpoint directory (or the same built-in)."""
     return a == b or (Path(a).exists() and Path(a).resolve() == Path(b).resolve())
@@ -381,8 +387,7 @@ def _previous_results(out_dir: Path, policy: str, max_steps: int,
     for source, header in headers:
         for key, want in (("policy", policy), ("max_steps", max_steps),
                           ("grounding", grounding)):
-            # evaluations from before grounding existed embedded the instructions as given
-            have = header.get(key, "off" if key == "grounding" else None)
+            have = _grounding_of(header) if key == "grounding" else header.get(key)
             if key == "policy" and isinstance(have, str) and _same_path(have, want):
                 continue
             if have != want:
@@ -421,13 +426,11 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     instructions (``task`` or ``off``: :mod:`lumos_core.grounding`)."""
     from dataclasses import asdict
 
-    from lumos_core.grounding import GROUNDING_MODES
-
-    if grounding not in GROUNDING_MODES:
-        raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
-
     from tqdm import tqdm
 
+    from lumos_core.grounding import check_mode
+
+    check_mode(grounding)
     sim = sim or SimConfig(render=render)
     sim_dict = {**asdict(sim), "render": render or policy_needs_images(policy)}
     jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
@@ -541,7 +544,7 @@ def load_report(path: str | Path) -> dict:
         # an evaluation still running (or interrupted): the chains it has finished so far
         headers, rows, _ = _read_chain_log(path / CHAIN_LOG)
         header = headers[0] if headers else {}
-        return {"policy": header.get("policy"), "grounding": header.get("grounding", "off"),
+        return {"policy": header.get("policy"), "grounding": _grounding_of(header),
                 "partial": True, "chains_detail": rows}
     try:
         data = json.loads(file.read_text())
@@ -589,8 +592,7 @@ def paired_comparison(reports: dict[str, dict], reference: str | None = None) ->
         d = x - ref
         half = (1.96 * d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
         rows.append({"name": name, "policy": reports[name].get("policy"),
-                     # reports from before grounding existed embedded instructions as given
-                     "grounding": reports[name].get("grounding", "off"),
+                     "grounding": _grounding_of(reports[name]),
                      "chains_total": len(outcomes[name]), "avg_len": float(x.mean()),
                      "ci95": float(1.96 * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1
                      else float("nan"),
@@ -610,7 +612,7 @@ def paired_table(comparison: dict) -> str:
     for r in comparison["rows"]:
         diff = ("–" if r["name"] == ref else
                 f"{r['diff']:+.2f} ± {r['diff_ci95']:.2f}")
-        lines.append(f"| {r['name']} | {r.get('grounding', 'off')} | {r['chains_total']} | "
+        lines.append(f"| {r['name']} | {r['grounding']} | {r['chains_total']} | "
                      f"{r['avg_len']:.2f} ± "
                      f"{r['ci95']:.2f} | {diff} | "
                      + ("–" if r["name"] == ref else f"{r['better']} / {r['worse']}") + " |")
@@ -717,7 +719,7 @@ def write_report(out_dir: Path, report: dict, results: list[dict]) -> None:
                                                      indent=1))
     text = (f"# Evaluation of `{report['policy']}`\n\n{report['chains']} chains x "
             f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask, "
-            f"instructions grounded: {report.get('grounding', 'off')}.\n\n"
+            f"instructions grounded: {report['grounding']}.\n\n"
             + markdown_table({name: report}) + "\n## Per task\n\n"
             + per_task_table({name: report}) + "\n## Per chain position\n\n"
             + position_table(report))

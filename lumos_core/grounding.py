@@ -51,6 +51,13 @@ class Grounding:
     runner_up_confidence: float = 0.0
 
 
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`GROUNDING_MODES`; else a ValueError naming them."""
+    if mode not in GROUNDING_MODES:
+        raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {mode!r}")
+    return mode
+
+
 def groundable(instructions: Mapping[str, Sequence[str]], encoder) -> str | None:
     """Why ``instructions`` cannot be grounded on with ``encoder``, or None if they can."""
     tasks = [t for t, texts in instructions.items() if texts and t != UNLABELLED_TASK]
@@ -90,6 +97,23 @@ def _flat(tokens: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, int
     return x, sentence, len(tokens)
 
 
+def _fit(factory, seed: int, inputs: tuple, labels: torch.Tensor, steps: int, lr: float,
+         weight_decay: float = 1e-4) -> torch.nn.Module:
+    """A classifier built by ``factory()`` from seeded initial weights (the global torch seed
+    is left alone), trained by full-batch Adam on cross-entropy; in eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        net = factory()
+    optimiser = torch.optim.Adam(net.parameters(), lr, weight_decay=weight_decay)
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(net(*inputs), labels).backward()
+            optimiser.step()
+    return net.eval()
+
+
 class InstructionGrounder:
     """A task classifier over MiniLM token embeddings, fitted on training paraphrases."""
 
@@ -106,18 +130,8 @@ class InstructionGrounder:
         labels = torch.tensor([i for i, t in enumerate(self.tasks) for _ in self.sentences[t]])
         self._embeddings = {t: encoder.encode(self.sentences[t]) for t in self.tasks}
         batch = _flat(encoder.encode_tokens(texts))
-        generator = torch.Generator().manual_seed(seed)
-        with torch.random.fork_rng():
-            torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-            self.net = _TokenClassifier(batch[0].shape[-1], hidden, len(self.tasks))
-        optimiser = torch.optim.Adam(self.net.parameters(), lr, weight_decay=weight_decay)
-        with torch.enable_grad():
-            for _ in range(steps):
-                optimiser.zero_grad()
-                loss = torch.nn.functional.cross_entropy(self.net(*batch), labels)
-                loss.backward()
-                optimiser.step()
-        self.net.eval()
+        self.net = _fit(lambda: _TokenClassifier(batch[0].shape[-1], hidden, len(self.tasks)),
+                        seed, batch, labels, steps, lr, weight_decay)
         with torch.no_grad():
             self.training_accuracy = float(
                 (self.net(*batch).argmax(1) == labels).float().mean())
@@ -142,6 +156,16 @@ class InstructionGrounder:
 _CACHE: dict[tuple, InstructionGrounder] = {}
 
 
+def grounder_for(mode: str, instructions: Mapping[str, Sequence[str]],
+                 encoder) -> tuple[InstructionGrounder | None, str | None]:
+    """The shared grounder of ``instructions`` under grounding ``mode`` and None, or None and
+    why instructions are embedded as given (grounding off, or not possible here)."""
+    if check_mode(mode) == "off":
+        return None, "grounding is off"
+    reason = groundable(instructions, encoder)
+    return (None, reason) if reason else (shared_grounder(instructions, encoder), None)
+
+
 def shared_grounder(instructions: Mapping[str, Sequence[str]], encoder) -> InstructionGrounder:
     """One fitted grounder per process, instruction set and encoder (a fit costs seconds)."""
     digest = hashlib.sha256(json.dumps({t: list(v) for t, v in sorted(instructions.items())},
@@ -159,16 +183,8 @@ def _sentence_rules(train: Mapping[str, Sequence[str]], encoder, seed: int, step
     tasks = sorted(train)
     known = encoder.encode([s for _, s in pairs])
     labels = torch.tensor([tasks.index(t) for t, _ in pairs])
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-        linear = torch.nn.Linear(known.shape[1], len(tasks))
-    optimiser = torch.optim.Adam(linear.parameters(), 1e-2, weight_decay=1e-4)
-    with torch.enable_grad():
-        for _ in range(steps):
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(linear(torch.as_tensor(known)), labels).backward()
-            optimiser.step()
+    linear = _fit(lambda: torch.nn.Linear(known.shape[1], len(tasks)), seed,
+                  (torch.as_tensor(known),), labels, steps, 1e-2)
 
     def nearest(texts):
         return [pairs[j][0] for j in (encoder.encode(texts) @ known.T).argmax(1)]

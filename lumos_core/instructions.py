@@ -100,14 +100,12 @@ class InstructionGate:
     def __init__(self, encoder: Encoder, known: Mapping[str, Sequence[str]] | None = None,
                  max_length: int = 256, min_similarity: float = 0.5, grounding: str = "task",
                  min_task_confidence: float = 0.0) -> None:
-        from lumos_core.grounding import GROUNDING_MODES, groundable, shared_grounder
+        from lumos_core.grounding import grounder_for
 
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         if not -1.0 <= min_similarity <= 1.0:
             raise ValueError(f"min_similarity must be in [-1, 1], got {min_similarity}")
-        if grounding not in GROUNDING_MODES:
-            raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
         if not 0.0 <= min_task_confidence <= 1.0:
             raise ValueError(f"min_task_confidence must be in [0, 1], got "
                              f"{min_task_confidence}")
@@ -115,11 +113,8 @@ class InstructionGate:
         self.max_length = max_length
         self.min_similarity = min_similarity
         self.min_task_confidence = min_task_confidence
-        #: why instructions are embedded as given (grounding off or unavailable), else None
-        self.grounding_note = ("grounding is off" if grounding == "off"
-                               else groundable(known or {}, encoder))
-        self.grounder = (shared_grounder(known, encoder) if self.grounding_note is None
-                         else None)
+        #: grounder: None when instructions are embedded as given; grounding_note: then why
+        self.grounder, self.grounding_note = grounder_for(grounding, known or {}, encoder)
         pairs = [(task, text) for task, texts in (known or {}).items() for text in texts]
         self._tasks = [task for task, _ in pairs]
         self._texts = [text for _, text in pairs]

@@ -41,10 +41,9 @@ class LumosPolicy:
     def __init__(self, checkpoint: str | Path, device: str = "cpu",
                  action_mode: str | None = None, encoder=None, seed: int = 0,
                  grounding: str = "task") -> None:
-        from lumos_core.grounding import GROUNDING_MODES
+        from lumos_core.grounding import check_mode
 
-        if grounding not in GROUNDING_MODES:
-            raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
+        check_mode(grounding)
         ckpt = load_checkpoint(checkpoint, kind="policy")
         self.cfg = ckpt.lumos_config()
         self.device = torch.device(device)
@@ -64,7 +63,8 @@ class LumosPolicy:
         #: over its token embeddings names (lumos_core.grounding); 'off': embedded as given
         self.grounding = grounding
         self._grounder = None
-        #: why grounding is unavailable for this checkpoint/encoder (None: not yet asked)
+        #: why grounding is off or unavailable for this checkpoint/encoder (None: not yet
+        #: asked, or grounding)
         self.grounding_note: str | None = None
         #: the Grounding of the last text goal (None: not grounded)
         self.last_grounding = None
@@ -113,14 +113,11 @@ class LumosPolicy:
     def ground(self, text: str):
         """The :class:`~lumos_core.grounding.Grounding` of an instruction on this policy's
         training instructions, or None (grounding off or unavailable: ``grounding_note``)."""
-        if self.grounding == "off":
-            return None
         if self._grounder is None and self.grounding_note is None:
-            from lumos_core.grounding import groundable, shared_grounder
+            from lumos_core.grounding import grounder_for
 
-            self.grounding_note = groundable(self.instructions, self.encoder)
-            if self.grounding_note is None:
-                self._grounder = shared_grounder(self.instructions, self.encoder)
+            self._grounder, self.grounding_note = grounder_for(
+                self.grounding, self.instructions, self.encoder)
         return None if self._grounder is None else self._grounder.ground(text)
 
     def goal_embedding(self, goal) -> torch.Tensor:
