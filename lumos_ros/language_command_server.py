@@ -45,6 +45,12 @@ def known_instructions(checkpoint: str, instructions_file: str) -> dict[str, lis
     return {}
 
 
+def _float_in(low: float, high: float):
+    """A parameter check: what the value must be, and the test."""
+    return (f"a float in [{low:g}, {high:g}]",
+            lambda v: isinstance(v, float) and low <= v <= high)
+
+
 class LanguageCommandServer(Node):
     """Serves LanguageCommand and publishes the current LanguageGoal (latched)."""
 
@@ -117,24 +123,19 @@ class LanguageCommandServer(Node):
             f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}, "
             f"{grounding}")
 
+    #: run-time checks of the numeric parameters: name -> (what it must be, test)
+    CHECKS = {"max_length": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+              "min_similarity": _float_in(-1.0, 1.0),
+              "min_predicted_success": _float_in(0.0, 1.0),
+              "min_task_confidence": _float_in(0.0, 1.0)}
+
     def _validate_parameters(self, params) -> SetParametersResult:
         for param in params:
-            if param.name == "max_length" and (not isinstance(param.value, int)
-                                               or param.value < 1):
-                return SetParametersResult(successful=False,
-                                           reason="max_length must be an integer >= 1")
-            if param.name == "min_similarity" and (not isinstance(param.value, float)
-                                                   or not -1.0 <= param.value <= 1.0):
-                return SetParametersResult(successful=False,
-                                           reason="min_similarity must be a float in [-1, 1]")
-            if param.name == "min_predicted_success" and (
-                    not isinstance(param.value, float) or not 0.0 <= param.value <= 1.0):
-                return SetParametersResult(
-                    successful=False, reason="min_predicted_success must be a float in [0, 1]")
-            if param.name == "min_task_confidence" and (
-                    not isinstance(param.value, float) or not 0.0 <= param.value <= 1.0):
-                return SetParametersResult(
-                    successful=False, reason="min_task_confidence must be a float in [0, 1]")
+            if param.name in self.CHECKS:
+                what, ok = self.CHECKS[param.name]
+                if not ok(param.value):
+                    return SetParametersResult(successful=False,
+                                               reason=f"{param.name} must be {what}")
         for param in params:
             if param.name == "max_length":
                 self.gate.max_length = param.value
