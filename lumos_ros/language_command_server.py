@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
@@ -26,6 +26,7 @@ from lumos_core.instructions import InstructionGate, load_instruction_file
 from lumos_core.language import LanguageEncoder
 from lumos_ros.msg import LanguageGoal
 from lumos_ros.launcher import run_node
+from lumos_ros.params import Param, declare
 from lumos_ros.qos import LATCHED, SERVICE_QUEUE
 from lumos_ros.srv import LanguageCommand
 
@@ -45,10 +46,39 @@ def known_instructions(checkpoint: str, instructions_file: str) -> dict[str, lis
     return {}
 
 
-def _float_in(low: float, high: float):
-    """A parameter check: what the value must be, and the test."""
-    return (f"a float in [{low:g}, {high:g}]",
-            lambda v: isinstance(v, float) and low <= v <= high)
+#: the node's parameters; ``ros2 param set`` refuses values outside a number's range
+PARAMETERS = (
+    Param("service", "lumos/command", "LanguageCommand service name"),
+    Param("goal_topic", "lumos/goal", "Topic of the latched LanguageGoal"),
+    Param("checkpoint", "", "Policy checkpoint whose training instructions define the domain"),
+    Param("instructions_file", "", "YAML task -> [instructions], used when no checkpoint is "
+                                   "given"),
+    Param("max_length", 256, "Longest accepted instruction, in characters", 1, None,
+          dynamic=True),
+    Param("min_similarity", 0.5, "Reject instructions whose cosine similarity to every known "
+                                 "instruction is below this", -1.0, 1.0, dynamic=True),
+    Param("grounding", "task", "task: an accepted instruction's goal is the training "
+                               "instruction of the task a classifier over its MiniLM token "
+                               "embeddings names; off: the instruction's own embedding"),
+    Param("min_task_confidence", 0.0, "With grounding: reject instructions whose task the "
+                                      "classifier gives less than this probability, naming "
+                                      "the two tasks they could mean (0 = never)", 0.0, 1.0,
+          dynamic=True),
+    Param("hold_service", "action_executor/hold", "std_srvs/Trigger called on a stop command "
+                                                  "('stop', 'halt', 'freeze', ...) after the "
+                                                  "goal is cleared"),
+    Param("latent_topic", "lumos/latent_state", "LatentState input: dry runs imagine from the "
+                                                "latest one"),
+    Param("state_topic", "lumos/sim_state", "robot_obs + scene_obs input (state mode): the "
+                                            "start state a dry run's predicted outcome is "
+                                            "judged from ('' to disable)"),
+    Param("min_predicted_success", 0.0, "Execute a command only if its dry run predicts "
+                                        "success with at least this probability (0 = no dry "
+                                        "run before executing)", 0.0, 1.0, dynamic=True),
+)
+
+#: the dynamic parameters the instruction gate holds, as its attributes of the same names
+GATE_PARAMS = ("max_length", "min_similarity", "min_task_confidence")
 
 
 class LanguageCommandServer(Node):
@@ -56,43 +86,8 @@ class LanguageCommandServer(Node):
 
     def __init__(self, encoder: LanguageEncoder | None = None, **kwargs) -> None:
         super().__init__("language_command_server", **kwargs)
-        self.declare_parameter("service", "lumos/command", ParameterDescriptor(
-            description="LanguageCommand service name", read_only=True))
-        self.declare_parameter("goal_topic", "lumos/goal", ParameterDescriptor(
-            description="Topic of the latched LanguageGoal", read_only=True))
-        self.declare_parameter("checkpoint", "", ParameterDescriptor(
-            description="Policy checkpoint whose training instructions define the domain",
-            read_only=True))
-        self.declare_parameter("instructions_file", "", ParameterDescriptor(
-            description="YAML task -> [instructions], used when no checkpoint is given",
-            read_only=True))
-        self.declare_parameter("max_length", 256, ParameterDescriptor(
-            description="Longest accepted instruction, in characters (>= 1)"))
-        self.declare_parameter("min_similarity", 0.5, ParameterDescriptor(
-            description="Reject instructions whose cosine similarity to every known "
-                        "instruction is below this ([-1, 1])"))
-        self.declare_parameter("grounding", "task", ParameterDescriptor(
-            description="task: an accepted instruction's goal is the training instruction of "
-                        "the task a classifier over its MiniLM token embeddings names; off: "
-                        "the instruction's own embedding", read_only=True))
-        self.declare_parameter("min_task_confidence", 0.0, ParameterDescriptor(
-            description="With grounding: reject instructions whose task the classifier gives "
-                        "less than this probability, naming the two tasks they could mean "
-                        "([0, 1]; 0 = never)"))
-        self.declare_parameter("hold_service", "action_executor/hold", ParameterDescriptor(
-            description="std_srvs/Trigger called on a stop command ('stop', 'halt', "
-                        "'freeze', ...) after the goal is cleared", read_only=True))
-        self.declare_parameter("latent_topic", "lumos/latent_state", ParameterDescriptor(
-            description="LatentState input: dry runs imagine from the latest one",
-            read_only=True))
-        self.declare_parameter("state_topic", "lumos/sim_state", ParameterDescriptor(
-            description="robot_obs + scene_obs input (state mode): the start state a dry "
-                        "run's predicted outcome is judged from ('' to disable)",
-            read_only=True))
-        self.declare_parameter("min_predicted_success", 0.0, ParameterDescriptor(
-            description="Execute a command only if its dry run predicts success with at "
-                        "least this probability ([0, 1]; 0 = no dry run before executing)"))
-        self.add_on_set_parameters_callback(self._validate_parameters)
+        declare(self, PARAMETERS)
+        self.add_on_set_parameters_callback(self._apply_parameters)
 
         known = known_instructions(self.get_parameter("checkpoint").value,
                                    self.get_parameter("instructions_file").value)
@@ -123,26 +118,12 @@ class LanguageCommandServer(Node):
             f"ready: {len(self.gate.known_tasks)} known tasks, model {self.encoder.model_id}, "
             f"{grounding}")
 
-    #: run-time checks of the numeric parameters: name -> (what it must be, test)
-    CHECKS = {"max_length": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
-              "min_similarity": _float_in(-1.0, 1.0),
-              "min_predicted_success": _float_in(0.0, 1.0),
-              "min_task_confidence": _float_in(0.0, 1.0)}
-
-    def _validate_parameters(self, params) -> SetParametersResult:
+    def _apply_parameters(self, params) -> SetParametersResult:
+        """Hand a changed gate parameter to the gate (types and ranges were checked by the
+        parameters' descriptors before this is called)."""
         for param in params:
-            if param.name in self.CHECKS:
-                what, ok = self.CHECKS[param.name]
-                if not ok(param.value):
-                    return SetParametersResult(successful=False,
-                                               reason=f"{param.name} must be {what}")
-        for param in params:
-            if param.name == "max_length":
-                self.gate.max_length = param.value
-            elif param.name == "min_similarity":
-                self.gate.min_similarity = param.value
-            elif param.name == "min_task_confidence":
-                self.gate.min_task_confidence = param.value
+            if param.name in GATE_PARAMS:
+                setattr(self.gate, param.name, param.value)
         return SetParametersResult(successful=True)
 
     def _publish(self, instruction: str, embedding, active: bool) -> None:

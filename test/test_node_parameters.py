@@ -8,7 +8,7 @@ import pytest
 from lumos_ros.params import descriptor
 
 NODES = ("action_executor", "policy_publisher", "sim_robot", "world_model_filter", "teleop",
-         "teleop_recorder")
+         "teleop_recorder", "imagination_node", "language_command_server")
 
 
 @pytest.mark.parametrize("module", NODES)

@@ -90,7 +90,8 @@ def test_the_published_goal_is_grounded_on_the_task(ros, encoder):
     res = _call(client, "pile the blocks up")
     assert not res.accepted and "ambiguous" in res.message and res.goal_id == 1
     bad = server.set_parameters([Parameter("min_task_confidence", value=1.5)])[0]
-    assert not bad.successful and "[0, 1]" in bad.reason
+    assert not bad.successful and "out of range" in bad.reason and "Max: 1.0" in bad.reason
+    assert server.gate.min_task_confidence == 0.9
 
 
 @pytest.mark.parametrize("bad, reason", [
@@ -140,6 +141,12 @@ def test_parameter_validation(ros, encoder):
 
     server = _server(ros, encoder)
     assert not server.set_parameters([Parameter("max_length", value=0)])[0].successful
+    wrong_type = server.set_parameters([Parameter("min_similarity", value="high")])[0]
+    assert not wrong_type.successful and "type" in wrong_type.reason
+    assert not server.set_parameters([Parameter("grounding", value="off")])[0].successful
+    ranges = server.describe_parameters(["min_similarity", "max_length"])
+    assert ranges[0].floating_point_range[0].from_value == -1.0
+    assert ranges[1].integer_range[0].from_value == 1 and not ranges[1].read_only
     assert server.set_parameters([Parameter("max_length", value=10)])[0].successful
     assert "limit is 10" in server.gate.check("open the drawer now").message
 
@@ -322,7 +329,8 @@ def test_min_predicted_success_gates_execution(ros, encoder, policy_checkpoint):
     assert wait_for(lambda: any(m.active for m in received), TIMEOUT)
     assert [m.instruction for m in received if m.active] == ["open the drawer"]
     bad = server.set_parameters([Parameter("min_predicted_success", value=1.5)])[0]
-    assert not bad.successful and "[0, 1]" in bad.reason
+    assert not bad.successful and "out of range" in bad.reason and "Max: 1.0" in bad.reason
+    assert server.gate.min_task_confidence == 0.9
 
 
 def test_imagination_node_publishes_the_imagined_future(ros, encoder, policy_checkpoint):
