@@ -330,7 +330,7 @@ def test_min_predicted_success_gates_execution(ros, encoder, policy_checkpoint):
     assert [m.instruction for m in received if m.active] == ["open the drawer"]
     bad = server.set_parameters([Parameter("min_predicted_success", value=1.5)])[0]
     assert not bad.successful and "out of range" in bad.reason and "Max: 1.0" in bad.reason
-    assert server.gate.min_task_confidence == 0.9
+    assert server.get_parameter("min_predicted_success").value == 0.5
 
 
 def test_imagination_node_publishes_the_imagined_future(ros, encoder, policy_checkpoint):
