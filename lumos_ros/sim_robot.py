@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -74,6 +75,9 @@ class SimRobot(Node):
         self.target = None
         self.gripper = 1.0
         self.steps = 0
+        # the executor's thread steps the simulator while another thread may destroy the node:
+        # every use of the simulator holds this lock and skips a closed one
+        self._env_lock = threading.RLock()
         self.pubs = {
             "static": self.create_publisher(Image, g("static_topic").value, SENSOR),
             "gripper": self.create_publisher(Image, g("gripper_cam_topic").value, SENSOR),
@@ -121,12 +125,19 @@ class SimRobot(Node):
 
     def _on_goal(self, msg: LanguageGoal) -> None:
         """A new goal: the oracle compares against the scene as it is now."""
-        self.reference = SceneState(self.env.scene_obs(), self.env.held_block())
+        with self._env_lock:
+            if self.env.closed:
+                return
+            self.reference = SceneState(self.env.scene_obs(), self.env.held_block())
         self.completed = []
         self._publish_tasks()
 
     def _on_reset(self, request, response):
-        response.message = f"reset to {self._reset()}"
+        with self._env_lock:
+            if self.env.closed:
+                response.success, response.message = False, "the simulator is shut down"
+                return response
+            response.message = f"reset to {self._reset()}"
         response.success = True
         return response
 
@@ -134,6 +145,11 @@ class SimRobot(Node):
         self.pubs["tasks"].publish(String(data=json.dumps(self.completed)))
 
     def _step(self) -> None:
+        with self._env_lock:
+            if not self.env.closed:
+                self._step_and_publish()
+
+    def _step_and_publish(self) -> None:
         if self.target is None:
             pos, euler = self.env.tcp_pose()
         else:
@@ -168,8 +184,9 @@ class SimRobot(Node):
             self._publish_tasks()
 
     def destroy_node(self) -> None:
-        """Close the simulator too."""
-        self.env.close()
+        """Close the simulator too (after a step in progress; later callbacks skip it)."""
+        with self._env_lock:
+            self.env.close()
         super().destroy_node()
 
 

@@ -79,3 +79,34 @@ def test_executor_drives_the_simulated_robot(sim, ros):
     assert moved[2] < -0.05, f"the arm did not move down: {moved}"
     assert abs(moved[0]) < 0.02 and abs(moved[1]) < 0.02
     assert np.all(np.isfinite(moved))
+
+
+def test_callbacks_after_destroy_skip_the_closed_simulator(ros):
+    """The executor's thread may run a timer tick or a service call after another thread
+    destroyed the node (a clean-clone run logged a TypeError from PyBullet in the spin thread):
+    every simulator use holds the node's lock and skips a closed simulator."""
+    import threading
+
+    from rclpy.parameter import Parameter
+    from std_srvs.srv import Trigger
+
+    from lumos_ros.msg import LanguageGoal
+    from lumos_ros.sim_robot import SimRobot
+
+    robot = SimRobot(context=ros.context, parameter_overrides=[
+        Parameter("control_rate", value=30.0), Parameter("render", value=False)])
+    steps = robot.steps
+    robot._step()
+    assert robot.steps == steps + 1
+    with robot._env_lock:                      # as a step in progress does
+        destroyer = threading.Thread(target=robot.destroy_node)
+        destroyer.start()
+        destroyer.join(0.3)
+        assert destroyer.is_alive() and not robot.env.closed   # waits for the step
+    destroyer.join(TIMEOUT)
+    assert not destroyer.is_alive() and robot.env.closed
+    robot._step()
+    robot._on_goal(LanguageGoal())
+    response = robot._on_reset(Trigger.Request(), Trigger.Response())
+    assert robot.steps == steps + 1
+    assert not response.success and "shut down" in response.message

@@ -121,6 +121,11 @@ class PlayTableEnv:
                                 targetPosition=0.0, force=4.0, positionGain=0.3,
                                 physicsClientId=c)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` disconnected the simulator."""
+        return self.client is None
+
     def close(self) -> None:
         """Disconnect from PyBullet and remove the generated assets."""
         if self.client is not None:
