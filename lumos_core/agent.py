@@ -289,11 +289,16 @@ class BehaviourModel(nn.Module):
         return torch.where(is_lang[:, None], self.lang_goal(lang), vis)
 
 
-def clip_loss(seq: torch.Tensor, goal: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE over in-batch pairs (CLIP)."""
+def clip_loss(seq: torch.Tensor, goal: torch.Tensor, logit_scale: torch.Tensor,
+              task: torch.Tensor | None = None) -> torch.Tensor:
+    """Symmetric InfoNCE over in-batch pairs (CLIP); with ``task`` (B,) task ids, the other
+    windows of a pair's task are left out of its negatives (each pair's own logit stays)."""
     seq, goal = F.normalize(seq, dim=-1), F.normalize(goal, dim=-1)
     logits = logit_scale.exp() * seq @ goal.t()
     target = torch.arange(len(seq), device=seq.device)
+    if task is not None:
+        same = (task[:, None] == task[None, :]) & (target[:, None] != target[None, :])
+        logits = logits.masked_fill(same, float("-inf"))
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
@@ -386,7 +391,8 @@ class LumosAgent(nn.Module):
         ``batch``: ``feat`` (B, T, F) expert latents (T = max_window, padded by repeating the
         last frame), ``actions`` (B, T, 7) expert actions, ``mask`` (B, T) real frames,
         ``lang`` (B, 384) language embeddings, ``is_lang`` (B,) language-goal windows,
-        ``align`` (B,) windows that enter the contrastive loss.
+        ``align`` (B,) windows that enter the contrastive loss, ``task`` (B,) task ids of the
+        language windows (-1 elsewhere; needed with ``agent.align_mask_same_task``).
         """
         b = self.behaviour
         cfg = self.cfg
@@ -408,8 +414,14 @@ class LumosAgent(nn.Module):
         if b.aligns:
             select = batch["align"] & batch["is_lang"]
             if select.sum() >= 2:
+                task = None
+                if cfg.align_mask_same_task:
+                    if "task" not in batch:
+                        raise ValueError("agent.align_mask_same_task needs the batch's 'task' "
+                                         "ids (WindowSampler.sample provides them)")
+                    task = batch["task"][select]
                 align = clip_loss(b.align_seq(seq_feat[select]), b.align_lang(goal[select]),
-                                  b.logit_scale)
+                                  b.logit_scale, task)
                 policy = policy + cfg.alignment_scale * align
                 metrics["align"] = align.item()
         if not b.imagines or cfg.ditto_bc_scale > 0 or bc_only:

@@ -80,6 +80,8 @@ class WindowSampler:
                   "their episode and are skipped", file=sys.stderr)
         self.lang_rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         self.lang_task = [lang["language"]["task"][i] for i in keep]
+        names = sorted(set(self.lang_task))
+        self.lang_task_id = np.array([names.index(t) for t in self.lang_task], np.int64)
         self.lang_text = [lang["language"]["ann"][i] for i in keep]
         self.language_model = lang["info"].get("language_model")
         self.lang_emb = self._embeddings(lang, keep)
@@ -147,13 +149,14 @@ class WindowSampler:
         first latent is history-free with probability ``history_free_prob`` per batch, or as
         ``history_free`` says."""
         cfg = self.cfg
-        windows, lang, is_lang, align = [], [], [], []
+        windows, lang, is_lang, align, task = [], [], [], [], []
         image_windows = batch if cfg.image_goals or not self.has_language else 0
         for start in self.rng.choice(self.vis_starts, image_windows):
             windows.append(self._window(int(start), int(self.segment_end[start]))[0])
             lang.append(np.zeros(384, np.float32))
             is_lang.append(False)
             align.append(False)
+            task.append(-1)
         if self.has_language:
             chosen = self.rng.integers(len(self.lang_rows), size=batch)
             goals = (self.lang_emb[chosen] if self.pools is None
@@ -166,6 +169,7 @@ class WindowSampler:
                 lang.append(goal)
                 is_lang.append(True)
                 align.append(start > last_start - ALIGN_WINDOW)
+                task.append(int(self.lang_task_id[i]))
         n, t = len(windows), cfg.max_window
         rows = np.stack([np.pad(w, (0, t - len(w)), mode="edge") for w in windows])
         mask = np.arange(t)[None] < np.array([len(w) for w in windows])[:, None]
@@ -180,7 +184,8 @@ class WindowSampler:
                 "mask": torch.as_tensor(mask, device=device),
                 "lang": torch.as_tensor(np.stack(lang), device=device),
                 "is_lang": torch.as_tensor(np.array(is_lang), device=device),
-                "align": torch.as_tensor(np.array(align), device=device)}
+                "align": torch.as_tensor(np.array(align), device=device),
+                "task": torch.as_tensor(np.array(task, np.int64), device=device)}
 
     def instructions(self) -> dict[str, list[str]]:
         """Annotated sentences per task (the domain of the trained policy)."""

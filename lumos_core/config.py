@@ -420,6 +420,10 @@ class AgentConfig(Section):
     kl_balance: float = doc(0.8, "KL balancing of the plan KL.", low=0.0, high=1.0)
     alignment_scale: float = doc(3.0, "alpha2: weight of the contrastive alignment loss.",
                                  low=0.0)
+    align_mask_same_task: bool = doc(False, "Leave pairs of windows of the same task out of "
+                                            "the contrastive loss's negatives (with 27 tasks "
+                                            "a batch holds many: they are not negatives). "
+                                            "false = official (every other pair negative).")
     bc_scale: float = doc(1.0, "Weight of the action MSE when use_ditto is false (and for the "
                                "BC baselines).", low=0.0)
     replan_every: int = doc(30, "Re-sample the plan from the proposal every N control steps.",

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lumos_core.agent import (BehaviourModel, LumosAgent, clip_loss, intrinsic_reward,
                               lambda_return)
@@ -101,6 +102,37 @@ def test_plan_kl_and_contrastive_losses_on_toy_inputs():
     aligned = clip_loss(eye, eye, torch.tensor(math.log(100.0)))
     shuffled = clip_loss(eye, eye.roll(1, 0), torch.tensor(math.log(100.0)))
     assert aligned < 0.01 < math.log(8) < shuffled
+
+
+def test_clip_loss_masks_same_task_negatives():
+    scale = torch.tensor(0.0)
+    seq, goal = torch.randn(6, 4), torch.randn(6, 4)
+    distinct = torch.arange(6)
+    # distinct tasks: the mask changes nothing
+    assert torch.allclose(clip_loss(seq, goal, scale, distinct), clip_loss(seq, goal, scale))
+    # one task throughout: each pair is alone in its softmax row and column, so the loss is 0
+    assert clip_loss(seq, goal, scale, torch.zeros(6, dtype=torch.long)) == 0
+    # two windows of one task: their mutual logits leave the denominators, nothing else does
+    task = torch.tensor([0, 0, 1, 2, 3, 4])
+    logits = F.normalize(seq, dim=-1) @ F.normalize(goal, dim=-1).t()
+    masked = logits.clone()
+    masked[0, 1] = masked[1, 0] = float("-inf")
+    rows = torch.stack([torch.logsumexp(masked[i], 0) - logits[i, i] for i in range(6)])
+    cols = torch.stack([torch.logsumexp(masked[:, i], 0) - logits[i, i] for i in range(6)])
+    assert torch.allclose(clip_loss(seq, goal, scale, task), 0.5 * (rows.mean() + cols.mean()))
+
+
+def test_same_task_masking_needs_task_ids_and_changes_only_the_alignment_term():
+    agent, cfg = _agent(align_mask_same_task="true")
+    batch = _batch(cfg)
+    with pytest.raises(ValueError, match="task"):
+        agent.losses(batch)
+    torch.manual_seed(0)
+    _, _, distinct = agent.losses({**batch, "task": torch.tensor([0, 1, 2, -1, -1, -1])})
+    torch.manual_seed(0)
+    _, _, one_task = agent.losses({**batch, "task": torch.tensor([0, 0, 0, -1, -1, -1])})
+    assert distinct["align"] > 0 and one_task["align"] == 0
+    assert distinct["plan_kl"] == one_task["plan_kl"]
 
 
 @pytest.mark.parametrize("overrides, present, absent", [

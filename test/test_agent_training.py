@@ -50,6 +50,11 @@ def test_window_sampler(features):
     t = cfg.agent.max_window
     assert batch["feat"].shape == (10, t, cfg.world_model.feat_dim)
     assert batch["is_lang"].tolist() == [False] * 5 + [True] * 5
+    # task ids: -1 for image goals, the index of the window's annotated task otherwise
+    tasks = sorted(set(sampler.lang_task))
+    assert batch["task"][:5].tolist() == [-1] * 5
+    assert all(0 <= i < len(tasks) for i in batch["task"][5:].tolist())
+    assert [tasks[i] for i in sampler.lang_task_id] == sampler.lang_task
     lengths = batch["mask"].sum(1)
     assert ((lengths >= cfg.agent.min_window) & (lengths <= t)).all()
     padded = ~batch["mask"]
