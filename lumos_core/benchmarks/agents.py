@@ -38,7 +38,7 @@ from lumos_core.config import CollectConfig, SimConfig, load_config
 #: component (the rate applies to every agent.method=lumos variant, no DITTO included).
 #: The contrastive loss leaves same-task pairs out of its negatives (align_mask_same_task;
 #: session 16): with 27 tasks, ~17 pairs of the ~24 language windows in a batch share a task,
-#: and pushing them apart cost LUMOS 0.15 against no alignment; masked, LUMOS gains +0.22 +-
+#: and the official loss cost LUMOS 0.15 against no alignment (session 15); masked, +0.22 +-
 #: 0.10 over the official loss (two training seeds, 200 grounded chains each; docs/agents.md).
 CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
               "agent.ditto_bc_scale=1.0", "agent.actor_latent=h", "agent.bc_warmup=1200",
