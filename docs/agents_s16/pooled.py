@@ -32,7 +32,8 @@ def pooled(name, reference):
           f"{1.96 * d.std(ddof=1) / np.sqrt(len(d)):.2f}")
 
 
-for name in ("alpha2 = 0.3", "same-task negatives masked", "no alignment"):
-    pooled(name, "LUMOS")
-for reference in ("alpha2 = 0.3", "no alignment"):
-    pooled("same-task negatives masked", reference)
+if __name__ == "__main__":
+    for name in ("alpha2 = 0.3", "same-task negatives masked", "no alignment"):
+        pooled(name, "LUMOS")
+    for reference in ("alpha2 = 0.3", "no alignment"):
+        pooled("same-task negatives masked", reference)
