@@ -13,12 +13,11 @@ cfg = load_config("state")
 features = Features(Path("runs/bench12/features/training"))
 sampler = WindowSampler(features, Path(features.meta["dataset"]) / "training", cfg.agent,
                         np.random.default_rng(0))
-task_of = {tuple(e[:4]): t for e, t in zip(sampler.lang_emb, sampler.lang_task)}
 aligned, pairs = [], []
 for _ in range(200):
     batch = sampler.sample(cfg.agent_train.batch_size)
     selected = (batch["align"] & batch["is_lang"]).numpy()
-    tasks = Counter(task_of[tuple(e[:4])] for e in batch["lang"].numpy()[selected])
+    tasks = Counter(batch["task"].numpy()[selected].tolist())
     aligned.append(selected.sum())
     pairs.append(sum(c * (c - 1) // 2 for c in tasks.values()))
 print(f"batch {cfg.agent_train.batch_size}: {np.mean(aligned):.1f} windows in the contrastive "

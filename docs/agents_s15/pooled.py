@@ -1,18 +1,14 @@
 """Session 15: per-chain differences to LUMOS averaged over two training seeds, with a 95 %
 interval over the chains (grounded evaluations on chains 0-199; run from the repository root
 on the machine that holds runs/)."""
-import json
-
 import numpy as np
+
+from lumos_core.evaluation import load_report
 
 
 def load(d):
-    out = {}
-    for line in open(d + "/chains.jsonl"):
-        r = json.loads(line)
-        if "chain" in r:
-            out[(r["seed"], r["chain"])] = r["completed"]
-    return out
+    """Chains completed per (seed, chain) of the evaluation in ``d``."""
+    return {(r["seed"], r["chain"]): r["completed"] for r in load_report(d)["chains_detail"]}
 
 
 LUMOS = [load("runs/s14/t1g_lumos"), load("runs/s15/t1g_s1_lumos")]

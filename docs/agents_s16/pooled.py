@@ -2,10 +2,9 @@
 over the chains (grounded evaluations on chains 0-199; run from the repository root on the
 machine that holds runs/). Reference first: LUMOS (alpha2 = 3, every other pair a negative),
 then the masked loss against the other ways of dealing with the alignment loss."""
-import json
-from pathlib import Path
-
 import numpy as np
+
+from lumos_core.evaluation import load_report
 
 RUNS = {"LUMOS": ["runs/s14/t1g_lumos", "runs/s15/t1g_s1_lumos"],
         "alpha2 = 0.3": ["runs/s16/t1g_s0_align03", "runs/s15/t1g_s1_align03"],
@@ -14,12 +13,8 @@ RUNS = {"LUMOS": ["runs/s14/t1g_lumos", "runs/s15/t1g_s1_lumos"],
 
 
 def load(d):
-    out = {}
-    for line in open(Path(d) / "chains.jsonl"):
-        r = json.loads(line)
-        if "chain" in r:
-            out[(r["seed"], r["chain"])] = r["completed"]
-    return out
+    """Chains completed per (seed, chain) of the evaluation in ``d``."""
+    return {(r["seed"], r["chain"]): r["completed"] for r in load_report(d)["chains_detail"]}
 
 
 def pooled(name, reference):
