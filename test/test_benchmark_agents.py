@@ -101,3 +101,33 @@ def test_no_eval_stops_after_training(sim_dataset, tmp_path):
     assert any(c.startswith("lumos evaluate --policy") and policy in c
                for c in data["commands"])
     assert not (tmp_path / "report.md").exists() and not (tmp_path / "eval").exists()
+
+
+def test_rerun_reuses_the_world_model_trainings_and_evaluated_chains(sim_dataset, tmp_path):
+    """The same command again (an interrupted benchmark, or more chains asked for): the world
+    model and the trainings are reused, the evaluations resume -- their finished chains are
+    kept as they were (a marker put into them survives), only the new ones run -- and the
+    first run's timings stay in the report."""
+    torch.set_num_threads(1)
+    run("smoke", tmp_path, dataset=sim_dataset[0], variants=("GCBC",), progress=False)
+    first = json.loads((tmp_path / "report.json").read_text())
+    assert first["reused"] == [] and "world_model_min" in first["timings"]
+    results = tmp_path / "eval" / "gcbc" / "results.json"
+    data = json.loads(results.read_text())
+    for chain in data["chains_detail"]:
+        chain["marker"] = "kept"
+    results.write_text(json.dumps(data))
+    (tmp_path / "eval" / "gcbc" / "chains.jsonl").unlink()
+
+    run("smoke", tmp_path, dataset=sim_dataset[0], variants=("GCBC",), main_chains=3,
+        progress=False)
+    second = json.loads((tmp_path / "report.json").read_text())
+    assert second["reused"] == ["world model", "training of GCBC"]
+    assert "world_model_min" not in second["timings"]
+    assert second["earlier_timings"] == first["timings"]
+    detail = {c["chain"]: c for c in json.loads(results.read_text())["chains_detail"]}
+    assert sorted(detail) == [0, 1, 2]
+    assert [detail[i].get("marker") for i in range(3)] == ["kept", "kept", None]
+    report = (tmp_path / "report.md").read_text()
+    assert "Reused from an earlier run of the same command" in report
+    assert "world model, training of GCBC" in report

@@ -193,6 +193,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     out.mkdir(parents=True, exist_ok=True)
     commands, timings = [], {}
     started = time.monotonic()
+    trains_wm = world_model is None
 
     if not (dataset / "collect.json").exists() and (dataset / "training").is_dir():
         # not recorded here (CALVIN's, or a bundle unpacked by scripts/pack_bundle.py on a
@@ -214,6 +215,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
                 progress=progress)
     timings["collect_min"] = (time.monotonic() - started) / 60
 
+    reused = []                     # stages an earlier run of the same command finished
     if world_model is None:
         t0 = time.monotonic()
         run_dir = out / "world_model"
@@ -221,16 +223,22 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         argv = ["train-wm", "--preset", preset, *sets, "--max-minutes", str(prof.wm_minutes),
                 *device_args, "--export", "deploy", "--force", "--out", str(run_dir)]
         commands.append(_cmd("lumos", *argv))
-        _run_logged(argv, out / "logs" / "world_model.log", "world-model training")
         world_model = run_dir / "checkpoints" / "deploy"
-        timings["world_model_min"] = (time.monotonic() - t0) / 60
+        if _finished(run_dir, argv) and world_model.is_dir():
+            reused.append("world model")
+        else:
+            (run_dir / "command.json").unlink(missing_ok=True)
+            _run_logged(argv, out / "logs" / "world_model.log", "world-model training")
+            (run_dir / "command.json").write_text(json.dumps(argv))
+            timings["world_model_min"] = (time.monotonic() - t0) / 60
         t0 = time.monotonic()
         argv = ["wm-report", str(world_model), "--dataset", str(dataset), "--sequences", "4",
                 "--horizon", "195",          # wm-report clips it to the longest episode
                 "--out", str(run_dir / "report")]
         commands.append(_cmd("lumos", *argv))
-        _run_logged(argv, out / "logs" / "wm_report.log", "open-loop report")
-        timings["wm_report_min"] = (time.monotonic() - t0) / 60
+        if "world model" not in reused or not (run_dir / "report" / "open_loop.json").is_file():
+            _run_logged(argv, out / "logs" / "wm_report.log", "open-loop report")
+            timings["wm_report_min"] = (time.monotonic() - t0) / 60
     else:
         commands.append(f"# world model reused: {world_model}")
 
@@ -255,6 +263,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         commands.append(_cmd("lumos", *argv))
         jobs.append((name, slug, argv))
     t0 = time.monotonic()
+    resumable = finished_trainings(jobs)
+    reused += [f"training of {name}" for name in resumable]
     policies = train_parallel(jobs, prof.parallel, out / "logs")
     timings["agents_min"] = (time.monotonic() - t0) / 60
 
@@ -283,8 +293,11 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         policy, steps, windows_per_s = policies[name]
         n = prof.chains_for(name)
         commands.append(evaluate_command(name, slug))
+        # the chains an interrupted run of the same command evaluated with the same policy
+        # are kept (only where that policy was not trained anew: it is the same checkpoint)
         reports[name] = evaluate(str(policy), chains[:n], instructions, list(prof.seeds),
-                                 out / "eval" / slug, prof.workers, progress=progress)
+                                 out / "eval" / slug, prof.workers, progress=progress,
+                                 resume=name in resumable)
         reports[name]["train_steps"] = steps
         reports[name]["windows_per_s"] = windows_per_s
         timings[f"eval_{slug}_min"] = (time.monotonic() - t0) / 60
@@ -293,8 +306,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     summary = dataset / "summary.json"
     data_info = json.loads(summary.read_text()) if summary.exists() else {}
     write_report(out, profile_name, prof, reports, commands, timings, data_info,
-                 reused_world_model=None if "world_model_min" in timings else str(world_model),
-                 preset=preset, device=device)
+                 reused_world_model=None if trains_wm else str(world_model),
+                 preset=preset, device=device, reused=reused)
     return {"reports": reports, "timings": timings, "commands": commands}
 
 
@@ -358,13 +371,28 @@ def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
     return done
 
 
+def _finished(run_dir: Path, argv: list[str]) -> bool:
+    """Whether ``run_dir`` holds a run of exactly ``argv`` that finished (its
+    ``command.json`` is written when it does)."""
+    command = run_dir / "command.json"
+    try:
+        return json.loads(command.read_text()) == argv
+    except (OSError, ValueError):
+        return False
+
+
+def finished_trainings(jobs: list[tuple[str, str, list[str]]]) -> set[str]:
+    """Names of the jobs whose training an earlier run of the same command finished
+    (:func:`train_parallel` reuses them, so their evaluations may resume)."""
+    return {name for name, _, argv in jobs if _trained(argv) is not None}
+
+
 def _trained(argv: list[str]) -> tuple[str, int, float] | None:
     """(final checkpoint, batches, windows/s) of a finished ``train-agent`` run of exactly
     ``argv`` (its ``command.json``, written when it finished), else None."""
     run_dir = Path(argv[argv.index("--out") + 1])
-    command = run_dir / "command.json"
     found = sorted((run_dir / "checkpoints").glob("step_*"))
-    if not command.exists() or json.loads(command.read_text()) != argv or not found:
+    if not _finished(run_dir, argv) or not found:
         return None
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text()
             .splitlines()] if (run_dir / "metrics.jsonl").exists() else []
@@ -374,8 +402,10 @@ def _trained(argv: list[str]) -> tuple[str, int, float] | None:
 
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],
                  timings: dict, data_info: dict, reused_world_model: str | None = None,
-                 preset: str = "state", device: str | None = None) -> None:
-    """report.md and report.json."""
+                 preset: str = "state", device: str | None = None,
+                 reused: list[str] | None = None) -> None:
+    """report.md and report.json; ``reused``: the stages an earlier run of the same command
+    had finished (that run's timings are kept next to this one's)."""
     from lumos_core.evaluation import (load_report, markdown_table, paired_comparison,
                                        paired_table, per_task_table)
 
@@ -410,14 +440,27 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
         lines += ["## Paired on the common chains", "",
                   paired_table(paired_comparison({v: load_report(w)
                                                   for v, w in written.items()})), ""]
+    earlier = {}
+    if reused and (out / "report.json").is_file():
+        previous = json.loads((out / "report.json").read_text())
+        earlier = previous.get("earlier_timings") or previous.get("timings", {})
     lines += ["## Per task", "", per_task_table(reports),
               "## Timings (minutes)", "",
-              "\n".join(f"- {k}: {v:.1f}" for k, v in timings.items()), "",
-              "## Commands", "", "```", *commands, "```", ""]
+              "\n".join(f"- {k}: {v:.1f}" for k, v in timings.items()), ""]
+    if reused:
+        lines += ["Reused from an earlier run of the same command (evaluations resumed: "
+                  "their finished chains kept, the others run): " + ", ".join(reused) + "."]
+        if earlier:
+            lines += ["", "The earlier run's timings: "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in earlier.items()) + "."]
+        lines.append("")
+    lines += ["## Commands", "", "```", *commands, "```", ""]
     (out / "report.md").write_text("\n".join(lines))
     (out / "report.json").write_text(json.dumps({"profile": name, "preset": preset,
                                                  "device": device or "cpu",
                                                  "timings": timings,
+                                                 "reused": reused or [],
+                                                 "earlier_timings": earlier,
                                                  "commands": commands,
                                                  "reports": reports}, indent=1))
 

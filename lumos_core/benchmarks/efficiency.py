@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, checked_variants,
-                                          train_parallel)
+                                          finished_trainings, train_parallel)
 
 
 def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = (2, 10, 50, 150),
@@ -40,6 +40,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
             commands.append(_cmd("lumos", *argv))
             jobs.append((slug, slug, argv))
     started = time.monotonic()
+    resumable = finished_trainings(jobs)     # an interrupted run of the same command
     trained = train_parallel(jobs, parallel, out / "logs")
     chain_list = load_chains()[:chains]
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
@@ -51,7 +52,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
             commands.append(_cmd("lumos", "evaluate", "--policy", policy, "--chains", chains,
                                  "--workers", workers, "--out", out / "eval" / slug))
             report = evaluate(policy, chain_list, instructions, [0], out / "eval" / slug,
-                              workers, progress=progress)
+                              workers, progress=progress, resume=slug in resumable)
             s = report["summary"]
             rows.append({"variant": variant, "windows_per_task": level, "steps": steps,
                          "avg_len": s["avg_len_mean"], "ci95": s["avg_len_ci95"],
