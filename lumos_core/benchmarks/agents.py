@@ -441,9 +441,12 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
                   paired_table(paired_comparison({v: load_report(w)
                                                   for v, w in written.items()})), ""]
     earlier = {}
-    if reused and (out / "report.json").is_file():
-        previous = json.loads((out / "report.json").read_text())
-        earlier = previous.get("earlier_timings") or previous.get("timings", {})
+    if reused:
+        try:        # an unreadable earlier report only loses its timings, not this report
+            previous = json.loads((out / "report.json").read_text())
+            earlier = previous.get("earlier_timings") or previous.get("timings", {})
+        except (OSError, ValueError, AttributeError):
+            earlier = {}
     lines += ["## Per task", "", per_task_table(reports),
               "## Timings (minutes)", "",
               "\n".join(f"- {k}: {v:.1f}" for k, v in timings.items()), ""]
