@@ -264,7 +264,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         jobs.append((name, slug, argv))
     t0 = time.monotonic()
     resumable = finished_trainings(jobs)
-    reused += [f"training of {name}" for name in resumable]
+    reused += [f"training of {name}" for name, _, _ in jobs if name in resumable]
     policies = train_parallel(jobs, prof.parallel, out / "logs")
     timings["agents_min"] = (time.monotonic() - t0) / 60
 
