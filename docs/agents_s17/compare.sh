@@ -4,9 +4,10 @@ source .venv/bin/activate
 # DITTO against the matched BC control from a 4 000-batch warm start (long_warm_start.sh), and
 # GCBC given the long LUMOS run's time (gcbc_long.sh) and Table I's (4 277 batches), on the
 # 500 chains all of them ran
-lumos compare runs/s17/eval_ditto runs/s17/eval_bc runs/s17/eval_gcbc8600 runs/bench16/eval/gcbc \
+lumos compare runs/s17/eval_ditto runs/s17/eval_bc runs/s17/eval_w4000 runs/s17/eval_gcbc8600 \
+    runs/bench16/eval/gcbc runs/bench16/eval/lumos \
     --names "warm start 4000 + 340 DITTO" "warm start 4000 + 340 BC (control)" \
-    "GCBC 8 600 batches" "GCBC 4 277 batches (Table I)" \
+    "warm start 4000" "GCBC 8 600 batches" "GCBC 4 277 batches (Table I)" "LUMOS (Table I)" \
     --out docs/agents_s17/paired_long_warm_500.md
 # the same next to the warm start itself, session 16's Table I LUMOS (1 200 BC + 455 DITTO
 # batches) and GCBC (4 277 batches), and GCBC given the long LUMOS run's time (gcbc_long.sh):
