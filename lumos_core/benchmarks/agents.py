@@ -263,9 +263,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         commands.append(_cmd("lumos", *argv))
         jobs.append((name, slug, argv))
     t0 = time.monotonic()
-    resumable = finished_trainings(jobs)
+    policies, resumable = train_parallel(jobs, prof.parallel, out / "logs")
     reused += [f"training of {name}" for name, _, _ in jobs if name in resumable]
-    policies = train_parallel(jobs, prof.parallel, out / "logs")
     timings["agents_min"] = (time.monotonic() - t0) / 60
 
     def evaluate_command(name: str, slug: str, here: bool = True) -> str:
@@ -326,11 +325,12 @@ def _run_logged(argv: list[str], log: Path, what: str) -> None:
                            f"{log.read_text()[-2000:]}")
 
 
-def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
-                   log_dir: Path) -> dict[str, tuple[str, int, float]]:
+def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int, log_dir: Path
+                   ) -> tuple[dict[str, tuple[str, int, float]], set[str]]:
     """Run ``lumos train-agent`` for every job, ``parallel`` processes at a time (one thread
-    each); returns ``{name: (final checkpoint, batches, windows/s)}``. A failed training
-    stops the benchmark with its log's tail."""
+    each); returns ``{name: (final checkpoint, batches, windows/s)}`` and the names of the
+    jobs an earlier run of the same command had finished (reused, not trained again: their
+    evaluations may resume). A failed training stops the benchmark with its log's tail."""
     import subprocess
     import sys
 
@@ -342,6 +342,7 @@ def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
             pending.append((name, slug, argv))
         else:   # an interrupted benchmark: the same training already finished
             done[name] = found
+    reused = set(done)
 
     while pending or running:
         while pending and len(running) < max(1, parallel):
@@ -368,7 +369,7 @@ def train_parallel(jobs: list[tuple[str, str, list[str]]], parallel: int,
             run_dir = Path(argv[argv.index("--out") + 1])
             (run_dir / "command.json").write_text(json.dumps(argv))
             done[name] = _trained(argv)
-    return done
+    return done, reused
 
 
 def _finished(run_dir: Path, argv: list[str]) -> bool:
@@ -379,12 +380,6 @@ def _finished(run_dir: Path, argv: list[str]) -> bool:
         return json.loads(command.read_text()) == argv
     except (OSError, ValueError):
         return False
-
-
-def finished_trainings(jobs: list[tuple[str, str, list[str]]]) -> set[str]:
-    """Names of the jobs whose training an earlier run of the same command finished
-    (:func:`train_parallel` reuses them, so their evaluations may resume)."""
-    return {name for name, _, argv in jobs if _trained(argv) is not None}
 
 
 def _trained(argv: list[str]) -> tuple[str, int, float] | None:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, checked_variants,
-                                          finished_trainings, train_parallel)
+                                          train_parallel)
 
 
 def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = (2, 10, 50, 150),
@@ -40,8 +40,8 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
             commands.append(_cmd("lumos", *argv))
             jobs.append((slug, slug, argv))
     started = time.monotonic()
-    resumable = finished_trainings(jobs)     # an interrupted run of the same command
-    trained = train_parallel(jobs, parallel, out / "logs")
+    # resumable: trainings an interrupted run of the same command finished
+    trained, resumable = train_parallel(jobs, parallel, out / "logs")
     chain_list = load_chains()[:chains]
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
     rows = []
