@@ -3,19 +3,25 @@
 # 1200-batch warm start) survive a warm start 3.3x longer? LUMOS (today's CPU recipe, masked
 # negatives) trained by BC for 4000 batches at 1e-3, then continued 340 batches either by DITTO
 # at 3e-5 (LUMOS's schedule) or by BC at 3e-5 (the fair no-DITTO control).
+# Usage: bash docs/agents_s17/long_warm_start.sh [SEED]   (default 0: runs/s17/{w4000,ditto,bc};
+# another seed: runs/s17/s<SEED>_*). Seed 0's evaluations ran first as 300 / 300 / 200 chains on
+# one worker beside other work and were extended to 500 with --resume (the same chains); seed 1
+# was started at the session's end and is not measured.
+SEED=${1:-0}
+P=runs/s17/; [ "$SEED" = 0 ] || P=runs/s17/s${SEED}_
 source /work/main/.venv/bin/activate
 cd /work/main
 export OMP_NUM_THREADS=1
-R="--preset state --set agent.reward_norm=start --set agent.history_free_prob=0.1 --set agent.ditto_bc_scale=1.0 --set agent.actor_latent=h --set agent.return_norm=percentile --set agent_train.ditto_lr=0.00003 --set agent.align_mask_same_task=true --features runs/bench16/features --set agent_train.checkpoint_every=10000000 --set agent_train.seed=0"
+R="--preset state --set agent.reward_norm=start --set agent.history_free_prob=0.1 --set agent.ditto_bc_scale=1.0 --set agent.actor_latent=h --set agent.return_norm=percentile --set agent_train.ditto_lr=0.00003 --set agent.align_mask_same_task=true --features runs/bench16/features --set agent_train.checkpoint_every=10000000 --set agent_train.seed=$SEED"
 echo "== warm $(date)"
-lumos train-agent $R --set agent.bc_warmup=4000 --set agent_train.actor_lr=0.001 --set agent_train.steps=4000 --out runs/s17/w4000 > runs/s17/w4000.log 2>&1
-for d in ditto bc; do mkdir -p runs/s17/$d && cp -r runs/s17/w4000/checkpoints runs/s17/$d/; done
+lumos train-agent $R --set agent.bc_warmup=4000 --set agent_train.actor_lr=0.001 --set agent_train.steps=4000 --out ${P}w4000 > ${P}w4000.log 2>&1
+for d in ditto bc; do mkdir -p $P$d && cp -r ${P}w4000/checkpoints $P$d/; done
 echo "== continue $(date)"
-lumos train-agent $R --set agent.bc_warmup=4000 --set agent_train.actor_lr=0.001 --set agent_train.steps=4340 --out runs/s17/ditto --resume > runs/s17/ditto.log 2>&1 &
-lumos train-agent $R --set agent.bc_warmup=4340 --set agent_train.actor_lr=0.00003 --set agent_train.steps=4340 --out runs/s17/bc --resume > runs/s17/bc.log 2>&1
+lumos train-agent $R --set agent.bc_warmup=4000 --set agent_train.actor_lr=0.001 --set agent_train.steps=4340 --out ${P}ditto --resume > ${P}ditto.log 2>&1 &
+lumos train-agent $R --set agent.bc_warmup=4340 --set agent_train.actor_lr=0.00003 --set agent_train.steps=4340 --out ${P}bc --resume > ${P}bc.log 2>&1
 wait
 echo "== eval $(date)"
-lumos evaluate --policy runs/s17/ditto/checkpoints/step_00004340 --chains 300 --seeds 0 --workers 1 --out runs/s17/eval_ditto --resume > runs/s17/eval_ditto.log 2>&1
-lumos evaluate --policy runs/s17/bc/checkpoints/step_00004340 --chains 300 --seeds 0 --workers 1 --out runs/s17/eval_bc --resume > runs/s17/eval_bc.log 2>&1
-lumos evaluate --policy runs/s17/w4000/checkpoints/step_00004000 --chains 200 --seeds 0 --workers 1 --out runs/s17/eval_w4000 --resume > runs/s17/eval_w4000.log 2>&1
+for run in ditto:00004340 bc:00004340 w4000:00004000; do
+lumos evaluate --policy ${P}${run%%:*}/checkpoints/step_${run#*:} --chains 500 --seeds 0 --workers 2 --out ${P}eval_${run%%:*} --resume > ${P}eval_${run%%:*}.log 2>&1
+done
 echo "== done $(date)"
