@@ -6,13 +6,16 @@
 # Usage: bash docs/agents_s17/long_warm_start.sh [SEED]   (default 0: runs/s17/{w4000,ditto,bc};
 # another seed: runs/s17/s<SEED>_*). Seed 0's evaluations ran first as 300 / 300 / 200 chains on
 # one worker beside other work and were extended to 500 with --resume (the same chains); seed 1
-# was started at the session's end and is not measured.
+# was started at the session's end and is not measured. Session 18 ran seed 1 on a new machine with
+# EXTRA='--set agent_train.precision=fp32' (settings appended to every training; seed 0's
+# machine had no native bf16, so it trained in fp32) and runs/bench16/features linked to a
+# re-featurised runs/f5/features (the same command on re-collected data).
 SEED=${1:-0}
 P=runs/s17/; [ "$SEED" = 0 ] || P=runs/s17/s${SEED}_
 source /work/main/.venv/bin/activate
 cd /work/main
 export OMP_NUM_THREADS=1
-R="--preset state --set agent.reward_norm=start --set agent.history_free_prob=0.1 --set agent.ditto_bc_scale=1.0 --set agent.actor_latent=h --set agent.return_norm=percentile --set agent_train.ditto_lr=0.00003 --set agent.align_mask_same_task=true --features runs/bench16/features --set agent_train.checkpoint_every=10000000 --set agent_train.seed=$SEED"
+R="--preset state --set agent.reward_norm=start --set agent.history_free_prob=0.1 --set agent.ditto_bc_scale=1.0 --set agent.actor_latent=h --set agent.return_norm=percentile --set agent_train.ditto_lr=0.00003 --set agent.align_mask_same_task=true --features runs/bench16/features --set agent_train.checkpoint_every=10000000 --set agent_train.seed=$SEED $EXTRA"
 echo "== warm $(date)"
 lumos train-agent $R --set agent.bc_warmup=4000 --set agent_train.actor_lr=0.001 --set agent_train.steps=4000 --out ${P}w4000 > ${P}w4000.log 2>&1
 for d in ditto bc; do mkdir -p $P$d && cp -r ${P}w4000/checkpoints $P$d/; done
