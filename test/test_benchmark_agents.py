@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from lumos_core.benchmarks.agents import VARIANTS, run
@@ -42,6 +43,28 @@ def test_efficiency_curve_smoke(sim_dataset, tmp_path):
     text = (tmp_path / "eff" / "efficiency.md").read_text()
     assert "agent.lang_per_task=2" in text and "| GCBC | 2 |" in text
     assert (tmp_path / "eff" / "efficiency.png").is_file()
+    # a fixed batch budget instead of minutes: exactly that many batches, no time limit
+    result = efficiency(tmp_path / "bench" / "features", tmp_path / "eff_batches", levels=(1,),
+                        variants=("GCBC",), chains=1, workers=1, progress=False,
+                        batches={"GCBC": 3})
+    assert [r["steps"] for r in result["rows"]] == [3]
+    command = json.loads((tmp_path / "eff_batches" / "efficiency.json").read_text())["commands"][0]
+    assert "agent_train.steps=3" in command and "--max-minutes" not in command
+
+
+def test_efficiency_batches_are_checked(tmp_path):
+    from lumos_core.benchmarks.efficiency import efficiency, parse_batches
+
+    assert parse_batches(["LUMOS=4340", "no DITTO (BC)=2"]) == {"LUMOS": 4340,
+                                                                "no DITTO (BC)": 2}
+    for bad, message in ((["LUMOS"], "VARIANT=N"), (["LUMSO=3"], "unknown variant 'LUMSO'"),
+                         (["GCBC=0"], "positive integer"), (["GCBC=ten"], "positive integer")):
+        with pytest.raises(ValueError, match=message):
+            parse_batches(bad)
+    with pytest.raises(ValueError, match="'MCIL', which are not among the variants run"):
+        efficiency(tmp_path / "f", tmp_path / "out", variants=("GCBC",),
+                   batches={"MCIL": 3})
+    assert not (tmp_path / "out").exists()
 
 
 def test_interrupted_benchmark_reuses_finished_trainings_only(tmp_path):

@@ -188,6 +188,8 @@ def test_resume_with_another_model_config_names_the_keys(sim_dataset, wm_run, tm
     (["chains", "--count", "0"], "--count"),
     (["ladder", "state-bc", "--steps", "0"], "--steps"),
     (["benchmark", "efficiency", "--features", "f", "--levels", "0"], "--levels"),
+    (["benchmark", "efficiency", "--features", "f", "--batches", "LUMSO=3"], "--batches"),
+    (["benchmark", "efficiency", "--features", "f", "--batches", "GCBC=0"], "--batches"),
     (["demo", "--seconds-per-task", "inf"], "--seconds-per-task"),
 ])
 def test_numeric_options_are_range_checked(argv, option, capsys):

@@ -15,27 +15,40 @@ from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, che
 def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = (2, 10, 50, 150),
                variants: tuple[str, ...] = ("LUMOS", "GCBC"), minutes: float = 5.0,
                chains: int = 100, parallel: int = 2, workers: int = 2, preset: str = "state",
-               recipe: tuple[str, ...] = tuple(CPU_RECIPE), progress: bool = True) -> dict:
+               recipe: tuple[str, ...] = tuple(CPU_RECIPE), progress: bool = True,
+               batches: dict[str, int] | None = None) -> dict:
     """The data-efficiency curve: each variant trained on at most N language windows per task
     (``agent.lang_per_task``; nested subsets) with the same features and world model, for the
-    same time, evaluated on the same chains. Writes ``efficiency.md``, ``.json`` and ``.png``."""
+    same time, evaluated on the same chains. Writes ``efficiency.md``, ``.json`` and ``.png``.
+
+    ``batches`` ``{variant: N}``: those variants train exactly N batches instead of
+    ``minutes`` (a budget that does not depend on the machine's speed or on what else runs on
+    it; the others keep ``minutes``)."""
     from lumos_core.evaluation import evaluate
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
 
+    variants = checked_variants(variants)
+    batches = dict(batches or {})
+    unknown = sorted(set(batches) - set(variants))
+    if unknown:
+        raise ValueError(f"batches given for {', '.join(map(repr, unknown))}, which are not "
+                         f"among the variants run ({', '.join(variants)})")
+    if any(not isinstance(n, int) or n < 1 for n in batches.values()):
+        raise ValueError(f"batches must be positive integers, got {batches}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    variants = checked_variants(variants)
     jobs, commands = [], []
     for variant in variants:
         for level in levels:
             slug = f"{_slug(variant)}_{level}"
             sets = [a for o in (*recipe, *VARIANTS[variant], f"agent.lang_per_task={level}")
                     for a in ("--set", o)]
+            budget = (["--set", f"agent_train.steps={batches[variant]}"] if variant in batches
+                      else ["--max-minutes", str(minutes), "--set", "agent_train.steps=10000000"])
             argv = ["train-agent", "--preset", preset, *sets, "--features", str(features),
-                    "--max-minutes", str(minutes), "--set", "agent_train.steps=10000000",
-                    "--set", "agent_train.checkpoint_every=10000000",
+                    *budget, "--set", "agent_train.checkpoint_every=10000000",
                     "--out", str(out / "agents" / slug)]
             commands.append(_cmd("lumos", *argv))
             jobs.append((slug, slug, argv))
@@ -60,9 +73,11 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
     minutes_total = (time.monotonic() - started) / 60
     _plot_efficiency(rows, out / "efficiency.png")
     lines = ["# Data efficiency: success vs language windows per task", "",
-             f"Same features and world model ({features}); each run {minutes} min of training "
-             f"({parallel} at a time); {chains} chains, evaluation paraphrases (grounded on "
-             f"their task, `--grounding task`); settings "
+             f"Same features and world model ({features}); each run "
+             + "; ".join(f"{v}: {batches[v]} batches" if v in batches else f"{v}: {minutes} min"
+                         for v in variants)
+             + f" of training ({parallel} at a time); {chains} chains, evaluation paraphrases "
+             f"(grounded on their task, `--grounding task`); settings "
              + ", ".join(f"`{r}`" for r in recipe) + ".", "",
              "| variant | windows per task (at most) | training batches | first subtask | "
              "avg. len. (95 % CI) |", "|---|---|---|---|---|"]
@@ -71,7 +86,8 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
     lines += ["", f"Total {minutes_total:.1f} min.", "", "![curve](efficiency.png)", "",
               "```", *commands, "```", ""]
     (out / "efficiency.md").write_text("\n".join(lines))
-    (out / "efficiency.json").write_text(json.dumps({"rows": rows, "commands": commands},
+    (out / "efficiency.json").write_text(json.dumps({"rows": rows, "commands": commands,
+                                                     "minutes": minutes, "batches": batches},
                                                     indent=1))
     return {"rows": rows, "minutes": minutes_total}
 
@@ -109,6 +125,11 @@ def register(sub) -> None:
     parser.add_argument("--variants", nargs="+", default=["LUMOS", "GCBC"],
                         choices=sorted(VARIANTS), help="variants of `benchmark agents`")
     parser.add_argument("--minutes", type=MINUTES, default=5.0, help="per training")
+    parser.add_argument("--batches", nargs="+", default=[], metavar="VARIANT=N",
+                        type=_batch_item,
+                        help="train these variants exactly N batches instead of --minutes "
+                             "(e.g. LUMOS=4340 GCBC=8600: independent of the machine's speed "
+                             "and of what else runs on it)")
     parser.add_argument("--chains", type=POSITIVE, default=100, help="chains per run")
     parser.add_argument("--parallel", type=POSITIVE, default=2, help="trainings at once")
     parser.add_argument("--workers", type=POSITIVE, default=2, help="evaluation workers")
@@ -122,9 +143,41 @@ def register(sub) -> None:
 def main(args) -> int:
     from lumos_core.runs import writable_dir
 
+    batches = dict(args.batches)
     writable_dir(args.out)
     efficiency(args.features, args.out, tuple(args.levels), tuple(args.variants),
                args.minutes, args.chains, args.parallel, args.workers,
-               recipe=tuple(CPU_RECIPE) + tuple(args.recipe_set))
+               recipe=tuple(CPU_RECIPE) + tuple(args.recipe_set), batches=batches)
     print(Path(args.out, "efficiency.md").read_text(), end="")
     return 0
+
+
+def parse_batches(items: list[str]) -> dict[str, int]:
+    """``["LUMOS=4340", "GCBC=8600"]`` -> ``{"LUMOS": 4340, "GCBC": 8600}`` (variant names as
+    ``--variants`` takes them); a clear error for anything else."""
+    out = {}
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name:
+            raise ValueError(f"--batches takes VARIANT=N, got {item!r}")
+        if name not in VARIANTS:
+            raise ValueError(f"--batches: unknown variant {name!r} (one of "
+                             f"{', '.join(sorted(VARIANTS))})")
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ValueError(f"--batches {item!r}: N must be a positive integer")
+        out[name] = count
+    return out
+
+
+def _batch_item(text: str) -> tuple[str, int]:
+    """argparse type of one ``--batches`` item (a bad one: usage error naming the option)."""
+    import argparse
+
+    try:
+        return next(iter(parse_batches([text]).items()))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--batches").lstrip(": "))
