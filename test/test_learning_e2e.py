@@ -13,6 +13,7 @@ SMALL = ["world_model.deter=64", "world_model.hidden=64", "world_model.mlp_units
          "world_model.stoch=8", "world_model.classes=8", "world_model.filter_warmup=5",
          "agent.code_units=64", "agent.code_dim=32", "agent.goal_units=64",
          "agent.actor_units=128", "agent.actor_layers=3", "agent.method=gcbc"]
+WM_STEPS, AGENT_STEPS, CHAINS = 250, 1500, 12
 
 
 def _chains(n: int, seed: int) -> list[dict]:
@@ -46,13 +47,13 @@ def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
                           workers=1, tasks=TASKS, lang_density=0.1, seed=11),
             load_instruction_file(config_file("sim_instructions_train.yaml")), encoder,
             progress=False)
-    cfg = load_config("state", SMALL + [f"data.dataset={data}", "wm_train.steps=250",
+    cfg = load_config("state", SMALL + [f"data.dataset={data}", f"wm_train.steps={WM_STEPS}",
                                         "wm_train.batch_size=16", "wm_train.seq_len=32",
                                         "wm_train.eval_every=1000",
                                         "wm_train.checkpoint_every=1000"])
     wm = WorldModelTrainer(cfg, tmp_path / "wm", progress=False).fit()
     featurize(wm, data, tmp_path / "feats", progress=False)
-    chains = _chains(12, seed=3)
+    chains = _chains(CHAINS, seed=3)
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
     random = evaluate("random", chains, instructions, [0], max_steps=150, progress=False)
     baseline = random["summary"]["success_rate_mean"][0]
@@ -63,7 +64,7 @@ def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
                                                   "agent_train.checkpoint_every=100000",
                                                   f"agent.actor_latent={latent}"])
         policy = AgentTrainer(agent_cfg, tmp_path / "feats", tmp_path / f"agent_{latent}",
-                              progress=False).fit(steps=1500)
+                              progress=False).fit(steps=AGENT_STEPS)
         learned = evaluate(str(policy), chains, instructions, [0], max_steps=150,
                            progress=False)
         rate = learned["summary"]["success_rate_mean"][0]
