@@ -1,6 +1,6 @@
 """Session 18: how much the end-to-end learning test's outcome depends on its random seed, with
 the categorical draw it uses (``torch.multinomial``) and with the inverse-CDF draw that was
-reverted in session 5 because the test failed with it.
+reverted because the test failed with it.
 
     OMP_NUM_THREADS=1 python docs/agents_s18/e2e_seeds.py mult:0 inv:0 mult:1 inv:1 ...
     WM_STEPS=500 AGENT_STEPS=3000 python docs/agents_s18/e2e_seeds.py mult:0   # twice the budget
