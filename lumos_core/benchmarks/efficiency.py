@@ -19,7 +19,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
                batches: dict[str, int] | None = None) -> dict:
     """The data-efficiency curve: each variant trained on at most N language windows per task
     (``agent.lang_per_task``; nested subsets) with the same features and world model, for the
-    same time, evaluated on the same chains. Writes ``efficiency.md``, ``.json`` and ``.png``.
+    same budget, evaluated on the same chains. Writes ``efficiency.md``, ``.json`` and ``.png``.
 
     ``batches`` ``{variant: N}``: those variants train exactly N batches instead of
     ``minutes`` (a budget that does not depend on the machine's speed or on what else runs on
