@@ -53,14 +53,17 @@ def test_efficiency_curve_smoke(sim_dataset, tmp_path):
 
 
 def test_efficiency_batches_are_checked(tmp_path):
-    from lumos_core.benchmarks.efficiency import efficiency, parse_batches
+    from argparse import ArgumentTypeError
 
-    assert parse_batches(["LUMOS=4340", "no DITTO (BC)=2"]) == {"LUMOS": 4340,
-                                                                "no DITTO (BC)": 2}
-    for bad, message in ((["LUMOS"], "VARIANT=N"), (["LUMSO=3"], "unknown variant 'LUMSO'"),
-                         (["GCBC=0"], "positive integer"), (["GCBC=ten"], "positive integer")):
-        with pytest.raises(ValueError, match=message):
-            parse_batches(bad)
+    from lumos_core.benchmarks.efficiency import batch_item, efficiency
+
+    assert batch_item("LUMOS=4340") == ("LUMOS", 4340)
+    assert batch_item("no DITTO (BC)=2") == ("no DITTO (BC)", 2)
+    for bad, message in (("LUMOS", "VARIANT=N"), ("LUMSO=3", "unknown variant 'LUMSO'"),
+                         ("GCBC=0", "must be >= 1, got 0"),
+                         ("GCBC=ten", "expected an integer, got 'ten'")):
+        with pytest.raises(ArgumentTypeError, match=message):
+            batch_item(bad)
     with pytest.raises(ValueError, match="'MCIL', which are not among the variants run"):
         efficiency(tmp_path / "f", tmp_path / "out", variants=("GCBC",),
                    batches={"MCIL": 3})

@@ -126,7 +126,7 @@ def register(sub) -> None:
                         choices=sorted(VARIANTS), help="variants of `benchmark agents`")
     parser.add_argument("--minutes", type=MINUTES, default=5.0, help="per training")
     parser.add_argument("--batches", nargs="+", default=[], metavar="VARIANT=N",
-                        type=_batch_item,
+                        type=batch_item,
                         help="train these variants exactly N batches instead of --minutes "
                              "(e.g. LUMOS=4340 GCBC=8600: independent of the machine's speed "
                              "and of what else runs on it)")
@@ -152,32 +152,17 @@ def main(args) -> int:
     return 0
 
 
-def parse_batches(items: list[str]) -> dict[str, int]:
-    """``["LUMOS=4340", "GCBC=8600"]`` -> ``{"LUMOS": 4340, "GCBC": 8600}`` (variant names as
-    ``--variants`` takes them); a clear error for anything else."""
-    out = {}
-    for item in items:
-        name, sep, value = item.rpartition("=")
-        if not sep or not name:
-            raise ValueError(f"--batches takes VARIANT=N, got {item!r}")
-        if name not in VARIANTS:
-            raise ValueError(f"--batches: unknown variant {name!r} (one of "
-                             f"{', '.join(sorted(VARIANTS))})")
-        try:
-            count = int(value)
-        except ValueError:
-            count = 0
-        if count < 1:
-            raise ValueError(f"--batches {item!r}: N must be a positive integer")
-        out[name] = count
-    return out
-
-
-def _batch_item(text: str) -> tuple[str, int]:
-    """argparse type of one ``--batches`` item (a bad one: usage error naming the option)."""
+def batch_item(text: str) -> tuple[str, int]:
+    """argparse type of one ``--batches`` item: ``VARIANT=N`` -> (variant, N), the variant as
+    ``--variants`` takes it, N an integer >= 1 (a bad item: a usage error naming the option)."""
     import argparse
 
-    try:
-        return next(iter(parse_batches([text]).items()))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--batches").lstrip(": "))
+    from lumos_core.cli.common import POSITIVE
+
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"takes VARIANT=N, got {text!r}")
+    if name not in VARIANTS:
+        raise argparse.ArgumentTypeError(f"unknown variant {name!r} (one of "
+                                         f"{', '.join(sorted(VARIANTS))})")
+    return name, POSITIVE(value)
