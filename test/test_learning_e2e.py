@@ -1,7 +1,15 @@
 """Learning cannot silently break again: the whole pipeline -- scripted play of one task family,
 world model, featurize, GCBC on the latents, the policy in the simulator -- on a tiny budget
-(~1.5 k frames, about a minute of training) must complete that task clearly more often than
-random actions. A benchmark-style check with fixed seeds, not a timing test."""
+(4 k frames, about a minute of training) must complete that task clearly more often than
+random actions. A benchmark-style check with fixed seeds, not a timing test.
+
+Sized so that the outcome does not hinge on the seeds (docs/agents.md, "The end-to-end learning
+test made robust (session 19)"): forty 100-frame play episodes (forty scene layouts, each
+starting at the neutral pose as the chains do; four 400-frame episodes left the world model's
+latents out of distribution on new scenes), the actor at the Table I rate, 24 chains. Over six
+seed offsets the policies completed the task in 46-83 % of the chains, random actions in none;
+the threshold, random + 20 %, is far below the lowest.
+"""
 
 import numpy as np
 import torch
@@ -13,7 +21,8 @@ SMALL = ["world_model.deter=64", "world_model.hidden=64", "world_model.mlp_units
          "world_model.stoch=8", "world_model.classes=8", "world_model.filter_warmup=5",
          "agent.code_units=64", "agent.code_dim=32", "agent.goal_units=64",
          "agent.actor_units=128", "agent.actor_layers=3", "agent.method=gcbc"]
-WM_STEPS, AGENT_STEPS, CHAINS = 250, 1500, 12
+WM_STEPS, AGENT_STEPS, CHAINS = 250, 1500, 24
+MARGIN = 0.2                       # over random actions' first-task success
 
 
 def _chains(n: int, seed: int) -> list[dict]:
@@ -43,7 +52,7 @@ def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
     torch.manual_seed(0)
     data = tmp_path / "play"
     collect(data, SimConfig(render=False),
-            CollectConfig(frames=1600, episode_length=400, validation_fraction=0.25,
+            CollectConfig(frames=4000, episode_length=100, validation_fraction=0.25,
                           workers=1, tasks=TASKS, lang_density=0.1, seed=11),
             load_instruction_file(config_file("sim_instructions_train.yaml")), encoder,
             progress=False)
@@ -62,10 +71,11 @@ def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
     for latent in ("h", "decoded"):
         agent_cfg = load_config("state", SMALL + ["agent_train.batch_size=32",
                                                   "agent_train.checkpoint_every=100000",
+                                                  "agent_train.actor_lr=0.001",
                                                   f"agent.actor_latent={latent}"])
         policy = AgentTrainer(agent_cfg, tmp_path / "feats", tmp_path / f"agent_{latent}",
                               progress=False).fit(steps=AGENT_STEPS)
         learned = evaluate(str(policy), chains, instructions, [0], max_steps=150,
                            progress=False)
         rate = learned["summary"]["success_rate_mean"][0]
-        assert rate >= baseline + 0.4, (latent, rate, baseline)
+        assert rate >= baseline + MARGIN, (latent, rate, baseline)
