@@ -190,7 +190,7 @@ def test_vision_open_loop_report(sim_dataset, tmp_path):
 
 
 def test_categorical_sample_follows_the_probabilities():
-    """The sampler of z and plans (torch.multinomial) draws each class at its probability and
+    """The sampler of z and plans (inverse CDF) draws each class at its probability and
     never a class of probability 0, for any leading shape."""
     torch.manual_seed(0)
     probs = torch.tensor([[0.0, 0.1, 0.0, 0.2, 0.7], [1.0, 0.0, 0.0, 0.0, 0.0]])
