@@ -35,12 +35,8 @@ def multinomial(probs: torch.Tensor) -> torch.Tensor:
     return torch.multinomial(flat, 1).view(probs.shape[:-1])
 
 
-def inverse_cdf(probs: torch.Tensor) -> torch.Tensor:
-    """One uniform number per variable against the cumulative sum (the code's draw again
-    since session 19)."""
-    cdf = probs.cumsum(-1)
-    u = torch.rand_like(cdf[..., -1:]) * cdf[..., -1:]
-    return (cdf <= u).sum(-1).clamp_(max=probs.shape[-1] - 1)
+#: one uniform number per variable against the cumulative sum: the code's draw since session 19
+inverse_cdf = world_model.categorical_sample
 
 
 def run(case: str, encoder: LanguageEncoder) -> None:

@@ -27,13 +27,8 @@ def multinomial(probs: torch.Tensor) -> torch.Tensor:
     return torch.multinomial(flat, 1).view(probs.shape[:-1])
 
 
-def inverse_cdf(probs: torch.Tensor) -> torch.Tensor:
-    cdf = probs.cumsum(-1)
-    u = torch.rand_like(cdf[..., -1:]) * cdf[..., -1:]
-    return (cdf <= u).sum(-1).clamp_(max=probs.shape[-1] - 1)
-
-
-DRAWS = {"multinomial": multinomial, "inverse CDF": inverse_cdf}
+#: the code's draw (inverse CDF) against the one it replaced
+DRAWS = {"multinomial": multinomial, "inverse CDF": world_model.categorical_sample}
 
 
 def use(draw) -> None:
@@ -56,15 +51,15 @@ def main() -> None:
         agent = LumosAgent(cfg.agent, world_model.WorldModel(cfg.world_model))
         opts = (torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
                 torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
-        batch = _batch(cfg, 2 * cfg.agent_train.batch_size)
+        windows = 2 * cfg.agent_train.batch_size
+        batch = _batch(cfg, windows)
 
         def step(name):
             use(DRAWS[name])
             _update(agent, *opts, batch, dtype)
 
         runs = interleaved(step, list(DRAWS), args.updates)
-        probs = torch.rand(2 * cfg.agent_train.batch_size, cfg.world_model.stoch,
-                           cfg.world_model.classes).softmax(-1)
+        probs = torch.rand(windows, cfg.world_model.stoch, cfg.world_model.classes).softmax(-1)
         base = runs["multinomial"]["median_s"]
         for name, draw in DRAWS.items():
             start = time.perf_counter()
@@ -74,7 +69,7 @@ def main() -> None:
             r = runs[name]
             print(f"| {preset} | {name} | {r['median_s']:.3f} | {r['min_s']:.3f}-"
                   f"{r['max_s']:.3f} | {base / r['median_s']:.2f}x | {alone:.3f} |")
-    use(multinomial)
+    use(DRAWS["inverse CDF"])
 
 
 if __name__ == "__main__":
