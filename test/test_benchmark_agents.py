@@ -55,7 +55,8 @@ def test_efficiency_curve_smoke(sim_dataset, tmp_path):
 def test_efficiency_batches_are_checked(tmp_path):
     from argparse import ArgumentTypeError
 
-    from lumos_core.benchmarks.efficiency import batch_item, efficiency
+    from lumos_core.benchmarks.agents import batch_item
+    from lumos_core.benchmarks.efficiency import efficiency
 
     assert batch_item("LUMOS=4340") == ("LUMOS", 4340)
     assert batch_item("no DITTO (BC)=2") == ("no DITTO (BC)", 2)
@@ -127,6 +128,28 @@ def test_no_eval_stops_after_training(sim_dataset, tmp_path):
     assert any(c.startswith("lumos evaluate --policy") and policy in c
                for c in data["commands"])
     assert not (tmp_path / "report.md").exists() and not (tmp_path / "eval").exists()
+
+
+def test_fixed_batches_and_agent_overrides(sim_dataset, tmp_path):
+    """--batches: a variant trains exactly N batches (no time limit), the others keep the
+    profile's minutes; --agent-set reaches every training (e.g. another training seed)."""
+    torch.set_num_threads(1)
+    result = run("smoke", tmp_path, dataset=sim_dataset[0], variants=("GCBC", "MCIL"),
+                 batches={"GCBC": 3}, agent_sets=("agent_train.seed=5",),
+                 evaluate_chains=False, progress=False)
+    assert result["trained"]["GCBC"]["train_steps"] == 3
+    gcbc, mcil = (next(c for c in result["commands"] if f"agents/{slug}" in c
+                       and c.startswith("lumos train-agent")) for slug in ("gcbc", "mcil"))
+    assert "agent_train.steps=3 " in gcbc and "--max-minutes" not in gcbc
+    assert "--max-minutes" in mcil and "agent_train.steps=10000000" in mcil
+    assert "agent_train.seed=5" in gcbc and "agent_train.seed=5" in mcil
+    with pytest.raises(ValueError, match="'LUMOS', which are not among the variants run"):
+        run("smoke", tmp_path / "bad", dataset=sim_dataset[0], variants=("GCBC",),
+            batches={"LUMOS": 3}, evaluate_chains=False, progress=False)
+    with pytest.raises(ValueError, match="positive integers"):
+        run("smoke", tmp_path / "bad", dataset=sim_dataset[0], variants=("GCBC",),
+            batches={"GCBC": 0}, evaluate_chains=False, progress=False)
+    assert not (tmp_path / "bad").exists()       # refused before any work
 
 
 def test_rerun_reuses_the_world_model_trainings_and_evaluated_chains(sim_dataset, tmp_path):

@@ -11,6 +11,9 @@ seed offsets and both categorical draws, 23 of 24 policies completed the task in
 chains (one decoded policy in 8 %), random actions in none; the threshold is random + 20 %.
 """
 
+from pathlib import Path
+from typing import Sequence
+
 import numpy as np
 import torch
 
@@ -22,6 +25,7 @@ SMALL = ["world_model.deter=64", "world_model.hidden=64", "world_model.mlp_units
          "agent.code_units=64", "agent.code_dim=32", "agent.goal_units=64",
          "agent.actor_units=128", "agent.actor_layers=3", "agent.method=gcbc"]
 WM_STEPS, AGENT_STEPS, CHAINS = 250, 1500, 24
+ACTOR_LR = 1e-3                    # the Table I rate
 MARGIN = 0.2                       # over random actions' first-task success
 
 
@@ -39,29 +43,59 @@ def _chains(n: int, seed: int) -> list[dict]:
     return chains
 
 
-def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
-    from lumos_core.evaluation import evaluate
+def build_features(out: Path, encoder, frames: int = 4000, episode_length: int = 100,
+                   wm_steps: int | None = None) -> Path:
+    """The test's play data, world model and features under ``out`` (kept where they exist):
+    scripted play of TASKS, a SMALL state world model trained ``wm_steps`` batches (default
+    WM_STEPS, read at call time), its features. Returns the features' directory."""
     from lumos_core.featurize import featurize
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.collect import collect
-    from lumos_core.train_agent import AgentTrainer
     from lumos_core.train_wm import WorldModelTrainer
+
+    data, feats = out / "play", out / "feats"
+    if not data.exists():
+        collect(data, SimConfig(render=False),
+                CollectConfig(frames=frames, episode_length=episode_length,
+                              validation_fraction=0.25, workers=1, tasks=TASKS,
+                              lang_density=0.1, seed=11),
+                load_instruction_file(config_file("sim_instructions_train.yaml")), encoder,
+                progress=False)
+    if not feats.exists():
+        steps = WM_STEPS if wm_steps is None else wm_steps
+        cfg = load_config("state", SMALL + [f"data.dataset={data}", f"wm_train.steps={steps}",
+                                            "wm_train.batch_size=16", "wm_train.seq_len=32",
+                                            "wm_train.eval_every=1000",
+                                            "wm_train.checkpoint_every=1000"])
+        wm = WorldModelTrainer(cfg, out / "wm", progress=False).fit()
+        featurize(wm, data, feats, progress=False)
+    return feats
+
+
+def train_policy(feats: Path, out: Path, latent: str, overrides: Sequence[str] = (),
+                 steps: int | None = None) -> Path:
+    """The test's GCBC on ``feats`` with the actor reading ``latent`` (``h`` or ``decoded``),
+    AGENT_STEPS batches (read at call time) unless ``steps``; ``overrides`` come last.
+    Returns the final checkpoint."""
+    from lumos_core.train_agent import AgentTrainer
+
+    cfg = load_config("state", SMALL + ["agent_train.batch_size=32",
+                                        "agent_train.checkpoint_every=100000",
+                                        f"agent_train.actor_lr={ACTOR_LR}",
+                                        f"agent.actor_latent={latent}"] + list(overrides))
+    return AgentTrainer(cfg, feats, out, progress=False).fit(
+        steps=AGENT_STEPS if steps is None else steps)
+
+
+def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
+    from lumos_core.evaluation import evaluate
+    from lumos_core.instructions import load_instruction_file
+    from lumos_core.paths import config_file
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    data = tmp_path / "play"
-    collect(data, SimConfig(render=False),
-            CollectConfig(frames=4000, episode_length=100, validation_fraction=0.25,
-                          workers=1, tasks=TASKS, lang_density=0.1, seed=11),
-            load_instruction_file(config_file("sim_instructions_train.yaml")), encoder,
-            progress=False)
-    cfg = load_config("state", SMALL + [f"data.dataset={data}", f"wm_train.steps={WM_STEPS}",
-                                        "wm_train.batch_size=16", "wm_train.seq_len=32",
-                                        "wm_train.eval_every=1000",
-                                        "wm_train.checkpoint_every=1000"])
-    wm = WorldModelTrainer(cfg, tmp_path / "wm", progress=False).fit()
-    featurize(wm, data, tmp_path / "feats", progress=False)
+    feats = build_features(tmp_path, encoder)
     chains = _chains(CHAINS, seed=3)
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
     random = evaluate("random", chains, instructions, [0], max_steps=150, progress=False)
@@ -69,12 +103,7 @@ def test_gcbc_on_latents_beats_random_on_one_task(tmp_path, encoder):
     # the actor on h, and reading the latent through the state decoder (the shipped policy's
     # recipe since session 8)
     for latent in ("h", "decoded"):
-        agent_cfg = load_config("state", SMALL + ["agent_train.batch_size=32",
-                                                  "agent_train.checkpoint_every=100000",
-                                                  "agent_train.actor_lr=0.001",
-                                                  f"agent.actor_latent={latent}"])
-        policy = AgentTrainer(agent_cfg, tmp_path / "feats", tmp_path / f"agent_{latent}",
-                              progress=False).fit(steps=AGENT_STEPS)
+        policy = train_policy(feats, tmp_path / f"agent_{latent}", latent)
         learned = evaluate(str(policy), chains, instructions, [0], max_steps=150,
                            progress=False)
         rate = learned["summary"]["success_rate_mean"][0]

@@ -3,7 +3,7 @@
     # the test's pipeline once (its data and models kept), every torch seed shifted by OFFSET:
     python docs/agents_s19/e2e_diag.py train OUT [--offset 0] [--frames 4000]
         [--episode-length 100] [--wm-steps 250] [--latents h,decoded]
-        [--set agent_train.actor_lr=0.001 ...]
+        [--set agent_train.actor_lr=0.0002 ...]   # overrides after the test's own
     # any policy (checkpoint, `lumos ladder state-bc` directory) on the test's first N chains:
     python docs/agents_s19/e2e_diag.py trace POLICY [--chains 24]
 
@@ -25,41 +25,17 @@ import test_learning_e2e as e2e  # noqa: E402
 
 
 def train(args: argparse.Namespace) -> None:
-    from lumos_core.config import CollectConfig, SimConfig, load_config
-    from lumos_core.featurize import featurize
-    from lumos_core.instructions import load_instruction_file
     from lumos_core.language import LanguageEncoder
-    from lumos_core.paths import config_file
-    from lumos_core.sim.collect import collect
-    from lumos_core.train_agent import AgentTrainer
-    from lumos_core.train_wm import WorldModelTrainer
 
     seed = torch.manual_seed
     torch.manual_seed = lambda s: seed(int(s) + args.offset)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     out = Path(args.out)
-    data = out / "play"
-    if not data.exists():
-        collect(data, SimConfig(render=False),
-                CollectConfig(frames=args.frames, episode_length=args.episode_length,
-                              validation_fraction=0.25, workers=1, tasks=e2e.TASKS,
-                              lang_density=0.1, seed=11),
-                load_instruction_file(config_file("sim_instructions_train.yaml")),
-                LanguageEncoder(), progress=False)
-    if not (out / "feats").exists():
-        cfg = load_config("state", e2e.SMALL + [
-            f"data.dataset={data}", f"wm_train.steps={args.wm_steps}", "wm_train.batch_size=16",
-            "wm_train.seq_len=32", "wm_train.eval_every=1000", "wm_train.checkpoint_every=1000"])
-        wm = WorldModelTrainer(cfg, out / "wm", progress=False).fit()
-        featurize(wm, data, out / "feats", progress=False)
+    feats = e2e.build_features(out, LanguageEncoder(), frames=args.frames,
+                               episode_length=args.episode_length, wm_steps=args.wm_steps)
     for latent in args.latents.split(","):
-        cfg = load_config("state", e2e.SMALL + [
-            "agent_train.batch_size=32", "agent_train.checkpoint_every=100000",
-            f"agent.actor_latent={latent}"] + args.set)
-        policy = AgentTrainer(cfg, out / "feats", out / f"agent_{latent}",
-                              progress=False).fit(steps=e2e.AGENT_STEPS)
-        print("policy", policy)
+        print("policy", e2e.train_policy(feats, out / f"agent_{latent}", latent, args.set))
 
 
 def trace(args: argparse.Namespace) -> None:

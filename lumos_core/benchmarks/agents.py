@@ -139,6 +139,45 @@ def checked_variants(variants) -> tuple[str, ...]:
     return variants
 
 
+def checked_batches(batches: dict[str, int] | None, variants: tuple[str, ...]
+                    ) -> dict[str, int]:
+    """``{variant: N}`` of fixed batch budgets, checked: every variant among those run, every
+    N an integer >= 1 (else a ValueError naming them)."""
+    batches = dict(batches or {})
+    unknown = sorted(set(batches) - set(variants))
+    if unknown:
+        raise ValueError(f"batches given for {', '.join(map(repr, unknown))}, which are not "
+                         f"among the variants run ({', '.join(variants)})")
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in batches.values()):
+        raise ValueError(f"batches must be positive integers, got {batches}")
+    return batches
+
+
+def budget_args(variant: str, batches: dict[str, int], minutes: float) -> list[str]:
+    """A training's budget on the ``train-agent`` command line: exactly ``batches[variant]``
+    batches (independent of the machine's speed and of what else runs on it) or else
+    ``minutes`` of training."""
+    if variant in batches:
+        return ["--set", f"agent_train.steps={batches[variant]}"]
+    return ["--max-minutes", str(minutes), "--set", "agent_train.steps=10000000"]
+
+
+def batch_item(text: str) -> tuple[str, int]:
+    """argparse type of one ``--batches`` item: ``VARIANT=N`` -> (variant, N), the variant as
+    ``--variants`` takes it, N an integer >= 1 (a bad item: a usage error naming the option)."""
+    import argparse
+
+    from lumos_core.cli.common import POSITIVE
+
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"takes VARIANT=N, got {text!r}")
+    if name not in VARIANTS:
+        raise argparse.ArgumentTypeError(f"unknown variant {name!r} (one of "
+                                         f"{', '.join(sorted(VARIANTS))})")
+    return name, POSITIVE(value)
+
+
 #: shares of a ``--minutes`` budget: world-model training, agent training (all rounds of
 #: ``parallel`` trainings together); the rest is left for start-up, featurizing, the open-loop
 #: report and the evaluation, which are not cut short
@@ -159,7 +198,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         main_chains: int | None = None, variants: tuple[str, ...] | None = None,
         device: str | None = None, minutes: float | None = None,
         workers: int | None = None, wm_sets: tuple[str, ...] = (),
-        evaluate_chains: bool = True) -> dict:
+        evaluate_chains: bool = True, batches: dict[str, int] | None = None,
+        agent_sets: tuple[str, ...] = ()) -> dict:
     """Run the whole comparison; returns the report dict. ``chains`` / ``main_chains``
     override the profile's evaluation chains (all variants / LUMOS and GCBC); ``variants``
     picks rows of :data:`VARIANTS` (default: all); ``preset`` sizes the world model and the
@@ -168,7 +208,10 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     CPU workers); ``minutes`` replaces the profile's training times by shares of one budget
     (:func:`budgeted`); ``wm_sets`` are extra ``--set`` overrides of the world-model run;
     ``evaluate_chains=False`` stops after training (``trained.json`` lists the checkpoints
-    and the evaluation commands: for a machine without the simulator)."""
+    and the evaluation commands: for a machine without the simulator); ``batches``
+    ``{variant: N}``: those variants train exactly N batches instead of the profile's minutes
+    (:func:`budget_args`); ``agent_sets``: overrides of every agent training after the
+    profile's recipe (e.g. ``agent_train.seed=1`` for another training seed)."""
     from lumos_core.evaluation import evaluate, plot_reports
     from lumos_core.featurize import featurize
     from lumos_core.instructions import load_instruction_file
@@ -188,6 +231,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     variants = tuple(VARIANTS) if variants is None else checked_variants(variants)
     if minutes is not None:
         prof = budgeted(prof, minutes, len(variants))
+    batches = checked_batches(batches, variants)
+    prof = replace(prof, recipe=tuple(prof.recipe) + tuple(agent_sets))
     device_args = ("--device", device) if device else ()
     out, dataset = Path(out), Path(dataset)
     out.mkdir(parents=True, exist_ok=True)
@@ -257,9 +302,9 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         slug = _slug(name)
         sets = [a for o in (*prof.recipe, *VARIANTS[name]) for a in ("--set", o)]
         argv = ["train-agent", "--preset", preset, *sets, "--features", str(feats),
-                "--max-minutes", str(prof.agent_minutes), "--set",
-                "agent_train.steps=10000000", "--set", "agent_train.checkpoint_every=10000000",
-                *device_args, "--out", str(out / "agents" / slug)]
+                *budget_args(name, batches, prof.agent_minutes), "--set",
+                "agent_train.checkpoint_every=10000000", *device_args,
+                "--out", str(out / "agents" / slug)]
         commands.append(_cmd("lumos", *argv))
         jobs.append((name, slug, argv))
     t0 = time.monotonic()
@@ -306,7 +351,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     data_info = json.loads(summary.read_text()) if summary.exists() else {}
     write_report(out, profile_name, prof, reports, commands, timings, data_info,
                  reused_world_model=None if trains_wm else str(world_model),
-                 preset=preset, device=device, reused=reused)
+                 preset=preset, device=device, reused=reused, batches=batches)
     return {"reports": reports, "timings": timings, "commands": commands}
 
 
@@ -398,24 +443,31 @@ def _trained(argv: list[str]) -> tuple[str, int, float] | None:
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],
                  timings: dict, data_info: dict, reused_world_model: str | None = None,
                  preset: str = "state", device: str | None = None,
-                 reused: list[str] | None = None) -> None:
+                 reused: list[str] | None = None, batches: dict[str, int] | None = None
+                 ) -> None:
     """report.md and report.json; ``reused``: the stages an earlier run of the same command
-    had finished (that run's timings are kept next to this one's)."""
+    had finished (that run's timings are kept next to this one's); ``batches``: the variants
+    trained a fixed number of batches."""
     from lumos_core.evaluation import (load_report, markdown_table, paired_comparison,
                                        paired_table, per_task_table)
 
     wm = (f"world model reused ({reused_world_model})" if reused_world_model
           else f"world model trained {prof.wm_minutes} min")
+    batches = batches or {}
+    timed = [v for v in reports if v not in batches]
+    budget = "; ".join(([f"{', '.join(timed)}: {prof.agent_minutes} min of training each on "
+                         f"this machine"] if timed else [])
+                       + [f"{v}: {n} batches" for v, n in batches.items()])
     mode = ("State mode" if load_config(preset).world_model.obs_mode == "state"
             else "Vision (static + gripper cameras)")
     lines = [f"# Agent benchmark, profile `{name}`, preset `{preset}`", "",
              f"{mode} on the simulated play table; trained on {device or 'cpu'}; "
              f"{chains_text(prof)} x "
-             f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; each agent "
-             f"{prof.agent_minutes} min of training on this machine ({prof.parallel} at a "
-             "time, one thread each); evaluation paraphrases never seen in training, each "
-             "grounded on its task's nearest training paraphrase (`lumos evaluate "
-             "--grounding task`, docs/agents.md session 14).", "",
+             f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; {budget} "
+             f"({prof.parallel} trainings at a time, one thread each); evaluation "
+             "paraphrases never seen in training, each grounded on its task's nearest "
+             "training paraphrase (`lumos evaluate --grounding task`, docs/agents.md "
+             "session 14).", "",
              "Settings common to every variant: "
              + (", ".join(f"`{r}`" for r in prof.recipe) or "the preset's") + ".", "",
              "Dataset: " + ", ".join(f"{split} {info['frames']} frames, {info['annotations']} "
@@ -499,6 +551,15 @@ def register(sub) -> None:
                         help="evaluation processes (default: the profile's)")
     parser.add_argument("--wm-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="extra --set of the world-model training (repeatable)")
+    parser.add_argument("--batches", nargs="+", default=[], metavar="VARIANT=N",
+                        type=batch_item,
+                        help="train these variants exactly N batches instead of the profile's "
+                             "(or --minutes') time: independent of the machine's speed and of "
+                             "what else runs on it")
+    parser.add_argument("--agent-set", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE",
+                        help="override of every agent training after the profile's recipe "
+                             "(repeatable), e.g. agent_train.seed=1 for another training seed")
     parser.add_argument("--no-eval", action="store_true",
                         help="stop after training (trained.json lists the checkpoints and the "
                              "lumos evaluate commands), e.g. on a machine without pybullet")
@@ -514,7 +575,8 @@ def main(args) -> int:
     result = run(args.profile, out, args.dataset_root, args.world_model, preset=args.preset,
                  chains=args.chains, main_chains=args.main_chains, variants=args.variants,
                  device=args.device, minutes=args.minutes, workers=args.workers,
-                 wm_sets=tuple(args.wm_set), evaluate_chains=not args.no_eval)
+                 wm_sets=tuple(args.wm_set), evaluate_chains=not args.no_eval,
+                 batches=dict(args.batches), agent_sets=tuple(args.agent_set))
     if args.no_eval:
         print(f"trained (not evaluated): {out}/trained.json "
               f"({result['timings']['total_min']:.1f} min)")

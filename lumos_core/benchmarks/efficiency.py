@@ -8,7 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, checked_variants,
+from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, batch_item,
+                                          budget_args, checked_batches, checked_variants,
                                           train_parallel)
 
 
@@ -30,13 +31,7 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
     from lumos_core.sim.chains import load_chains
 
     variants = checked_variants(variants)
-    batches = dict(batches or {})
-    unknown = sorted(set(batches) - set(variants))
-    if unknown:
-        raise ValueError(f"batches given for {', '.join(map(repr, unknown))}, which are not "
-                         f"among the variants run ({', '.join(variants)})")
-    if any(not isinstance(n, int) or n < 1 for n in batches.values()):
-        raise ValueError(f"batches must be positive integers, got {batches}")
+    batches = checked_batches(batches, variants)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs, commands = [], []
@@ -45,10 +40,9 @@ def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = 
             slug = f"{_slug(variant)}_{level}"
             sets = [a for o in (*recipe, *VARIANTS[variant], f"agent.lang_per_task={level}")
                     for a in ("--set", o)]
-            budget = (["--set", f"agent_train.steps={batches[variant]}"] if variant in batches
-                      else ["--max-minutes", str(minutes), "--set", "agent_train.steps=10000000"])
             argv = ["train-agent", "--preset", preset, *sets, "--features", str(features),
-                    *budget, "--set", "agent_train.checkpoint_every=10000000",
+                    *budget_args(variant, batches, minutes),
+                    "--set", "agent_train.checkpoint_every=10000000",
                     "--out", str(out / "agents" / slug)]
             commands.append(_cmd("lumos", *argv))
             jobs.append((slug, slug, argv))
@@ -150,19 +144,3 @@ def main(args) -> int:
                recipe=tuple(CPU_RECIPE) + tuple(args.recipe_set), batches=batches)
     print(Path(args.out, "efficiency.md").read_text(), end="")
     return 0
-
-
-def batch_item(text: str) -> tuple[str, int]:
-    """argparse type of one ``--batches`` item: ``VARIANT=N`` -> (variant, N), the variant as
-    ``--variants`` takes it, N an integer >= 1 (a bad item: a usage error naming the option)."""
-    import argparse
-
-    from lumos_core.cli.common import POSITIVE
-
-    name, sep, value = text.rpartition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"takes VARIANT=N, got {text!r}")
-    if name not in VARIANTS:
-        raise argparse.ArgumentTypeError(f"unknown variant {name!r} (one of "
-                                         f"{', '.join(sorted(VARIANTS))})")
-    return name, POSITIVE(value)
