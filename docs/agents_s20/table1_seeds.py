@@ -1,11 +1,11 @@
-"""Session 20: Table I's second training seed (runs/t1s20: the rows trained exactly session
-16's batch counts, `agent_train.seed=1`, fp32) next to session 16's table (seed 42, 20 minutes
-per row; its paired table, docs/agents_s16/table1_paired.md), chains 0-199, grounded: each
-row's average chain length and its paired difference to its own table's LUMOS, and the mean of
-the two seeds (the two seeds' differences are independent: the interval of their mean is
-sqrt(a^2 + b^2) / 2 of theirs).
+"""Session 20: Table I's further training seeds (each row trained exactly session 16's batch
+counts, fp32, `--agent-set agent_train.seed=N`) next to session 16's table (seed 42, 20
+minutes per row; its paired table, docs/agents_s16/table1_paired.md), chains 0-199, grounded:
+each row's average chain length and its paired difference to its own table's LUMOS, and the
+mean over the seeds (the seeds' tables are independent: the interval of a mean of n of them
+is sqrt(sum of their squared intervals) / n).
 
-    python docs/agents_s20/table1_seeds.py [runs/t1s20/eval]
+    python docs/agents_s20/table1_seeds.py 1=runs/t1s20/eval 2=runs/t1s20_seed2/eval
 """
 import math
 import re
@@ -33,11 +33,15 @@ def session16() -> dict[str, tuple]:
     return out
 
 
-def seed1(eval_dir: Path) -> dict[str, tuple]:
-    """The same cells from this session's evaluations (chains every evaluated row shares)."""
-    reports = {name: load_report(eval_dir / slug) for name, slug in ROWS
-               if (eval_dir / slug / "results.json").exists()}
-    if "LUMOS" not in reports:
+def evaluated(eval_dir: Path) -> dict[str, tuple]:
+    """The same cells from one seed's evaluations, on chains 0-199 (every row has them)."""
+    reports = {}
+    for name, slug in ROWS:
+        if (eval_dir / slug / "results.json").exists():
+            report = load_report(eval_dir / slug)
+            report["chains_detail"] = [r for r in report["chains_detail"] if r["chain"] < 200]
+            reports[name] = report
+    if "LUMOS" not in reports or len(reports) < 2:      # nothing to pair yet
         return {}
     rows = paired_comparison(reports, "LUMOS")["rows"]
     return {r["name"]: ((r["avg_len"], r["ci95"]),
@@ -50,22 +54,29 @@ def fmt(cell, sign=False) -> str:
                                      else f"{cell[0]:.2f} ± {cell[1]:.2f}")
 
 
+def pooled(cells: list) -> tuple | None:
+    if not cells or any(c is None for c in cells):
+        return None
+    n = len(cells)
+    return (sum(c[0] for c in cells) / n, math.sqrt(sum(c[1] ** 2 for c in cells)) / n)
+
+
 def main() -> None:
-    old, new = session16(), seed1(Path(sys.argv[1] if len(sys.argv) > 1 else
-                                       "runs/t1s20/eval"))
-    print("| row | seed 42 (session 16) | difference to LUMOS | seed 1 (session 20) | "
-          "difference to LUMOS | mean of the two seeds | its difference to LUMOS |")
-    print("|---|---|---|---|---|---|---|")
+    seeds = {"42 (session 16)": session16()}
+    for item in sys.argv[1:]:
+        seed, _, path = item.partition("=")
+        seeds[f"{seed} (session 20)"] = evaluated(Path(path))
+    head = " | ".join(f"seed {s} | difference to LUMOS" for s in seeds)
+    print(f"| row | {head} | mean of the {len(seeds)} seeds | its difference to LUMOS |")
+    print("|---" * (2 * len(seeds) + 3) + "|")
     for name, _ in ROWS:
-        a, b = old.get(name), new.get(name)
-        mean = diff = None
-        if a and b:
-            mean = ((a[0][0] + b[0][0]) / 2, math.hypot(a[0][1], b[0][1]) / 2)
-            if a[1] and b[1]:
-                diff = ((a[1][0] + b[1][0]) / 2, math.hypot(a[1][1], b[1][1]) / 2)
-        print(f"| {name} | {fmt(a and a[0])} | {fmt(a and a[1], True)} | "
-              f"{fmt(b[0]) if b else 'not evaluated'} | {fmt(b and b[1], True)} | "
-              f"{fmt(mean)} | {fmt(diff, True)} |")
+        cells = [table.get(name) for table in seeds.values()]
+        per_seed = " | ".join(f"{fmt(c[0])} | {fmt(c[1], True)}" if c else "not evaluated | –"
+                              for c in cells)
+        have = [c for c in cells if c]
+        mean = pooled([c[0] for c in have]) if len(have) == len(cells) else None
+        diff = pooled([c[1] for c in have]) if len(have) == len(cells) else None
+        print(f"| {name} | {per_seed} | {fmt(mean)} | {fmt(diff, True)} |")
 
 
 if __name__ == "__main__":

@@ -463,7 +463,7 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
     lines = [f"# Agent benchmark, profile `{name}`, preset `{preset}`", "",
              f"{mode} on the simulated play table; trained on {device or 'cpu'}; "
              f"{chains_text(prof)} x "
-             f"{len(prof.seeds)} seed(s) {list(prof.seeds)}; {wm}; {budget} "
+             f"{len(prof.seeds)} evaluation seed(s) {list(prof.seeds)}; {wm}; {budget} "
              f"({prof.parallel} trainings at a time, one thread each); evaluation "
              "paraphrases never seen in training, each grounded on its task's nearest "
              "training paraphrase (`lumos evaluate --grounding task`, docs/agents.md "
