@@ -24,7 +24,7 @@ def fold_deconv(x: torch.Tensor, conv: nn.ConvTranspose2d) -> torch.Tensor:
     return y + conv.bias[:, None, None]
 
 
-def timed(fn, reps):
+def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -51,13 +51,14 @@ def main() -> None:
                         y = f(x)
                     y.float().square().mean().backward()
                 return go
-            fns = {"ConvTranspose2d": run(conv), "matmul+fold": run(lambda v: fold_deconv(v, conv))}
+            fns = {"ConvTranspose2d": run(conv),
+                   "matmul+fold": run(lambda v: fold_deconv(v, conv))}
             times = {k: [] for k in fns}
             for f in fns.values():
                 f()
             for _ in range(args.reps):
                 for k, f in fns.items():
-                    times[k].append(timed(f, 1))
+                    times[k].append(timed(f))
             base = statistics.median(times["ConvTranspose2d"])
             for k, v in times.items():
                 m = statistics.median(v)
