@@ -12,11 +12,11 @@ import re
 import sys
 from pathlib import Path
 
+from lumos_core.benchmarks.agents import VARIANTS, _slug
 from lumos_core.evaluation import load_report, paired_comparison
 
-ROWS = [("LUMOS", "lumos"), ("no DITTO (BC)", "no_ditto_bc"),
-        ("no latent plan", "no_latent_plan"), ("no alignment", "no_alignment"),
-        ("MCIL", "mcil"), ("GCBC", "gcbc")]
+#: (row name, evaluation directory) as `lumos benchmark agents` names them
+ROWS = [(name, _slug(name)) for name in VARIANTS]
 SESSION16 = Path(__file__).resolve().parents[1] / "agents_s16" / "table1_paired.md"
 CELL = re.compile(r"([+-]?\d+\.\d+) ± (\d+\.\d+)")
 
@@ -73,9 +73,8 @@ def main() -> None:
         cells = [table.get(name) for table in seeds.values()]
         per_seed = " | ".join(f"{fmt(c[0])} | {fmt(c[1], True)}" if c else "not evaluated | –"
                               for c in cells)
-        have = [c for c in cells if c]
-        mean = pooled([c[0] for c in have]) if len(have) == len(cells) else None
-        diff = pooled([c[1] for c in have]) if len(have) == len(cells) else None
+        mean = pooled([c[0] for c in cells]) if all(cells) else None
+        diff = pooled([c[1] for c in cells]) if all(cells) else None
         print(f"| {name} | {per_seed} | {fmt(mean)} | {fmt(diff, True)} |")
 
 
