@@ -3,6 +3,10 @@
 8 x 32 frames), forward + backward, fp32 and bf16 autocast, interleaved.
 
     OMP_NUM_THREADS=1 python docs/perf_s20/deconv_study.py [--frames 256] [--reps 9]
+
+Then, for the last layer (16 -> 3 channels onto 64 x 64), the parts of the fold path alone
+(medians of ``--reps``, fp32, no autograd): the patch product, ``F.fold``, ``F.unfold`` (the
+fold's backward) and the forward deconvolution.
 """
 
 import argparse
@@ -64,6 +68,21 @@ def main() -> None:
                 m = statistics.median(v)
                 print(f"  {dtype} {k:16s} {m * 1e3:7.1f} ms (min {min(v) * 1e3:.1f}) "
                       f"x{base / m:.2f}")
+
+    conv = layers["16->3 k6 (30->64)"][0]
+    x = torch.randn(args.frames, 16, 30, 30)
+    cols = torch.randn(args.frames, 3 * 36, 900)
+    y = torch.randn(args.frames, 3, 64, 64)
+    parts = {"patch product W^T x": lambda: torch.matmul(conv.weight.flatten(1).t(),
+                                                         x.flatten(2)),
+             "F.fold": lambda: F.fold(cols, (64, 64), 6, stride=2),
+             "F.unfold": lambda: F.unfold(y, 6, stride=2),
+             "ConvTranspose2d forward": lambda: conv(x)}
+    with torch.no_grad():
+        for name, f in parts.items():
+            f()
+            print(f"16->3 part: {name:24s} "
+                  f"{statistics.median(timed(f) for _ in range(args.reps)) * 1e3:6.1f} ms")
 
 
 if __name__ == "__main__":
