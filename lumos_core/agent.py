@@ -285,7 +285,7 @@ class BehaviourModel(nn.Module):
     def goal(self, codes: torch.Tensor, last: torch.Tensor, lang: torch.Tensor,
              is_lang: torch.Tensor) -> torch.Tensor:
         """Language goal where ``is_lang``, else the visual goal of the final real frame."""
-        vis = self.vis_goal(codes[torch.arange(len(codes)), last])
+        vis = self.vis_goal(codes[torch.arange(len(codes), device=codes.device), last])
         return torch.where(is_lang[:, None], self.lang_goal(lang), vis)
 
 

@@ -111,9 +111,9 @@ def test_compare_eager_benchmarks_report_both_paths():
     assert list(row["variants"])[0] == "fp32" and len(row["variants"]) == 2
     assert row["flops_per_step"] > 0 and row["ratio"] > 0 and row["top_ops"]
     assert all(0 < v["peak_fraction"] for v in row["variants"].values())
-    assert "| debug | 1 | 2x8 | fp32 |" in world_model.compare_table([row])
+    assert "| debug | cpu | 1 | 2x8 | fp32 |" in world_model.compare_table([row])
     row = policy.compare_update("debug", updates=1)
-    assert row["ratio"] > 0 and "| debug | 1 | 8 | fp32 |" in policy.compare_table([row])
+    assert row["ratio"] > 0 and "| debug | cpu | 1 | 8 | fp32 |" in policy.compare_table([row])
 
 
 def test_compare_eager_reports_each_paths_peak_memory(capsys):

@@ -25,17 +25,20 @@ from lumos_core.policy import LumosPolicy
 from lumos_core.world_model import CAMERAS, WorldModel
 
 
-def _batch(cfg, windows: int) -> dict:
+def _batch(cfg, windows: int, device: torch.device | str = "cpu") -> dict:
     t, f = cfg.agent.max_window, cfg.world_model.feat_dim
     half = windows // 2
-    return {"feat": torch.randn(windows, t, f), "actions": torch.rand(windows, t, 7) * 2 - 1,
-            "mask": torch.ones(windows, t, dtype=torch.bool), "lang": torch.randn(windows, 384),
-            "is_lang": torch.arange(windows) >= half, "align": torch.arange(windows) >= half}
+    batch = {"feat": torch.randn(windows, t, f), "actions": torch.rand(windows, t, 7) * 2 - 1,
+             "mask": torch.ones(windows, t, dtype=torch.bool), "lang": torch.randn(windows, 384),
+             "is_lang": torch.arange(windows) >= half, "align": torch.arange(windows) >= half}
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None = None) -> None:
-    """One full agent update (critic, then actor), under ``dtype`` autocast if given."""
-    with autocast("cpu", dtype):
+    """One full agent update (critic, then actor), under ``dtype`` autocast if given, on the
+    batch's device (waited for on a GPU, so that a timer around it measures the work)."""
+    device = batch["feat"].device
+    with autocast(device.type, dtype):
         policy_loss, critic_loss, _ = agent.losses(batch)
     critic_opt.zero_grad()
     critic_loss.backward()
@@ -43,6 +46,8 @@ def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None
     actor_opt.zero_grad()
     policy_loss.backward()
     actor_opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -> dict:
@@ -90,37 +95,40 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
 
 
 def compare_update(preset: str, threads: int = 1, updates: int = 5,
-                   compiled: bool = False) -> dict:
+                   compiled: bool = False, device: str = "cpu") -> dict:
     """A full agent update in plain fp32 against the default (``agent_train.precision``)
     path, interleaved update by update on the same batch: seconds (median, min, max), ratio.
     ``compiled``: a third path, the default one with ``torch.compile`` (lumos_core/compile.py),
-    and the losses of each path on the first batch with the same draws."""
+    and the losses of each path on the first batch with the same draws. ``device``: where the
+    update runs (e.g. ``cuda``)."""
     from lumos_core.compile import compile_modules, imagination_hot_modules
 
     torch.set_num_threads(threads)
     cfg = load_config(preset)
-    fast = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")
+    dev = torch.device(device)
+    fast = autocast_dtype(cfg.agent_train.precision, dev, "agent")
     variants = {"fp32": None, describe(fast) + " (default)": fast}
     if compiled:
         variants[describe(fast) + " + compile"] = fast
     windows = 2 * cfg.agent_train.batch_size
-    batch = _batch(cfg, windows)
+    batch = _batch(cfg, windows, dev)
     runs, losses = {}, {}
     for name, dtype in variants.items():
         torch.manual_seed(0)
-        agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+        agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model)).to(dev)
         if name.endswith("+ compile"):
             compile_modules(imagination_hot_modules(agent.world_model))
             agent.behaviour.compile_networks()
         runs[name] = (agent, torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
                       torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
         torch.manual_seed(1)                       # the same draws for every path
-        with autocast("cpu", dtype):
+        with autocast(dev.type, dtype):
             losses[name] = [v.item() for v in agent.losses(batch)[:2]]
 
-    out = {"preset": preset, "threads": threads, "windows": windows, "updates": updates,
+    out = {"preset": preset, "device": device, "threads": threads, "windows": windows,
+           "updates": updates,
            "variants": interleaved(lambda name: _update(*runs[name], batch, variants[name]),
-                                   list(variants), updates)}
+                                   list(variants), updates, warmup=2 if compiled else 1)}
     base = out["variants"]["fp32"]["median_s"]
     for name, v in out["variants"].items():
         v["windows_per_s"] = windows / v["median_s"]
@@ -132,11 +140,13 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
 
 def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare_update` rows."""
-    lines = ["| preset | threads | windows | path | update s (median, min-max, n) | windows/s | "
-             "speed-up | first losses (policy / critic) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| preset | device | threads | windows | path | update s (median, min-max, n) | "
+             "windows/s | speed-up | first losses (policy / critic) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for name, v in r["variants"].items():
-            lines.append(f"| {r['preset']} | {r['threads']} | {r['windows']} | {name} | "
+            lines.append(f"| {r['preset']} | {r.get('device', 'cpu')} | {r['threads']} | "
+                         f"{r['windows']} | {name} | "
                          f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, "
                          f"{r['updates']}) | {v['windows_per_s']:.0f} | "
                          f"{v['speedup']:.2f} | {v['policy_loss']:.5f} / "
@@ -170,13 +180,18 @@ def register(sub) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="with --compare-eager: a third path, the default one with "
                              "torch.compile")
+    parser.add_argument("--device", default="cpu",
+                        help="with --compare-eager: where the update runs (cpu or cuda)")
     parser.set_defaults(handler=main)
 
 
 def main(args) -> int:
     if args.compare_eager:
-        print(compare_table([compare_update(p, args.threads, args.updates, args.compile)
-                             for p in args.presets]), end="")
+        print(compare_table([compare_update(p, args.threads, args.updates, args.compile,
+                                            args.device) for p in args.presets]), end="")
         return 0
+    if args.device != "cpu":
+        raise SystemExit("lumos benchmark policy: --device is for --compare-eager (the "
+                         "control-step latency is measured on the CPU the robot runs)")
     print(table([measure(p, args.threads) for p in args.presets]), end="")
     return 0

@@ -6,13 +6,15 @@ import time
 from typing import Callable
 
 
-def interleaved(run: Callable[[str], object], names: list[str], repeats: int) -> dict:
-    """Time ``run(name)`` for each of ``names``, one warm-up call each, then ``repeats`` rounds
+def interleaved(run: Callable[[str], object], names: list[str], repeats: int,
+                warmup: int = 1) -> dict:
+    """Time ``run(name)`` for each of ``names``, ``warmup`` calls each, then ``repeats`` rounds
     in which every variant runs once in turn (drift and noise hit all alike). Returns
     ``{name: {"median_s", "min_s", "max_s"}}``."""
     times: dict[str, list[float]] = {name: [] for name in names}
-    for name in names:
-        run(name)
+    for _ in range(warmup):
+        for name in names:
+            run(name)
     for _ in range(repeats):
         for name in names:
             start = time.perf_counter()

@@ -19,6 +19,11 @@ from lumos_core.config import load_config
 from lumos_core.world_model import CAMERAS, WorldModel, parameter_count
 
 
+#: the path the issue's reference GPU figure measured (fp16 autocast, eager: the former CUDA
+#: default and the paper's setting); :func:`compare` times it beside the others on CUDA
+REFERENCE_CUDA = "fp16 eager (former default)"
+
+
 def _inputs(cfg, b: int, t: int, device) -> dict:
     obs = {"robot_obs": torch.randn(b, t, 15, device=device)}
     if cfg.obs_mode == "state":
@@ -97,9 +102,12 @@ def _measure(kwargs: dict) -> dict:
     return measure(**kwargs)
 
 
-def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of a large square matmul in ``dtype``: this machine's practical peak (median)."""
+def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int | None = None,
+               repeats: int = 5) -> float:
+    """FLOP/s of a large square matmul in ``dtype``: this machine's practical peak (median);
+    ``n`` defaults to 2048 on a CPU and 8192 on a GPU (a smaller product does not fill one)."""
     dev = torch.device(device)
+    n = n or (8192 if dev.type == "cuda" else 2048)
     a = torch.randn(n, n, device=dev, dtype=dtype)
     b = torch.randn(n, n, device=dev, dtype=dtype)
     a @ b
@@ -138,7 +146,10 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     first = torch.zeros(b, t, dtype=torch.bool, device=dev)
     first[:, 0] = True
     fast = autocast_dtype(cfg.wm_train.precision, dev, cfg.world_model.obs_mode)
-    variants = {"fp32": None, describe(fast) + " (default)": fast}
+    variants = {"fp32": None}
+    if dev.type == "cuda" and fast != torch.float16:
+        variants[REFERENCE_CUDA] = torch.float16
+    variants[describe(fast) + " (default)"] = fast
     if compiled:
         variants[describe(fast) + " + compile"] = fast
     models, opts, losses = {}, {}, {}
@@ -166,12 +177,12 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
             torch.cuda.synchronize()
         return loss.item()
 
-    timed = interleaved(step, list(variants), steps)
+    timed = interleaved(step, list(variants), steps, warmup=2 if compiled else 1)
     with FlopCounterMode(display=False) as counter:
         step("fp32")
     flops = counter.get_total_flops()
     out = {"preset": preset, "device": device, "threads": threads, "batch": f"{b}x{t}",
-           "steps": steps, "flops_per_step": flops, "variants": {}}
+           "frames": b * t, "steps": steps, "flops_per_step": flops, "variants": {}}
     peaks = {dtype: peak_flops(dtype or torch.float32, device) for dtype in set(variants.values())}
     for name, dtype in variants.items():
         v = out["variants"][name] = timed[name]
@@ -180,15 +191,27 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         v["peak_fraction"] = v["flops_per_s"] / v["peak_flops_per_s"]
         v["speedup"] = out["variants"]["fp32"]["median_s"] / v["median_s"]
         v["first_loss"] = losses[name]
-    out["ratio"] = out["variants"][list(variants)[1]]["speedup"]
+        v["precision"] = describe(dtype)
+    default = next(name for name in variants if name.endswith("(default)"))
+    out["ratio"] = out["variants"][default]["speedup"]
+    if REFERENCE_CUDA in variants:         # the optimised paths against the former CUDA default
+        ref = out["variants"][REFERENCE_CUDA]["median_s"]
+        for v in out["variants"].values():
+            v["vs_reference"] = ref / v["median_s"]
     if profile:
+        from torch.profiler import ProfilerActivity
         from torch.profiler import profile as profiler
 
-        with profiler() as prof:
+        cuda = dev.type == "cuda"
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with profiler(activities=activities) as prof:
             step(list(variants)[-1])
-        ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-        total = sum(e.self_cpu_time_total for e in ops) or 1.0
-        out["top_ops"] = [(e.key, e.self_cpu_time_total / total) for e in ops[:6]]
+        # on a GPU the time that counts is the kernels' (the CPU only launches them)
+        attr = "self_device_time_total" if cuda else "self_cpu_time_total"
+        ops = sorted(prof.key_averages(), key=lambda e: getattr(e, attr), reverse=True)
+        total = sum(getattr(e, attr) for e in ops) or 1.0
+        out["top_ops"] = [(e.key, getattr(e, attr) / total) for e in ops[:6]]
+        out["top_ops_time"] = "self GPU time" if cuda else "self CPU time"
         out["profiled"] = list(variants)[-1]
     return out
 
@@ -198,25 +221,37 @@ def _compare(kwargs: dict) -> dict:
 
 
 def compare_table(rows: list[dict]) -> str:
-    """Markdown table of :func:`compare` rows (one line per variant)."""
-    lines = ["| preset | threads | batch | path | step s (median, min-max, n) | speed-up | "
-             "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) | first loss |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    """Markdown table of :func:`compare` rows (one line per variant); on CUDA a column with
+    each path's speed-up over the former default (fp16 autocast, eager)."""
+    ref = any("vs_reference" in v for r in rows for v in r["variants"].values())
+    lines = ["| preset | device | threads | batch | path | step s (median, min-max, n) | "
+             "frames/s | speed-up over fp32 | " + ("over fp16 eager | " if ref else "")
+             + "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) | first loss |",
+             "|---" * (12 + ref) + "|"]
     for r in rows:
+        frames = r.get("frames") or _frames(r["batch"])
         for name, v in r["variants"].items():
             peak = f"{v['peak_mb']:.0f}" if "peak_mb" in v else "-"
+            over = (f"{v['vs_reference']:.2f} | " if "vs_reference" in v else "- | ") if ref else ""
             lines.append(
-                f"| {r['preset']} | {r['threads']} | {r['batch']} | {name} | "
+                f"| {r['preset']} | {r.get('device', 'cpu')} | {r['threads']} | {r['batch']} | "
+                f"{name} | "
                 f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, {r['steps']}) | "
-                f"{v['speedup']:.2f} | "
+                f"{frames / v['median_s']:.0f} | {v['speedup']:.2f} | {over}"
                 f"{r['flops_per_step'] / 1e9:.1f} | {100 * v['peak_fraction']:.0f} % of "
                 f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} | {v['first_loss']:.5f} |")
-    tops = [f"- {r['preset']}, {r['threads']} thread(s), {r.get('profiled', 'default')}: "
+    tops = [f"- {r['preset']}, {r['threads']} thread(s), {r.get('profiled', 'default')} "
+            f"({r.get('top_ops_time', 'self CPU time')}): "
             + ", ".join(f"{k} {100 * share:.0f} %" for k, share in r["top_ops"])
             for r in rows if "top_ops" in r]
     if tops:
-        lines += ["", "Top ops of the last path of each preset (share of self CPU time):", *tops]
+        lines += ["", "Top ops of the last path of each preset (share of its self time):", *tops]
     return "\n".join(lines) + "\n"
+
+
+def _frames(batch: str) -> int:
+    b, t = batch.split("x")
+    return int(b) * int(t)
 
 
 def benchmark(presets=("debug", "state", "cpu", "paper"), device: str = "cpu",
@@ -274,8 +309,11 @@ def main(args) -> int:
                 row = pool.apply(_compare, ({
                     "preset": preset, "device": args.device, "threads": args.threads,
                     "steps": args.train_steps, "batch": batch, "compiled": args.compile},))
-            # peak memory of each path in a process of its own (one process holds both above)
-            for name, precision in zip(row["variants"], ("fp32", "default")):
+            # peak memory of each eager path in a process of its own (one process holds all)
+            for name, v in row["variants"].items():
+                if name.endswith("+ compile"):
+                    continue
+                precision = "default" if name.endswith("(default)") else v["precision"]
                 with ctx.Pool(1) as pool:
                     row["variants"][name]["peak_mb"] = pool.apply(_measure, ({
                         "preset": preset, "device": args.device, "threads": args.threads,
