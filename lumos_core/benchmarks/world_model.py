@@ -232,7 +232,9 @@ def compare_table(rows: list[dict]) -> str:
         frames = r.get("frames") or _frames(r["batch"])
         for name, v in r["variants"].items():
             peak = f"{v['peak_mb']:.0f}" if "peak_mb" in v else "-"
-            over = (f"{v['vs_reference']:.2f} | " if "vs_reference" in v else "- | ") if ref else ""
+            over = ""
+            if ref:
+                over = f"{v['vs_reference']:.2f} | " if "vs_reference" in v else "- | "
             lines.append(
                 f"| {r['preset']} | {r.get('device', 'cpu')} | {r['threads']} | {r['batch']} | "
                 f"{name} | "
