@@ -260,9 +260,14 @@ class WorldModelTrainConfig(Section):
                          "lumos_core/precision.py, docs/performance.md.",
                          choices=("auto", "fp32", "bf16", "fp16"))
     compile: str = doc("auto", "torch.compile the step's hot modules (encoders, decoders, the "
-                       "recurrent cell): 'auto' on CUDA only, 'always', 'never'; eager with a "
-                       "warning where compiling is impossible (lumos_core/compile.py).",
+                       "recurrent cell): 'always'; 'auto' and 'never' do not (measured slower "
+                       "on CPUs and on an H200); eager with a warning where compiling is "
+                       "impossible (lumos_core/compile.py).",
                        choices=("auto", "always", "never"))
+    cuda_graph: str = doc("auto", "On CUDA, capture the whole training step (forward, backward, "
+                          "clipping, AdamW) as one CUDA graph and replay it per batch: 'auto' "
+                          "(wherever possible: not with fp16, DDP or compile), 'never' "
+                          "(lumos_core/cuda_graph.py).", choices=("auto", "never"))
     overshoot: int = doc(0, "Multi-step prediction loss (latent overshooting): from every "
                          "filtered state the prior runs open loop through the recorded actions "
                          "for this many steps, each step's prior pulled to the filter's "
@@ -469,13 +474,14 @@ class AgentTrainConfig(Section):
     critic_lr: float = doc(3e-4, "AdamW learning rate of the critic.", low=0.0)
     grad_clip: float = doc(100.0, "Gradient-norm clip of each optimiser.", low=0.0)
     target_update_every: int = doc(50, "Hard copy critic -> target critic every N batches.", low=1)
-    precision: str = doc("auto", "Arithmetic of an update: 'auto' (bf16 autocast on GPUs that "
-                         "support it and on CPUs with native bf16, else fp32), 'fp32', 'bf16'; "
-                         "docs/performance.md.", choices=("auto", "fp32", "bf16"))
+    precision: str = doc("auto", "Arithmetic of an update: 'auto' (bf16 autocast on CPUs with "
+                         "native bf16, else fp32; fp32 on GPUs, where bf16 measured slower), "
+                         "'fp32', 'bf16'; docs/performance.md.", choices=("auto", "fp32", "bf16"))
     compile: str = doc("auto", "torch.compile the update's per-step networks (the world "
-                       "model's recurrent cell, actor and critics): 'auto' on CUDA only, "
-                       "'always', 'never'; eager with a warning where compiling is impossible "
-                       "(lumos_core/compile.py).", choices=("auto", "always", "never"))
+                       "model's recurrent cell, actor and critics): 'always'; 'auto' and "
+                       "'never' do not (measured slower on CPUs and on an H200); eager with a "
+                       "warning where compiling is impossible (lumos_core/compile.py).",
+                       choices=("auto", "always", "never"))
     log_every: int = doc(100, "Write scalar metrics every N batches.", low=1)
     checkpoint_every: int = doc(10000, "Write a checkpoint every N batches.", low=1)
     seed: int = doc(42, "Random seed.")

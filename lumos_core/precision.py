@@ -41,9 +41,9 @@ def autocast_dtype(precision: str, device: torch.device, model: str) -> torch.dt
     a world model's ``obs_mode`` ('vision' or 'state') or 'agent' (the behaviour model,
     trained on latents).
 
-    ``auto``: bf16 on GPUs that support it (else fp16 for vision world models: they have a
-    GradScaler) and on CPUs with native bf16, except for state-mode world models; fp32
-    otherwise."""
+    ``auto``: for vision world models bf16 on GPUs that support it (else fp16: they have a
+    GradScaler); for the agent fp32 on GPUs; for both bf16 on CPUs with native bf16; fp32
+    for state-mode world models and everywhere else."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     cuda = device.type == "cuda"
@@ -59,9 +59,11 @@ def autocast_dtype(precision: str, device: torch.device, model: str) -> torch.dt
     if model == "state":
         return None
     if cuda:
+        if model == "agent":   # launch-bound on a GPU: the casts cost more than they save
+            return None        # (an H200: 0.86x of fp32, docs/performance.md "Session 21")
         if torch.cuda.is_bf16_supported():
             return torch.bfloat16
-        return torch.float16 if model == "vision" else None
+        return torch.float16
     return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else None
 
 
@@ -70,7 +72,10 @@ def describe(dtype: torch.dtype | None) -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
-def autocast(device_type: str, dtype: torch.dtype | None) -> torch.autocast:
+def autocast(device_type: str, dtype: torch.dtype | None, cache: bool = True) -> torch.autocast:
     """``torch.autocast`` to ``dtype`` on ``device_type``; a disabled one (plain fp32) for
-    None, the value :func:`autocast_dtype` gives for fp32."""
-    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    None, the value :func:`autocast_dtype` gives for fp32. ``cache=False``: no cache of the
+    weights' casts (what a CUDA graph capture needs; eagerly the cache saves re-casting a
+    weight used at every time step)."""
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None,
+                          cache_enabled=cache)

@@ -26,10 +26,11 @@ import torch
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
 from lumos_core.compile import compile_modules, wants_compile, world_model_hot_modules
 from lumos_core.config import LumosConfig
+from lumos_core.cuda_graph import CapturedStep, wants_graph
 from lumos_core.data.dataset import PlayData
 from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.runs import check_resume_config, load_optimizer, truncate_metrics
-from lumos_core.world_model import WorldModel, previous_actions, to_torch
+from lumos_core.world_model import WorldModel, previous_actions, scalars, to_torch
 
 CHECKPOINTS = "checkpoints"
 
@@ -58,6 +59,34 @@ def make_batch(data: PlayData, starts: np.ndarray, cfg: LumosConfig,
     is_first[:, 0] = True
     prev = previous_actions(raw.pop("rel_actions"), is_first)
     return {"obs": raw, "prev_action": prev, "is_first": is_first}
+
+
+def wm_update(model: WorldModel, opt: torch.optim.Optimizer, obs: dict,
+              prev_action: torch.Tensor, is_first: torch.Tensor, *, dtype: torch.dtype | None,
+              grad_clip: float, overshoot: tuple[int, float] = (0, 1.0),
+              scaler: torch.amp.GradScaler | None = None, module: torch.nn.Module | None = None,
+              cache: bool = True) -> dict[str, torch.Tensor]:
+    """One world-model update -- loss under ``dtype`` autocast, backward, gradient clipping,
+    optimiser step -- with the gradients zeroed by the caller; ``module``: a DDP wrapper of
+    ``model`` to run the loss through. Returns the metrics as detached tensors: nothing in it
+    waits for the device, so that on CUDA it is captured whole
+    (:class:`~lumos_core.cuda_graph.CapturedStep`, which needs ``cache=False``)."""
+    with autocast(obs["robot_obs"].device.type, dtype, cache=cache):
+        loss, metrics, _ = (module or model)(obs, prev_action, is_first, None, *overshoot,
+                                             False)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+    else:
+        loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
+    metrics["grad_norm"] = grad_norm.detach()
+    return metrics
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -126,6 +155,11 @@ class WorldModelTrainer:
         self.amp_dtype = autocast_dtype(t.precision, self.device, cfg.world_model.obs_mode)
         # fp16 needs loss scaling; bf16 has fp32's exponent range and does not
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        # on CUDA the whole step is captured once and replayed (lumos_core/cuda_graph.py)
+        self.captured = (CapturedStep(self._update, list(self.model.parameters()), self.opt)
+                         if wants_graph(t.cuda_graph, self.device, distributed=self.dist.enabled,
+                                        dtype=self.amp_dtype, compiled=self.compiled)
+                         else None)
         self.starts = self.train.valid_starts(t.seq_len)
         self.step = 0
         self.writer = None
@@ -177,20 +211,22 @@ class WorldModelTrainer:
         batch = make_batch(self.train, self.rng.choice(self.starts, self.cfg.wm_train.batch_size),
                            self.cfg, self.device)
         self.model.train()
-        with autocast(self.device.type, self.amp_dtype):
-            module = self.ddp if self.ddp is not None else self.model
-            loss, metrics, _ = module(batch["obs"], batch["prev_action"], batch["is_first"],
-                                      None, *self._overshoot())
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.opt)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                   self.cfg.wm_train.grad_clip)
-        self.scaler.step(self.opt)
-        self.scaler.update()
+        inputs = (batch["obs"], batch["prev_action"], batch["is_first"])
+        if self.captured is not None:
+            metrics = self.captured(*inputs)
+        else:
+            self.opt.zero_grad(set_to_none=True)
+            metrics = self._update(*inputs)
         self.step += 1
-        metrics["grad_norm"] = float(grad_norm)
-        return metrics
+        return scalars(metrics)
+
+    def _update(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor) -> dict:
+        """:func:`wm_update` with this run's model, optimiser and settings (on CUDA captured
+        whole, :class:`~lumos_core.cuda_graph.CapturedStep`)."""
+        return wm_update(self.model, self.opt, obs, prev_action, is_first,
+                         dtype=self.amp_dtype, grad_clip=self.cfg.wm_train.grad_clip,
+                         overshoot=self._overshoot(), scaler=self.scaler, module=self.ddp,
+                         cache=self.captured is None)
 
     def _stop_at(self, deadline: float) -> bool:
         """Every rank stops at the same step: rank 0's clock decides."""

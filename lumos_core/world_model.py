@@ -388,18 +388,22 @@ class WorldModel(nn.Module):
 
     def forward(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
                 state: State | None = None, overshoot: int = 0,
-                overshoot_scale: float = 1.0) -> tuple[torch.Tensor, dict, State]:
+                overshoot_scale: float = 1.0, item: bool = True
+                ) -> tuple[torch.Tensor, dict, State]:
         """The training loss (so that DistributedDataParallel can wrap the model)."""
-        return self.loss(obs, prev_action, is_first, state, overshoot, overshoot_scale)
+        return self.loss(obs, prev_action, is_first, state, overshoot, overshoot_scale, item)
 
     def loss(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
              state: State | None = None, overshoot: int = 0,
-             overshoot_scale: float = 1.0) -> tuple[torch.Tensor, dict, State]:
+             overshoot_scale: float = 1.0, item: bool = True
+             ) -> tuple[torch.Tensor, dict, State]:
         """Eq. 2: reconstruction NLL (unit-variance Gaussian) + beta * balanced KL, plus
         ``overshoot_scale`` times the multi-step term of :meth:`overshooting` when
         ``overshoot`` > 0.
 
-        Returns the loss (mean over B x T), metrics and the last state (detached).
+        Returns the loss (mean over B x T), metrics and the last state (detached). The
+        metrics are floats, or with ``item=False`` detached 0-d tensors: no wait for the
+        device inside the step (what a CUDA graph capture needs, lumos_core/cuda_graph.py).
         """
         batch = prev_action.shape[0]
         state = self.initial(batch) if state is None else state
@@ -414,21 +418,21 @@ class WorldModel(nn.Module):
         kl, kl_post, kl_prior = balanced_kl(dists["post"], dists["prior"], self.cfg.kl_balance,
                                             self.cfg.free_nats)
         loss = (self.cfg.image_scale * nll + self.cfg.kl_scale * kl).mean()
-        metrics = {"recon_nll": nll.mean().item(),
-                   "kl_post": kl_post.mean().item(), "kl_prior": kl_prior.mean().item(),
-                   "prior_entropy": _entropy(dists["prior"]).mean().item(),
-                   "post_entropy": _entropy(dists["post"]).mean().item()}
+        metrics = {"recon_nll": nll.mean(), "kl_post": kl_post.mean(),
+                   "kl_prior": kl_prior.mean(), "prior_entropy": _entropy(dists["prior"]).mean(),
+                   "post_entropy": _entropy(dists["post"]).mean()}
         if overshoot > 0:
             over, over_metrics = self.overshooting(feat, dists["post"], obs, prev_action,
-                                                   is_first, overshoot)
+                                                   is_first, overshoot, item=False)
             loss = loss + overshoot_scale * over
             metrics.update(over_metrics)
-        metrics["loss"] = loss.item()
-        return loss, metrics, last.detach()
+        metrics["loss"] = loss
+        metrics = {k: v.detach() for k, v in metrics.items()}
+        return loss, scalars(metrics) if item else metrics, last.detach()
 
     def overshooting(self, feat: torch.Tensor, post: torch.Tensor, obs: dict,
                      prev_action: torch.Tensor, is_first: torch.Tensor,
-                     steps: int) -> tuple[torch.Tensor, dict]:
+                     steps: int, item: bool = True) -> tuple[torch.Tensor, dict]:
         """Multi-step prediction (latent overshooting, PlaNet Sec. 4): from every filtered
         state s_t of the windows, the prior is rolled open loop through the recorded actions
         for ``steps`` steps, and each predicted prior p(z_{t+k} | s_t, a_{t:t+k}) is pulled
@@ -441,7 +445,8 @@ class WorldModel(nn.Module):
 
         ``feat`` (B, T, feat_dim) and ``post`` (B, T, stoch, classes) come from :meth:`observe`
         on the same windows. Steps across an ``is_first`` (a new episode) are left out.
-        Returns the mean term over the valid (start, step) pairs and its metrics."""
+        Returns the mean term over the valid (start, step) pairs and its metrics (floats, or
+        detached tensors with ``item=False``)."""
         batch, length = feat.shape[:2]
         steps = min(steps, length - 1)
         starts = length - steps
@@ -467,10 +472,19 @@ class WorldModel(nn.Module):
             count = count + valid.sum()
         count = count.clamp(min=1.0)
         term = (self.cfg.kl_scale * kl_sum + self.cfg.image_scale * nll_sum) / count
-        metrics = {"overshoot_kl": float(kl_sum.detach() / count)}
+        metrics = {"overshoot_kl": kl_sum.detach() / count}
         if targets is not None:
-            metrics["overshoot_nll"] = float(nll_sum.detach() / count)
-        return term, metrics
+            metrics["overshoot_nll"] = nll_sum.detach() / count
+        return term, scalars(metrics) if item else metrics
+
+
+def scalars(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+    """0-d tensors -> floats, with one transfer from the device (one wait, not one per
+    metric)."""
+    if not metrics:
+        return {}
+    values = torch.stack([v.detach().float().reshape(()) for v in metrics.values()]).tolist()
+    return dict(zip(metrics, values))
 
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:

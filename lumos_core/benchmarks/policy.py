@@ -107,7 +107,10 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
     cfg = load_config(preset)
     dev = torch.device(device)
     fast = autocast_dtype(cfg.agent_train.precision, dev, "agent")
-    variants = {"fp32": None, describe(fast) + " (default)": fast}
+    if fast is None:   # fp32 is the default here (a GPU): bf16 as the alternative
+        variants = {"fp32 (default)": None, "bf16": torch.bfloat16}
+    else:
+        variants = {"fp32": None, describe(fast) + " (default)": fast}
     if compiled:
         variants[describe(fast) + " + compile"] = fast
     windows = 2 * cfg.agent_train.batch_size
@@ -129,12 +132,13 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
            "updates": updates,
            "variants": interleaved(lambda name: _update(*runs[name], batch, variants[name]),
                                    list(variants), updates, warmup=2 if compiled else 1)}
-    base = out["variants"]["fp32"]["median_s"]
+    base = out["variants"][list(variants)[0]]["median_s"]   # fp32
     for name, v in out["variants"].items():
         v["windows_per_s"] = windows / v["median_s"]
         v["speedup"] = base / v["median_s"]
         v["policy_loss"], v["critic_loss"] = losses[name]
-    out["ratio"] = base / out["variants"][list(variants)[1]]["median_s"]
+    default = next(name for name in variants if name.endswith("(default)"))
+    out["ratio"] = base / out["variants"][default]["median_s"]
     return out
 
 

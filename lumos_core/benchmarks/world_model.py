@@ -8,6 +8,7 @@ proprio and one posterior step -- what the robot runs per camera frame).
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import resource
 import time
@@ -128,14 +129,20 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     convolution) against the default (``wm_train.precision``, fused first layer) path, interleaved
     step by step on the same batch (drift and noise hit both alike): step times (median,
     min, max), their ratio, the FLOPs of one step (``FlopCounterMode``), the achieved FLOP/s
-    as a fraction of a large matmul's in the same dtype, and the top ops of the optimised
-    step (profiler). ``compiled``: a third path, the default one with ``torch.compile``
-    (lumos_core/compile.py). Every path's loss on the first batch, with the same draws, is
-    reported next to its time."""
+    as a fraction of a large matmul's in the same dtype, and the top ops of the default
+    step (profiler). Every path runs the trainer's update (:func:`~lumos_core.train_wm.
+    wm_update`: loss, backward, clipping, AdamW). On CUDA also the former default (fp16
+    autocast, eager), and the step captured as a CUDA graph (the default there,
+    lumos_core/cuda_graph.py) in the default precision and in fp32. ``compiled``: one more
+    path, the default precision with ``torch.compile`` (lumos_core/compile.py). Every path's
+    loss on the first batch is reported next to its time (the eager paths with the same
+    draws; a captured path's first replay draws its own)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from lumos_core.compile import compile_modules, world_model_hot_modules
+    from lumos_core.cuda_graph import CapturedStep, wants_graph
     from lumos_core.precision import autocast, autocast_dtype, describe
+    from lumos_core.train_wm import wm_update
 
     torch.set_num_threads(threads)
     cfg = load_config(preset)
@@ -146,45 +153,53 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     first = torch.zeros(b, t, dtype=torch.bool, device=dev)
     first[:, 0] = True
     fast = autocast_dtype(cfg.wm_train.precision, dev, cfg.world_model.obs_mode)
-    variants = {"fp32": None}
+    graph = wants_graph(cfg.wm_train.cuda_graph, dev, dtype=fast)
+    # name -> (autocast dtype, captured as a CUDA graph, compiled)
+    variants = {"fp32": (None, False, False)}
     if dev.type == "cuda" and fast != torch.float16:
-        variants[REFERENCE_CUDA] = torch.float16
-    variants[describe(fast) + " (default)"] = fast
+        variants[REFERENCE_CUDA] = (torch.float16, False, False)
+    variants[describe(fast) + (" eager" if graph else " (default)")] = (fast, False, False)
+    if graph:
+        variants[describe(fast) + " + CUDA graph (default)"] = (fast, True, False)
+        if fast is not None:
+            variants["fp32 + CUDA graph"] = (None, True, False)
     if compiled:
-        variants[describe(fast) + " + compile"] = fast
-    models, opts, losses = {}, {}, {}
-    for name, dtype in variants.items():
+        variants[describe(fast) + " + compile"] = (fast, False, True)
+    models, opts, runs, losses = {}, {}, {}, {}
+    for name, (dtype, captured, comp) in variants.items():
         torch.manual_seed(0)
-        models[name] = WorldModel(cfg.world_model).to(dev)
-        opts[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
+        model = models[name] = WorldModel(cfg.world_model).to(dev)
+        opts[name] = torch.optim.AdamW(model.parameters(), lr=1e-4)
         if name == "fp32":                 # the plain path: no fused decoder layer either
-            for decoder in getattr(models[name], "decoders", {}).values():
+            for decoder in getattr(model, "decoders", {}).values():
                 decoder.matmul_first = False
-        if name.endswith("+ compile"):
-            compile_modules(world_model_hot_modules(models[name]))
-        torch.manual_seed(1)               # the same draws for every path
-        with autocast(dev.type, dtype):
-            losses[name] = models[name].loss(obs, prev, first)[0].item()
+        if comp:
+            compile_modules(world_model_hot_modules(model))
+        update = functools.partial(wm_update, model, opts[name], dtype=dtype,
+                                   grad_clip=cfg.wm_train.grad_clip, cache=not captured)
+        runs[name] = (CapturedStep(update, list(model.parameters()), opts[name]) if captured
+                      else update)
+        if not captured:                   # a captured step's first loss is its first replay's
+            torch.manual_seed(1)           # the same draws for every eager path
+            with autocast(dev.type, dtype):
+                losses[name] = model.loss(obs, prev, first)[0].item()
 
     def step(name: str) -> float:
-        dtype = variants[name]
-        with autocast(dev.type, dtype):
-            loss, _, _ = models[name].loss(obs, prev, first)
-        opts[name].zero_grad()
-        loss.backward()
-        opts[name].step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return loss.item()
+        if not isinstance(runs[name], CapturedStep):
+            opts[name].zero_grad(set_to_none=True)
+        loss = runs[name](obs, prev, first)["loss"].item()   # waits for the device
+        losses.setdefault(name, loss)
+        return loss
 
     timed = interleaved(step, list(variants), steps, warmup=2 if compiled else 1)
     with FlopCounterMode(display=False) as counter:
-        step("fp32")
+        step("fp32")   # eager: FlopCounterMode counts the ops as they run
     flops = counter.get_total_flops()
     out = {"preset": preset, "device": device, "threads": threads, "batch": f"{b}x{t}",
            "frames": b * t, "steps": steps, "flops_per_step": flops, "variants": {}}
-    peaks = {dtype: peak_flops(dtype or torch.float32, device) for dtype in set(variants.values())}
-    for name, dtype in variants.items():
+    peaks = {dtype: peak_flops(dtype or torch.float32, device)
+             for dtype in {v[0] for v in variants.values()}}
+    for name, (dtype, _, _) in variants.items():
         v = out["variants"][name] = timed[name]
         v["peak_flops_per_s"] = peaks[dtype]
         v["flops_per_s"] = flops / v["median_s"]
@@ -204,15 +219,16 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
 
         cuda = dev.type == "cuda"
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        default = next(name for name in variants if name.endswith("(default)"))
         with profiler(activities=activities) as prof:
-            step(list(variants)[-1])
+            step(default)
         # on a GPU the time that counts is the kernels' (the CPU only launches them)
         attr = "self_device_time_total" if cuda else "self_cpu_time_total"
         ops = sorted(prof.key_averages(), key=lambda e: getattr(e, attr), reverse=True)
         total = sum(getattr(e, attr) for e in ops) or 1.0
         out["top_ops"] = [(e.key, getattr(e, attr) / total) for e in ops[:6]]
         out["top_ops_time"] = "self GPU time" if cuda else "self CPU time"
-        out["profiled"] = list(variants)[-1]
+        out["profiled"] = default
     return out
 
 
@@ -247,7 +263,8 @@ def compare_table(rows: list[dict]) -> str:
             + ", ".join(f"{k} {100 * share:.0f} %" for k, share in r["top_ops"])
             for r in rows if "top_ops" in r]
     if tops:
-        lines += ["", "Top ops of the last path of each preset (share of its self time):", *tops]
+        lines += ["", "Top ops of the default path of each preset (share of its self time):",
+                  *tops]
     return "\n".join(lines) + "\n"
 
 
@@ -311,11 +328,12 @@ def main(args) -> int:
                 row = pool.apply(_compare, ({
                     "preset": preset, "device": args.device, "threads": args.threads,
                     "steps": args.train_steps, "batch": batch, "compiled": args.compile},))
-            # peak memory of each eager path in a process of its own (one process holds all)
+            # peak memory of each plain eager path in a process of its own (one process
+            # holds all)
             for name, v in row["variants"].items():
-                if name.endswith("+ compile"):
+                if "+" in name:
                     continue
-                precision = "default" if name.endswith("(default)") else v["precision"]
+                precision = v["precision"]
                 with ctx.Pool(1) as pool:
                     row["variants"][name]["peak_mb"] = pool.apply(_measure, ({
                         "preset": preset, "device": args.device, "threads": args.threads,
