@@ -1,14 +1,14 @@
 """``torch.compile`` for the training step's hot modules, with a clean fallback.
 
 ``wm_train.compile`` and ``agent_train.compile`` pick it: ``always`` compiles on any device;
-``auto`` and ``never`` do not. ``auto`` compiled on CUDA until it was measured there: on
-an H200 the compiled world-model step ran at 0.57x and the compiled agent update at 0.78x the
-speed of the eager bf16 paths (docs/performance.md, "Session 21"), as on this project's CPUs before
-(``auto`` never compiled on a CPU). On a GPU the step is bound by kernel launches, which a CUDA
-graph removes (``wm_train.cuda_graph``, lumos_core/cuda_graph.py); compiling per module does not. Where
-compiling is not possible -- dynamo unsupported on this Python, no Triton for a GPU, no C++
-compiler for the CPU backend -- ``always`` and ``auto`` warn with the reason and run eagerly;
-an error while compiling a graph also falls back to eager for that graph
+``auto`` and ``never`` do not. ``auto`` compiled on CUDA until it was measured there: on an
+H200 the compiled world-model step ran at 0.57x and the compiled agent update at 0.78x the
+speed of the eager bf16 paths (docs/performance.md, "Session 21"); ``auto`` never compiled on
+a CPU, where it was slower too. On a GPU the step is bound by kernel launches, which a CUDA
+graph removes (``wm_train.cuda_graph``, lumos_core/cuda_graph.py) and per-module compiling
+does not. Where compiling is not possible -- dynamo unsupported on this Python, no Triton for
+a GPU, no C++ compiler for the CPU backend -- ``always`` warns with the reason and runs
+eagerly; an error while compiling a graph also falls back to eager for that graph
 (``torch._dynamo.config.suppress_errors``) instead of stopping a training.
 
 Modules are compiled in place (their ``forward``, :func:`compile_modules`), so parameters,
