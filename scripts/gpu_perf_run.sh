@@ -1,47 +1,67 @@
 #!/usr/bin/env bash
 # One prepared device run for issue 16 (the `device` tool): the training step's speed on a GPU.
-#   1. the world model at the `paper` and `cpu` presets, batch 50 x 50 (the official batch), four
-#      paths interleaved step by step on the same batch: plain fp32, fp16 autocast eager (the
-#      former CUDA default, which measured the reference 19 780 frames/s on an H100), bf16
-#      autocast (the default) and bf16 + torch.compile; FLOPs per step, achieved fraction of a
-#      large matmul's FLOP/s in the same run, peak memory per eager path, top GPU ops;
-#   2. the agent update (imagination, critic, actor) at the `state` and `cpu` presets, the same
-#      three paths (fp32, bf16 default, bf16 + compile).
-# Each stage has its own time limit, so that a stage that hangs or fails still leaves the others'
+#   1. the world model at the `paper` and `cpu` presets, batch 50 x 50 (the official batch),
+#      interleaved step by step on the same batch: plain fp32, fp16 autocast eager (the former
+#      CUDA default, which measured the reference 19 780 frames/s on an H100), bf16 eager, and
+#      the step captured as a CUDA graph in bf16 (the default) and fp32; FLOPs per step,
+#      achieved fraction of a large matmul's FLOP/s in the same run, peak memory per eager
+#      path, top GPU ops (`lumos benchmark world-model --compare-eager`);
+#   2. `lumos train-wm` itself on random 64 x 64 play (scripts/random_play.py; a step's cost
+#      depends on shapes, not content), `cpu` preset at 50 x 50, for a fixed time with the
+#      default (captured) step and with wm_train.cuda_graph=never: the trainer's own frames/s;
+#   3. the agent update (imagination, critic, actor) at the `state` and `cpu` presets: fp32
+#      (the GPU default) and bf16 (`lumos benchmark policy --compare-eager`).
+# Each stage has its own time limit, so that a stage that hangs or fails leaves the others'
 # figures in $OUT/log.txt.
 #
 #   bash scripts/gpu_perf_run.sh [DEVICE] [STEPS]       # DEVICE cuda (default) or cpu
 #
-# Dry run on a CPU (debug preset, 1 step): PRESETS_WM=debug PRESETS_AGENT=debug BATCH="2 8"
-#   bash scripts/gpu_perf_run.sh cpu 1
+# Dry run on a CPU: PRESETS_WM=debug PRESETS_AGENT=debug BATCH="2 8" TRAIN_PRESET=debug
+#   TRAIN_MINUTES=0.1 bash scripts/gpu_perf_run.sh cpu 1
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 device=${1:-cuda}; steps=${2:-8}
 out=${OUT:-/tmp/gpu_out}; mkdir -p "$out"
 py=${PYTHON:-python3}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}   # scripts/*.py import lumos_core from here
 wm_presets=${PRESETS_WM:-paper cpu}
 agent_presets=${PRESETS_AGENT:-state cpu}
 batch=${BATCH:-50 50}
+train_preset=${TRAIN_PRESET:-cpu}
+train_minutes=${TRAIN_MINUTES:-0.4}
+tmp=${TMPDIR:-/tmp}/lumos_perf; rm -rf "$tmp"; mkdir -p "$tmp"
 {
   echo "== machine"
   (nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true)
   $py -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__,
           'cuda', torch.cuda.is_available())"
   nproc
-  # one command per preset, each with its own limit (a table prints when its command ends):
-  # the paper preset first, then the agent update, then the cpu preset
-  set -- $wm_presets
-  first=$1; shift
   wm() {
-    echo "== world model $1: fp32 / fp16 eager / bf16 / bf16 + compile (batch $batch)"
+    echo "== world model $1 (batch $batch)"
     # shellcheck disable=SC2086
-    time timeout "$2" $py -m lumos_core.cli benchmark world-model --compare-eager --compile \
+    time timeout "$2" $py -m lumos_core.cli benchmark world-model --compare-eager \
         --device "$device" --presets "$1" --batch $batch --train-steps "$steps"
   }
-  wm "$first" "${WM_LIMIT:-210}"
-  echo "== agent update: fp32 / bf16 / bf16 + compile ($agent_presets)"
+  set -- $wm_presets
+  first=$1; shift
+  wm "$first" "${WM_LIMIT:-150}"
+  echo "== lumos train-wm, $train_preset preset, batch $batch, $train_minutes min per run"
+  $py scripts/random_play.py "$tmp/data" --episodes 20 --length 200
+  set -- $batch
+  for graph in auto never; do
+    echo "-- wm_train.cuda_graph=$graph"
+    timeout "${TRAIN_LIMIT:-100}" $py -m lumos_core.cli train-wm --preset "$train_preset" \
+        --device "$device" --set data.dataset="$tmp/data" --set wm_train.batch_size="$1" \
+        --set wm_train.seq_len="$2" --set wm_train.steps=100000 --set wm_train.eval_every=100000 \
+        --set wm_train.log_every=25 --set wm_train.cuda_graph=$graph --report-horizon 0 \
+        --max-minutes "$train_minutes" --out "$tmp/run_$graph" 2>&1 | tr '\r' '\n' \
+        | grep -v "^train-wm: .*step/s" | tail -6
+  done
+  echo "== agent update: fp32 / bf16 ($agent_presets)"
   # shellcheck disable=SC2086
-  time timeout "${AGENT_LIMIT:-120}" $py -m lumos_core.cli benchmark policy --compare-eager \
-      --compile --device "$device" --presets $agent_presets --updates "$steps"
-  for preset in "$@"; do wm "$preset" "${WM2_LIMIT:-100}"; done
+  time timeout "${AGENT_LIMIT:-60}" $py -m lumos_core.cli benchmark policy --compare-eager \
+      --device "$device" --presets $agent_presets --updates "$steps"
+  shift 2 2>/dev/null || true
+  set -- $wm_presets; shift
+  for preset in "$@"; do wm "$preset" "${WM2_LIMIT:-90}"; done
 } 2>&1 | tee "$out/log.txt"

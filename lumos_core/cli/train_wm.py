@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     trainer = WorldModelTrainer(cfg, args.out, device=args.device)
     from lumos_core.precision import describe
 
+    graph = ", each step one CUDA graph replay" if trainer.captured is not None else ""
     print(f"training on {trainer.device} in {describe(trainer.amp_dtype)} (wm_train.precision "
-          f"{cfg.wm_train.precision})")
+          f"{cfg.wm_train.precision}){graph}")
     if args.resume:
         trainer.resume()
         print(f"resumed at step {trainer.step}")
