@@ -230,6 +230,10 @@ class WorldModel(nn.Module):
         self.register_buffer("robot_std", torch.ones(ROBOT_OBS_DIM))
         self.register_buffer("scene_mean", torch.zeros(SCENE_OBS_DIM))
         self.register_buffer("scene_std", torch.ones(SCENE_OBS_DIM))
+        # on the model's device (no copy from the host inside a step: CUDA graph capture);
+        # not persistent: a constant, not part of checkpoints
+        self.register_buffer("resolution_units", torch.as_tensor(RESOLUTION_UNITS),
+                             persistent=False)
 
     # --- normalisation -----------------------------------------------------------------------
     def set_normalization(self, stats: dict) -> None:
@@ -255,8 +259,7 @@ class WorldModel(nn.Module):
         (1 = unit variance in z-scores; ``world_model.state_resolution``)."""
         if self.cfg.state_resolution <= 0:
             return 1.0
-        sigma = self.cfg.state_resolution * torch.as_tensor(RESOLUTION_UNITS,
-                                                            device=self.robot_std.device)
+        sigma = self.cfg.state_resolution * self.resolution_units
         return torch.cat([self.robot_std, self.scene_std]) / sigma
 
     def vector_targets(self, obs: dict) -> torch.Tensor:
