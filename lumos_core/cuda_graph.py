@@ -108,7 +108,8 @@ class CapturedStep:
             if "capturable" not in group:
                 raise ValueError(f"{type(self.optimizer).__name__} cannot be captured (no "
                                  "'capturable' option); use Adam or AdamW")
-            group["capturable"] = True
+            if any(p.is_cuda for p in group["params"]):   # a CUDA-only option
+                group["capturable"] = True
         saved = {}
         for p in self.params:
             state = self.optimizer.state.get(p, {})

@@ -33,6 +33,20 @@ def test_auto_chooses_bf16_only_where_it_pays():
         autocast_dtype("half", CPU, "vision")
 
 
+def test_auto_on_a_gpu_follows_the_h200_measurement(monkeypatch):
+    """On CUDA: vision world models in bf16 (fp16 where the GPU has no bf16), the agent in
+    fp32 (its launch-bound update ran 0.86x in bf16 on an H200), state world models fp32."""
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert autocast_dtype("auto", cuda, "vision") == torch.bfloat16
+    assert autocast_dtype("auto", cuda, "agent") is None
+    assert autocast_dtype("auto", cuda, "state") is None
+    assert autocast_dtype("bf16", cuda, "agent") == torch.bfloat16   # explicit: as asked
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert autocast_dtype("auto", cuda, "vision") == torch.float16
+    assert autocast_dtype("auto", cuda, "agent") is None
+
+
 def test_precision_is_a_validated_config_key():
     from lumos_core.config import ConfigError, LumosConfig
 

@@ -292,3 +292,26 @@ def test_decoder_first_layer_as_a_matrix_product_is_the_transposed_convolution()
     image = torch.randint(0, 256, (2, 5, 64, 64, 3), dtype=torch.uint8)
     old = (image.float() / 255.0 - 0.5).div(0.5).movedim(-1, -3)
     assert torch.allclose(WorldModel.image_targets(image), old, atol=1e-6)
+
+
+@pytest.mark.parametrize("preset", ["debug", "state"])
+def test_loss_metrics_as_tensors_match_the_floats(preset):
+    """``loss(item=False)`` (what the captured CUDA step returns: nothing waits for the
+    device) gives the same loss and metrics, as detached 0-d tensors, as the float metrics."""
+    from conftest import random_wm_batch
+
+    cfg = load_config(preset, ["wm_train.overshoot=2"] if preset == "state" else [])
+    model = WorldModel(cfg.world_model)
+    batch = random_wm_batch(cfg, 2, 6)
+    torch.manual_seed(3)
+    loss, floats, _ = model.loss(*batch, overshoot=cfg.wm_train.overshoot)
+    torch.manual_seed(3)
+    loss_t, tensors, _ = model.loss(*batch, overshoot=cfg.wm_train.overshoot, item=False)
+    assert set(floats) == set(tensors) and "loss" in floats
+    assert all(isinstance(v, float) for v in floats.values())
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad
+               for v in tensors.values())
+    assert loss_t.item() == loss.item()
+    assert {k: v.item() for k, v in tensors.items()} == pytest.approx(floats, rel=1e-6)
+    if preset == "state":
+        assert "overshoot_kl" in floats and "overshoot_nll" in floats
