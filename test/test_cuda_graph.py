@@ -135,4 +135,3 @@ def test_the_trainer_captures_only_on_cuda(sim_dataset, tmp_path):
     assert trainer.captured is None
     metrics = trainer.train_step()
     assert isinstance(metrics["loss"], float) and isinstance(metrics["grad_norm"], float)
-
