@@ -17,6 +17,8 @@ update rule from the same state as an eager one; the random draws differ (the gr
 generator offsets are its own), so losses agree within noise, not bit for bit
 (``lumos benchmark world-model --compare-eager --device cuda`` prints both paths' first loss).
 
+A capture that fails anyway (an operation that waits for the device, a driver or PyTorch
+version that refuses it) warns with the reason, undoes its warm-up and leaves the step eager.
 Not captured (eager instead): fp16 with loss scaling (the scaler's overflow check waits for
 the device), distributed training (the gradient all-reduce hooks), and a learning rate that
 changes during training (a float learning rate is recorded into the graph; the trainers here
@@ -25,6 +27,7 @@ use a constant one).
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -90,9 +93,13 @@ class CapturedStep:
     """``body(*inputs)`` -- a whole training step that returns a dict of tensors and zeroes
     nothing itself -- captured on the first call and replayed on every later one.
 
-    ``params`` and ``optimizer``: what the step updates (restored after the warm-up). Call it
-    with inputs of the first call's structure and shapes; it returns the step's outputs
-    (tensors the next call overwrites: read them before)."""
+    ``params`` and ``optimizer``: what the step updates (restored after the warm-up; load any
+    optimiser state before the first call: the graph records the state tensors' addresses).
+    Call it with inputs of the first call's structure and shapes; it returns the step's outputs
+    (tensors the next call overwrites: read them before). Where the capture fails (an
+    operation that waits for the device, a driver or version that refuses it) it warns with
+    the reason, undoes the warm-up and runs the step eagerly from then on (``not_captured``
+    holds the reason)."""
 
     def __init__(self, body: Callable[..., dict[str, torch.Tensor]],
                  params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
@@ -101,6 +108,7 @@ class CapturedStep:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static = None
         self.outputs: dict[str, torch.Tensor] = {}
+        self.not_captured: str | None = None
 
     def _prepare_optimizer(self) -> dict:
         """Device-resident optimiser state (``capturable``) and a copy of it to restore."""
@@ -130,26 +138,39 @@ class CapturedStep:
                         value.copy_(before) if before is not None else value.zero_()
 
     def capture(self, *inputs) -> None:
-        """Warm up on a side stream, capture, then undo the warm-up's updates."""
+        """Warm up on a side stream, capture, then undo the warm-up's updates (also when the
+        capture fails: then :attr:`not_captured` says why and the step runs eagerly)."""
         self.static = _clone(inputs)
         saved_state = self._prepare_optimizer()
         saved_params = [p.detach().clone() for p in self.params]
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(self.warmup):
-                self.optimizer.zero_grad(set_to_none=True)
-                self.body(*self.static)
-        torch.cuda.current_stream().wait_stream(stream)
-        self.optimizer.zero_grad(set_to_none=True)   # gradients allocated inside the graph
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.outputs = self.body(*self.static)
-        self._restore(saved_params, saved_state)
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(self.warmup):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.body(*self.static)
+            torch.cuda.current_stream().wait_stream(stream)
+            self.optimizer.zero_grad(set_to_none=True)   # gradients allocated inside the graph
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self.outputs = self.body(*self.static)
+            self.graph = graph
+        except RuntimeError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            self.not_captured = reason
+            self.static = None
+            warnings.warn(f"training step not captured as a CUDA graph, running eagerly: "
+                          f"{reason}", RuntimeWarning, stacklevel=3)
+        finally:
+            self._restore(saved_params, saved_state)
 
     def __call__(self, *inputs) -> dict[str, torch.Tensor]:
-        if self.graph is None:
+        if self.graph is None and self.not_captured is None:
             self.capture(*inputs)
+        if self.not_captured is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+            return self.body(*inputs)
         _copy_into(self.static, inputs)
         self.graph.replay()
         return self.outputs

@@ -135,3 +135,27 @@ def test_the_trainer_captures_only_on_cuda(sim_dataset, tmp_path):
     assert trainer.captured is None
     metrics = trainer.train_step()
     assert isinstance(metrics["loss"], float) and isinstance(metrics["grad_norm"], float)
+
+
+def test_a_failed_capture_warns_and_trains_eagerly(fake_cuda, monkeypatch):
+    """A capture the device refuses (here: the graph context raises as CUDA does for an
+    operation that waits inside a capture) leaves no trace of its warm-up: the step warns with
+    the reason and trains exactly as the eager one."""
+    @contextlib.contextmanager
+    def refusing(graph):
+        yield
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore")
+
+    monkeypatch.setattr(torch.cuda, "graph", refusing)
+    batches = _batches(3)
+    ref_model, ref_opt, ref_body = _setup()
+    expected = _eager(ref_model, ref_opt, ref_body, batches)
+    model, opt, body = _setup()
+    step = fake_cuda.step = CapturedStep(body, list(model.parameters()), opt)
+    with pytest.warns(RuntimeWarning, match="not captured as a CUDA graph, running eagerly: "
+                                            "CUDA error: operation not permitted"):
+        got = [step(*batch)["loss"].item() for batch in batches]
+    assert step.not_captured.startswith("CUDA error") and step.graph is None
+    assert got == pytest.approx(expected, rel=1e-6)
+    for a, b in zip(model.parameters(), ref_model.parameters()):
+        torch.testing.assert_close(a, b)

@@ -207,6 +207,8 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         v["speedup"] = out["variants"]["fp32"]["median_s"] / v["median_s"]
         v["first_loss"] = losses[name]
         v["precision"] = describe(dtype)
+        if getattr(runs[name], "not_captured", None):   # timed eagerly: say so in the table
+            v["not_captured"] = runs[name].not_captured
     default = next(name for name in variants if name.endswith("(default)"))
     out["ratio"] = out["variants"][default]["speedup"]
     if REFERENCE_CUDA in variants:         # the optimised paths against the former CUDA default
@@ -251,6 +253,8 @@ def compare_table(rows: list[dict]) -> str:
             over = ""
             if ref:
                 over = f"{v['vs_reference']:.2f} | " if "vs_reference" in v else "- | "
+            if "not_captured" in v:
+                name += f" (capture failed, ran eagerly: {v['not_captured']})"
             lines.append(
                 f"| {r['preset']} | {r.get('device', 'cpu')} | {r['threads']} | {r['batch']} | "
                 f"{name} | "
