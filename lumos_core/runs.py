@@ -131,10 +131,14 @@ def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
 def load_optimizer(opt, state: dict, lr: float) -> None:
     """Load an optimiser's saved state (moments, step counts) but keep the learning rate of
     the current configuration: ``load_state_dict`` restores the saved one, so a run resumed
-    (or a diagnostic continued) with ``--set ...lr=`` would silently train at the old rate."""
+    (or a diagnostic continued) with ``--set ...lr=`` would silently train at the old rate.
+    Likewise ``capturable`` (set by a CUDA-graph training, lumos_core/cuda_graph.py) is kept
+    only where the parameters are on a GPU: a run captured on a GPU resumes on a CPU."""
     opt.load_state_dict(state)
     for group in opt.param_groups:
         group["lr"] = lr
+        if group.get("capturable") and not all(p.is_cuda for p in group["params"]):
+            group["capturable"] = False
 
 
 def check_resume_config(checkpoint: str | Path, stored: Mapping[str, Any],

@@ -159,3 +159,20 @@ def test_a_failed_capture_warns_and_trains_eagerly(fake_cuda, monkeypatch):
     assert got == pytest.approx(expected, rel=1e-6)
     for a, b in zip(model.parameters(), ref_model.parameters()):
         torch.testing.assert_close(a, b)
+
+
+def test_a_captured_runs_optimiser_state_resumes_on_a_cpu():
+    """A GPU run's AdamW state says ``capturable``; resumed on a CPU (``load_optimizer``)
+    it steps there (a capturable AdamW refuses CPU parameters)."""
+    from lumos_core.runs import load_optimizer
+
+    model, opt, body = _setup()
+    batch = _batches(1)[0]
+    body(*batch)
+    saved = opt.state_dict()
+    saved["param_groups"][0]["capturable"] = True          # as a captured GPU run saves it
+    model2, opt2, body2 = _setup()
+    load_optimizer(opt2, saved, lr=1e-3)
+    assert opt2.param_groups[0]["capturable"] is False and opt2.param_groups[0]["lr"] == 1e-3
+    opt2.zero_grad(set_to_none=True)
+    assert torch.isfinite(body2(*batch)["loss"])
