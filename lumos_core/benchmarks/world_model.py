@@ -221,7 +221,6 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
 
         cuda = dev.type == "cuda"
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-        default = next(name for name in variants if name.endswith("(default)"))
         with profiler(activities=activities) as prof:
             step(default)
         # on a GPU the time that counts is the kernels' (the CPU only launches them)
@@ -247,7 +246,7 @@ def compare_table(rows: list[dict]) -> str:
              + "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) | first loss |",
              "|---" * (12 + ref) + "|"]
     for r in rows:
-        frames = r.get("frames") or _frames(r["batch"])
+        frames = r["frames"]
         for name, v in r["variants"].items():
             peak = f"{v['peak_mb']:.0f}" if "peak_mb" in v else "-"
             over = ""
@@ -270,11 +269,6 @@ def compare_table(rows: list[dict]) -> str:
         lines += ["", "Top ops of the default path of each preset (share of its self time):",
                   *tops]
     return "\n".join(lines) + "\n"
-
-
-def _frames(batch: str) -> int:
-    b, t = batch.split("x")
-    return int(b) * int(t)
 
 
 def benchmark(presets=("debug", "state", "cpu", "paper"), device: str = "cpu",
