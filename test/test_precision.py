@@ -130,6 +130,19 @@ def test_compare_eager_benchmarks_report_both_paths():
     assert row["ratio"] > 0 and "| debug | cpu | 1 | 8 | fp32 |" in policy.compare_table([row])
 
 
+def test_policy_benchmark_device_only_with_compare_eager():
+    """`lumos benchmark policy --device cuda` times the update there; the control-step
+    latency (without --compare-eager) is the robot CPU's, so another device is refused."""
+    import argparse
+
+    from lumos_core.benchmarks import policy
+
+    args = argparse.Namespace(compare_eager=False, device="cuda", presets=["debug"], threads=1,
+                              updates=1, compile=False)
+    with pytest.raises(SystemExit, match="--device is for --compare-eager"):
+        policy.main(args)
+
+
 def test_compare_eager_reports_each_paths_peak_memory(capsys):
     """The comparison measures each path's peak memory in a process of its own (one process
     ran both timed paths, so its peak was the larger of the two)."""
