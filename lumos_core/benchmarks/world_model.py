@@ -285,12 +285,15 @@ def benchmark(presets=("debug", "state", "cpu", "paper"), device: str = "cpu",
 
 
 def table(results: list[dict]) -> str:
-    """Markdown table of :func:`benchmark`."""
-    lines = ["| preset | mode | params | batch | train step (s) | frames/s | peak MB | "
+    """Markdown table of :func:`benchmark` (the eager step in its precision: fp32 on a CPU,
+    fp16 autocast on CUDA; the default training path, e.g. the captured CUDA step, is
+    timed by ``--compare-eager``)."""
+    lines = ["| preset | mode | params | batch | train step (s, eager) | frames/s | peak MB | "
              "filter ms (median / p95) |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['preset']} | {r['obs_mode']} | {r['params'] / 1e6:.2f} M | "
-                     f"{r['batch']} | {r['train_step_s']:.3f} | {r['frames_per_s']:.0f} | "
+                     f"{r['batch']} | {r['train_step_s']:.3f} ({r['precision']}) | "
+                     f"{r['frames_per_s']:.0f} | "
                      f"{r['peak_mb']:.0f} | {r['filter_ms_median']:.2f} / "
                      f"{r['filter_ms_p95']:.2f} |")
     return "\n".join(lines) + "\n"
