@@ -7,8 +7,10 @@
 #      achieved fraction of a large matmul's FLOP/s in the same run, peak memory per eager
 #      path, top GPU ops (`lumos benchmark world-model --compare-eager`);
 #   2. `lumos train-wm` itself on random 64 x 64 play (scripts/random_play.py; a step's cost
-#      depends on shapes, not content), `cpu` preset at 50 x 50, for a fixed time with the
-#      default (captured) step and with wm_train.cuda_graph=never: the trainer's own frames/s;
+#      depends on shapes, not content), `cpu` preset at 50 x 50, the same number of updates
+#      with the default (captured) step and with wm_train.cuda_graph=never: the trainer's own
+#      frames/s, and each run's training loss over its last logged updates (the same loss
+#      within noise: the equivalence of a short training with each path);
 #   3. the agent update (imagination, critic, actor) at the `state` and `cpu` presets: fp32
 #      (the GPU default) and bf16 (`lumos benchmark policy --compare-eager`).
 # Each stage has its own time limit, so that a stage that hangs or fails leaves the others'
@@ -17,7 +19,7 @@
 #   bash scripts/gpu_perf_run.sh [DEVICE] [STEPS]       # DEVICE cuda (default) or cpu
 #
 # Dry run on a CPU: PRESETS_WM=debug PRESETS_AGENT=debug BATCH="2 8" TRAIN_PRESET=debug
-#   TRAIN_MINUTES=0.1 bash scripts/gpu_perf_run.sh cpu 1
+#   TRAIN_STEPS=40 bash scripts/gpu_perf_run.sh cpu 1
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 device=${1:-cuda}; steps=${2:-8}
@@ -28,7 +30,7 @@ wm_presets=${PRESETS_WM:-paper cpu}
 agent_presets=${PRESETS_AGENT:-state cpu}
 batch=${BATCH:-50 50}
 train_preset=${TRAIN_PRESET:-cpu}
-train_minutes=${TRAIN_MINUTES:-0.4}
+train_steps=${TRAIN_STEPS:-300}
 tmp=${TMPDIR:-/tmp}/lumos_perf; rm -rf "$tmp"; mkdir -p "$tmp"
 {
   echo "== machine"
@@ -45,17 +47,24 @@ tmp=${TMPDIR:-/tmp}/lumos_perf; rm -rf "$tmp"; mkdir -p "$tmp"
   set -- $wm_presets
   first=$1; shift
   wm "$first" "${WM_LIMIT:-150}"
-  echo "== lumos train-wm, $train_preset preset, batch $batch, $train_minutes min per run"
+  echo "== lumos train-wm, $train_preset preset, batch $batch, $train_steps updates per run"
   $py scripts/random_play.py "$tmp/data" --episodes 20 --length 200
   set -- $batch
   for graph in auto never; do
     echo "-- wm_train.cuda_graph=$graph"
     timeout "${TRAIN_LIMIT:-100}" $py -m lumos_core.cli train-wm --preset "$train_preset" \
         --device "$device" --set data.dataset="$tmp/data" --set wm_train.batch_size="$1" \
-        --set wm_train.seq_len="$2" --set wm_train.steps=100000 --set wm_train.eval_every=100000 \
-        --set wm_train.log_every=25 --set wm_train.cuda_graph=$graph --report-horizon 0 \
-        --max-minutes "$train_minutes" --out "$tmp/run_$graph" 2>&1 | tr '\r' '\n' \
-        | grep -v "^train-wm: .*step/s" | tail -6
+        --set wm_train.seq_len="$2" --set wm_train.steps="$train_steps" \
+        --set wm_train.eval_every=100000 --set wm_train.log_every=10 \
+        --set wm_train.cuda_graph=$graph --report-horizon 0 --out "$tmp/run_$graph" 2>&1 \
+        | tr '\r' '\n' | grep -v "^train-wm: .*step/s" | tail -4
+    $py - "$tmp/run_$graph/metrics.jsonl" <<'PY'
+import json, sys
+rows = [r for r in map(json.loads, open(sys.argv[1])) if r.get("tag") == "train"]
+last = rows[-5:]
+print(f"training loss, mean of the last {len(last)} logged updates (to step "
+      f"{last[-1]['step']}): {sum(r['loss'] for r in last) / len(last):.2f}")
+PY
   done
   echo "== agent update: fp32 / bf16 ($agent_presets)"
   # shellcheck disable=SC2086
