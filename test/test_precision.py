@@ -130,6 +130,17 @@ def test_compare_eager_benchmarks_report_both_paths():
     assert row["ratio"] > 0 and "| debug | cpu | 1 | 8 | fp32 |" in policy.compare_table([row])
 
 
+def test_compare_eager_curve_trains_every_path_alike():
+    """``--curve N``: every path trains N more steps on the same batches; fp32 and bf16 reach
+    the same loss within 1 % on the debug preset (a short training with each path)."""
+    from lumos_core.benchmarks import world_model
+
+    row = world_model.compare("debug", steps=1, profile=False, curve=6)
+    losses = [v["curve_loss"] for v in row["variants"].values()]
+    assert len(losses) == 2 and abs(losses[0] - losses[1]) <= 0.01 * abs(losses[0])
+    assert "loss after 6 more steps (mean of the last 10)" in world_model.compare_table([row])
+
+
 def test_policy_benchmark_device_only_with_compare_eager():
     """`lumos benchmark policy --device cuda` times the update there; the control-step
     latency (without --compare-eager) is the robot CPU's, so another device is refused."""

@@ -122,9 +122,14 @@ def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int | None = None,
     return 2 * n ** 3 / sorted(times)[len(times) // 2]
 
 
+#: distinct batches the --curve training cycles through (few enough to be fitted: the curve
+#: shows learning, not the noise floor of random images)
+CURVE_BATCHES = 4
+
+
 def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
             batch: tuple[int, int] | None = None, profile: bool = True,
-            compiled: bool = False) -> dict:
+            compiled: bool = False, curve: int = 0) -> dict:
     """The plain fp32 path (reference ops: the decoder's first layer as a transposed
     convolution) against the default (``wm_train.precision``, fused first layer) path, interleaved
     step by step on the same batch (drift and noise hit both alike): step times (median,
@@ -136,7 +141,10 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     lumos_core/cuda_graph.py) in the default precision and in fp32. ``compiled``: one more
     path, the default precision with ``torch.compile`` (lumos_core/compile.py). Every path's
     loss on the first batch is reported next to its time (the eager paths with the same
-    draws; a captured path's first replay draws its own)."""
+    draws; a captured path's first replay draws its own). ``curve`` > 0: after the timing
+    every path trains ``curve`` more steps on the same sequence of batches (cycling through
+    :data:`CURVE_BATCHES` fixed random ones) and reports its loss, the mean of the last ten:
+    a short training with each path, which should reach the same loss within noise."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from lumos_core.compile import compile_modules, world_model_hot_modules
@@ -169,7 +177,9 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     for name, (dtype, captured, comp) in variants.items():
         torch.manual_seed(0)
         model = models[name] = WorldModel(cfg.world_model).to(dev)
-        opts[name] = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        opts[name] = torch.optim.AdamW(model.parameters(), lr=cfg.wm_train.lr,   # the trainer's
+                                       eps=cfg.wm_train.eps,
+                                       weight_decay=cfg.wm_train.weight_decay)
         if name == "fp32":                 # the plain path: no fused decoder layer either
             for decoder in getattr(model, "decoders", {}).values():
                 decoder.matmul_first = False
@@ -184,19 +194,28 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
             with autocast(dev.type, dtype):
                 losses[name] = model.loss(obs, prev, first)[0].item()
 
-    def step(name: str) -> float:
+    def step(name: str, inputs: dict | None = None) -> float:
         if not isinstance(runs[name], CapturedStep):
             opts[name].zero_grad(set_to_none=True)
-        loss = runs[name](obs, prev, first)["loss"].item()   # waits for the device
+        loss = runs[name](inputs or obs, prev, first)["loss"].item()   # waits for the device
         losses.setdefault(name, loss)
         return loss
 
     timed = interleaved(step, list(variants), steps, warmup=2 if compiled else 1)
+    curves: dict[str, list[float]] = {name: [] for name in variants}
+    if curve:   # every path has now made the same steps on the same batch: train on
+        torch.manual_seed(2)
+        fixed = [_inputs(cfg.world_model, b, t, dev) for _ in range(CURVE_BATCHES)]
+        for i in range(curve):
+            for name in variants:
+                torch.manual_seed(1000 + i)    # the same draws for every eager path
+                curves[name].append(step(name, fixed[i % CURVE_BATCHES]))
     with FlopCounterMode(display=False) as counter:
         step("fp32")   # eager: FlopCounterMode counts the ops as they run
     flops = counter.get_total_flops()
     out = {"preset": preset, "device": device, "threads": threads, "batch": f"{b}x{t}",
-           "frames": b * t, "steps": steps, "flops_per_step": flops, "variants": {}}
+           "frames": b * t, "steps": steps, "flops_per_step": flops, "curve": curve,
+           "variants": {}}
     peaks = {dtype: peak_flops(dtype or torch.float32, device)
              for dtype in {v[0] for v in variants.values()}}
     for name, (dtype, _, _) in variants.items():
@@ -207,6 +226,9 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         v["speedup"] = out["variants"]["fp32"]["median_s"] / v["median_s"]
         v["first_loss"] = losses[name]
         v["precision"] = describe(dtype)
+        if curves[name]:
+            last = curves[name][-10:]
+            v["curve_loss"] = sum(last) / len(last)
         if getattr(runs[name], "not_captured", None):   # timed eagerly: say so in the table
             v["not_captured"] = runs[name].not_captured
     default = next(name for name in variants if name.endswith("(default)"))
@@ -241,10 +263,12 @@ def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare` rows (one line per variant); on CUDA a column with
     each path's speed-up over the former default (fp16 autocast, eager)."""
     ref = any("vs_reference" in v for r in rows for v in r["variants"].values())
+    curve = max((r.get("curve", 0) for r in rows), default=0)
     lines = ["| preset | device | threads | batch | path | step s (median, min-max, n) | "
              "frames/s | speed-up over fp32 | " + ("over fp16 eager | " if ref else "")
-             + "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) | first loss |",
-             "|---" * (12 + ref) + "|"]
+             + "GFLOP/step | achieved FLOP/s of peak | peak MB (own process) | first loss |"
+             + (f" loss after {curve} more steps (mean of the last 10) |" if curve else ""),
+             "|---" * (12 + ref + bool(curve)) + "|"]
     for r in rows:
         frames = r["frames"]
         for name, v in r["variants"].items():
@@ -260,7 +284,9 @@ def compare_table(rows: list[dict]) -> str:
                 f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, {r['steps']}) | "
                 f"{frames / v['median_s']:.0f} | {v['speedup']:.2f} | {over}"
                 f"{r['flops_per_step'] / 1e9:.1f} | {100 * v['peak_fraction']:.0f} % of "
-                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} | {v['first_loss']:.5f} |")
+                f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} | {v['first_loss']:.5f} |"
+                + (f" {v['curve_loss']:.2f} |" if "curve_loss" in v
+                   else (" - |" if curve else "")))
     tops = [f"- {r['preset']}, {r['threads']} thread(s), {r.get('profiled', 'default')} "
             f"({r.get('top_ops_time', 'self CPU time')}): "
             + ", ".join(f"{k} {100 * share:.0f} %" for k, share in r["top_ops"])
@@ -314,6 +340,10 @@ def register(sub) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="with --compare-eager: a third path, the default one with "
                              "torch.compile")
+    parser.add_argument("--curve", type=POSITIVE, default=None, metavar="N",
+                        help="with --compare-eager: then train every path N more steps on the "
+                             "same batches and report each one's loss (a short training with "
+                             "each path)")
     parser.add_argument("--batch", type=POSITIVE, nargs=2, default=None, metavar=("B", "T"),
                         help="sequences x length (default: the preset's)")
     parser.set_defaults(handler=main)
@@ -328,7 +358,8 @@ def main(args) -> int:
             with ctx.Pool(1) as pool:
                 row = pool.apply(_compare, ({
                     "preset": preset, "device": args.device, "threads": args.threads,
-                    "steps": args.train_steps, "batch": batch, "compiled": args.compile},))
+                    "steps": args.train_steps, "batch": batch, "compiled": args.compile,
+                    "curve": args.curve or 0},))
             # peak memory of each plain eager path in a process of its own (one process
             # holds all)
             for name, v in row["variants"].items():
