@@ -25,6 +25,21 @@ from lumos_core.world_model import CAMERAS, WorldModel, parameter_count
 REFERENCE_CUDA = "fp16 eager (former default)"
 
 
+def _learnable_inputs(cfg, b: int, t: int, device) -> dict:
+    """Like :func:`_inputs`, but camera frames with structure a model can learn (8 x 8 random
+    colour blocks scaled to 64 x 64) instead of per-pixel noise, whose reconstruction error
+    has a floor every path reaches at once."""
+    obs = _inputs(cfg, b, t, device)
+    for cam in CAMERAS:
+        if cam in obs:
+            small = torch.randint(0, 256, (b * t, 3, 8, 8), device=device).float()
+            big = torch.nn.functional.interpolate(small, size=(64, 64), mode="bilinear",
+                                                  align_corners=False)
+            obs[cam] = big.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1) \
+                .reshape(b, t, 64, 64, 3)
+    return obs
+
+
 def _inputs(cfg, b: int, t: int, device) -> dict:
     obs = {"robot_obs": torch.randn(b, t, 15, device=device)}
     if cfg.obs_mode == "state":
@@ -143,8 +158,9 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     loss on the first batch is reported next to its time (the eager paths with the same
     draws; a captured path's first replay draws its own). ``curve`` > 0: after the timing
     every path trains ``curve`` more steps on the same sequence of batches (cycling through
-    :data:`CURVE_BATCHES` fixed random ones) and reports its loss, the mean of the last ten:
-    a short training with each path, which should reach the same loss within noise."""
+    :data:`CURVE_BATCHES` fixed random ones with learnable frames) and reports its loss, the
+    mean of the last ten: a short training with each path, which should reach the same loss
+    within noise."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from lumos_core.compile import compile_modules, world_model_hot_modules
@@ -205,7 +221,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     curves: dict[str, list[float]] = {name: [] for name in variants}
     if curve:   # every path has now made the same steps on the same batch: train on
         torch.manual_seed(2)
-        fixed = [_inputs(cfg.world_model, b, t, dev) for _ in range(CURVE_BATCHES)]
+        fixed = [_learnable_inputs(cfg.world_model, b, t, dev) for _ in range(CURVE_BATCHES)]
         for i in range(curve):
             for name in variants:
                 torch.manual_seed(1000 + i)    # the same draws for every eager path
