@@ -5,7 +5,8 @@
 #      CUDA default, which measured the reference 19 780 frames/s on an H100), bf16 eager, and
 #      the step captured as a CUDA graph in bf16 (the default) and fp32; FLOPs per step,
 #      achieved fraction of a large matmul's FLOP/s in the same run, peak memory per eager
-#      path, top GPU ops (`lumos benchmark world-model --compare-eager`);
+#      path, top GPU ops, and every path's loss after CURVE (100) more steps on the same
+#      batches (`lumos benchmark world-model --compare-eager --curve`);
 #   2. `lumos train-wm` itself on random 64 x 64 play (scripts/random_play.py; a step's cost
 #      depends on shapes, not content), `cpu` preset at 50 x 50, the same number of updates
 #      with the default (captured) step and with wm_train.cuda_graph=never: the trainer's own
@@ -42,11 +43,12 @@ tmp=${TMPDIR:-/tmp}/lumos_perf; rm -rf "$tmp"; mkdir -p "$tmp"
     echo "== world model $1 (batch $batch)"
     # shellcheck disable=SC2086
     time timeout "$2" $py -m lumos_core.cli benchmark world-model --compare-eager \
-        --device "$device" --presets "$1" --batch $batch --train-steps "$steps"
+        --device "$device" --presets "$1" --batch $batch --train-steps "$steps" \
+        --curve "${CURVE:-100}"
   }
   set -- $wm_presets
   first=$1; shift
-  wm "$first" "${WM_LIMIT:-150}"
+  wm "$first" "${WM_LIMIT:-200}"
   echo "== lumos train-wm, $train_preset preset, batch $batch, $train_steps updates per run"
   $py scripts/random_play.py "$tmp/data" --episodes 20 --length 200
   set -- $batch
@@ -72,5 +74,5 @@ PY
       --device "$device" --presets $agent_presets --updates "$steps"
   shift 2 2>/dev/null || true
   set -- $wm_presets; shift
-  for preset in "$@"; do wm "$preset" "${WM2_LIMIT:-90}"; done
+  for preset in "$@"; do wm "$preset" "${WM2_LIMIT:-150}"; done
 } 2>&1 | tee "$out/log.txt"
