@@ -61,6 +61,10 @@ def make_batch(data: PlayData, starts: np.ndarray, cfg: LumosConfig,
     return {"obs": raw, "prev_action": prev, "is_first": is_first}
 
 
+#: a disabled GradScaler: scale, unscale_, step and update pass straight through (no state)
+NO_SCALING = torch.amp.GradScaler("cuda", enabled=False)
+
+
 def wm_update(model: WorldModel, opt: torch.optim.Optimizer, obs: dict,
               prev_action: torch.Tensor, is_first: torch.Tensor, *, dtype: torch.dtype | None,
               grad_clip: float, overshoot: tuple[int, float] = (0, 1.0),
@@ -74,17 +78,12 @@ def wm_update(model: WorldModel, opt: torch.optim.Optimizer, obs: dict,
     with autocast(obs["robot_obs"].device.type, dtype, cache=cache):
         loss, metrics, _ = (module or model)(obs, prev_action, is_first, None, *overshoot,
                                              False)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-    else:
-        loss.backward()
+    scaler = scaler or NO_SCALING
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    if scaler is not None:
-        scaler.step(opt)
-        scaler.update()
-    else:
-        opt.step()
+    scaler.step(opt)
+    scaler.update()
     metrics["grad_norm"] = grad_norm.detach()
     return metrics
 

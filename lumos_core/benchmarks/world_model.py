@@ -234,7 +234,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
            "variants": {}}
     peaks = {dtype: peak_flops(dtype or torch.float32, device)
              for dtype in {v[0] for v in variants.values()}}
-    for name, (dtype, _, _) in variants.items():
+    for name, (dtype, captured, comp) in variants.items():
         v = out["variants"][name] = timed[name]
         v["peak_flops_per_s"] = peaks[dtype]
         v["flops_per_s"] = flops / v["median_s"]
@@ -242,6 +242,7 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
         v["speedup"] = out["variants"]["fp32"]["median_s"] / v["median_s"]
         v["first_loss"] = losses[name]
         v["precision"] = describe(dtype)
+        v["eager"] = not (captured or comp)
         if curves[name]:
             last = curves[name][-10:]
             v["curve_loss"] = sum(last) / len(last)
@@ -379,7 +380,7 @@ def main(args) -> int:
             # peak memory of each plain eager path in a process of its own (one process
             # holds all)
             for name, v in row["variants"].items():
-                if "+" in name:
+                if not v["eager"]:
                     continue
                 precision = v["precision"]
                 with ctx.Pool(1) as pool:
