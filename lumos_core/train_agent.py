@@ -37,7 +37,8 @@ COMPONENT_KEYS = ("method", "use_ditto", "use_plan", "use_alignment", "bootstrap
 #: networks (whose shapes are checked weight by weight)
 INIT_OBJECTIVE_KEYS = tuple(f"agent.{k}" for k in COMPONENT_KEYS) + (
     "agent.image_goals", "agent.imagine_gripper", "agent.reward_norm", "agent.return_norm",
-    "agent.ditto_bc_scale", "agent.history_free_prob", "agent.reward_latent")
+    "agent.ditto_bc_scale", "agent.history_free_prob", "agent.reward_latent",
+    "agent.reward_target", "agent.imagine_noise", "agent.imagine_action")
 
 CHECKPOINTS = "checkpoints"
 

@@ -192,8 +192,10 @@ def test_a_baseline_policy_is_continued_by_another_objective(features, tmp_path)
     gcbc = replace(cfg, agent=replace(cfg.agent, method="gcbc"))
     source = AgentTrainer(gcbc, out / "feats", tmp_path / "src", progress=False)
     path = source.fit(2)
+    # the exact DITTO objective of docs/agents.md (session 10): objective keys, not weights
     ditto = replace(cfg, agent=replace(cfg.agent, method="lumos", use_plan=False,
-                                       use_alignment=False))
+                                       use_alignment=False, reward_target="imagined",
+                                       imagine_noise="common", imagine_action="mean"))
     tuned = AgentTrainer(ditto, out / "feats", tmp_path / "ft", progress=False)
     summary = tuned.init_from(path)
     fresh = summary.split("fresh: ")[1].split(";")[0].split(", ")
