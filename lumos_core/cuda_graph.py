@@ -110,6 +110,12 @@ class CapturedStep:
         self.outputs: dict[str, torch.Tensor] = {}
         self.not_captured: str | None = None
 
+    @property
+    def eager(self) -> bool:
+        """The step runs eagerly (its capture failed), so what it calls may again use what a
+        capture forbids (e.g. autocast's weight-cast cache, ``wm_update(cache=...)``)."""
+        return self.not_captured is not None
+
     def _prepare_optimizer(self) -> dict:
         """Device-resident optimiser state (``capturable``) and a copy of it to restore."""
         for group in self.optimizer.param_groups:

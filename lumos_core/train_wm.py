@@ -225,7 +225,7 @@ class WorldModelTrainer:
         return wm_update(self.model, self.opt, obs, prev_action, is_first,
                          dtype=self.amp_dtype, grad_clip=self.cfg.wm_train.grad_clip,
                          overshoot=self._overshoot(), scaler=self.scaler, module=self.ddp,
-                         cache=self.captured is None)
+                         cache=self.captured is None or self.captured.eager)
 
     def _stop_at(self, deadline: float) -> bool:
         """Every rank stops at the same step: rank 0's clock decides."""

@@ -152,10 +152,11 @@ def test_a_failed_capture_warns_and_trains_eagerly(fake_cuda, monkeypatch):
     expected = _eager(ref_model, ref_opt, ref_body, batches)
     model, opt, body = _setup()
     step = fake_cuda.step = CapturedStep(body, list(model.parameters()), opt)
+    assert not step.eager
     with pytest.warns(RuntimeWarning, match="not captured as a CUDA graph, running eagerly: "
                                             "CUDA error: operation not permitted"):
         got = [step(*batch)["loss"].item() for batch in batches]
-    assert step.not_captured.startswith("CUDA error") and step.graph is None
+    assert step.not_captured.startswith("CUDA error") and step.graph is None and step.eager
     assert got == pytest.approx(expected, rel=1e-6)
     for a, b in zip(model.parameters(), ref_model.parameters()):
         torch.testing.assert_close(a, b)
