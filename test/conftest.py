@@ -127,23 +127,10 @@ def random_agent_batch(cfg, windows: int, seed: int = 1) -> dict:
 
 def write_random_episodes(split, lengths, static_size=16, gripper_size=8, seed=0):
     """A split of random-content episodes of the given lengths (CALVIN format); returns it."""
-    import numpy as np
+    from lumos_core.data.synthetic import write_random_play
 
-    from lumos_core.data.recording import EpisodeWriter
-
-    writer = EpisodeWriter(split)
-    rng = np.random.default_rng(seed)
-    for length in lengths:
-        writer.begin()
-        for _ in range(length):
-            writer.append({
-                "rgb_static": rng.integers(0, 255, (static_size, static_size, 3), np.uint8),
-                "rgb_gripper": rng.integers(0, 255, (gripper_size, gripper_size, 3), np.uint8),
-                "robot_obs": rng.normal(size=15).astype(np.float32),
-                "rel_actions": rng.uniform(-1, 1, 7).astype(np.float32),
-                "actions": rng.normal(size=7).astype(np.float32)})
-        writer.commit()
-    return Path(split)
+    return write_random_play(split, lengths, static_size=static_size,
+                             gripper_size=gripper_size, seed=seed)
 
 
 @pytest.fixture(scope="session")

@@ -214,3 +214,21 @@ def test_concurrent_packing_of_one_split(tmp_path):
         with ctx.Pool(2) as pool:
             assert pool.map(_open_split, [split, split]) == [300, 300]
         assert not [p for p in split.iterdir() if p.name.startswith(".packed")]
+
+
+def test_random_play_of_colour_blocks(tmp_path):
+    """scripts/random_play.py's frames: 8 x 8 colour blocks scaled up, scene_obs included, one
+    episode per length; a size the blocks do not divide is refused by name."""
+    from lumos_core.data.synthetic import write_random_play
+
+    split = write_random_play(tmp_path / "training", [5, 3], static_size=32, blocks=8,
+                              scene=True)
+    data = PlayData(split, 2, progress=False)
+    assert len(data) == 8
+    frame = np.load(split / frame_name(0))
+    assert frame["scene_obs"].shape == (24,) and frame["rgb_gripper"].shape == (32, 32, 3)
+    image = frame["rgb_static"]
+    assert (image[:4, :4] == image[0, 0]).all() and len(np.unique(image.reshape(-1, 3),
+                                                                   axis=0)) > 1
+    with pytest.raises(ValueError, match="image size 30 is not a multiple of blocks=8"):
+        write_random_play(tmp_path / "bad", [2], static_size=30, blocks=8)
