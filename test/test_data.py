@@ -228,7 +228,7 @@ def test_random_play_of_colour_blocks(tmp_path):
     frame = np.load(split / frame_name(0))
     assert frame["scene_obs"].shape == (24,) and frame["rgb_gripper"].shape == (32, 32, 3)
     image = frame["rgb_static"]
-    assert (image[:4, :4] == image[0, 0]).all() and len(np.unique(image.reshape(-1, 3),
-                                                                   axis=0)) > 1
+    colours = np.unique(image.reshape(-1, 3), axis=0)
+    assert (image[:4, :4] == image[0, 0]).all() and len(colours) > 1
     with pytest.raises(ValueError, match="image size 30 is not a multiple of blocks=8"):
         write_random_play(tmp_path / "bad", [2], static_size=30, blocks=8)
