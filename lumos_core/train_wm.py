@@ -162,6 +162,7 @@ class WorldModelTrainer:
         self.starts = self.train.valid_starts(t.seq_len)
         self.step = 0
         self.writer = None
+        self.initialised_from: str | None = None
 
     # --- state -------------------------------------------------------------------------------
     def training_state(self) -> dict:
@@ -176,7 +177,8 @@ class WorldModelTrainer:
         path = self.run_dir / CHECKPOINTS / (name or f"step_{self.step:08d}")
         save_checkpoint(path, kind="world_model", modules={"world_model": self.model},
                         config=self.cfg, normalization=self.model.normalization(),
-                        extra={"step": self.step, "dataset": str(self.cfg.data.dataset)},
+                        extra={"step": self.step, "dataset": str(self.cfg.data.dataset),
+                               "initialised_from": self.initialised_from},
                         training_state=self.training_state() if resumable else None)
         return path
 
@@ -199,6 +201,22 @@ class WorldModelTrainer:
         self.step = int(state["step"])
         if self.dist.main:
             truncate_metrics(self.run_dir, self.step)
+
+    def init_from(self, path: str | Path) -> str:
+        """Start this (new) run from the world-model weights of checkpoint ``path`` (a world
+        model's or a policy's, e.g. the world model inside a shipped policy, which keeps no
+        optimiser state): fine-tuning with another loss (``wm_train.overshoot``) or on new
+        play (a real robot's after the simulator's). The world-model configuration must be
+        the checkpoint's; the weights come with the normalisation they were trained with (the
+        checkpoint's, not this dataset's statistics); the optimiser starts fresh and the run
+        counts its own steps from 0. Returns a one-line summary."""
+        ckpt = load_checkpoint(path, kind=("world_model", "policy"))
+        check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
+                            ("world_model",), what="--init-from")
+        self.model.load_state_dict(ckpt.state_dict("world_model"))
+        self.initialised_from = str(path)
+        return (f"the world model of a {ckpt.kind} checkpoint (its normalisation; fresh "
+                "optimiser)")
 
     def _overshoot(self) -> tuple[int, float]:
         """The loss's multi-step arguments (``wm_train.overshoot``, ``overshoot_scale``)."""

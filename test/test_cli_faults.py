@@ -379,7 +379,8 @@ def test_annotate_refuses_unknown_tasks_and_keeps_an_unfinished_session(sim_data
     assert summary["answered"] == 0
 
 
-def test_train_agent_init_from_and_resume_exclude_each_other(tmp_path, capsys):
-    assert main(["train-agent", "--features", str(tmp_path / "f"), "--out", str(tmp_path / "o"),
-                 "--init-from", str(tmp_path / "p"), "--resume"]) == 2
+@pytest.mark.parametrize("command", [["train-agent", "--features", "f"], ["train-wm"]])
+def test_init_from_and_resume_exclude_each_other(tmp_path, capsys, command):
+    assert main(command + ["--out", str(tmp_path / "o"), "--init-from", str(tmp_path / "p"),
+                           "--resume"]) == 2
     assert "--init-from starts a new run; --resume continues one" in capsys.readouterr().err

@@ -142,6 +142,33 @@ def test_resume_is_exact(sim_dataset, tmp_path):
     assert [g["lr"] for g in other.opt.param_groups] == [1e-6]
 
 
+def test_a_new_run_starts_from_another_checkpoints_world_model(sim_dataset, tmp_path):
+    """``--init-from``: the weights and their normalisation come from the checkpoint (not this
+    dataset's statistics), the optimiser and the step count start fresh, the run trains on
+    and says where it started; another world-model configuration is refused by key."""
+    from lumos_core.checkpoint import read_meta
+    from lumos_core.runs import OutputError
+
+    torch.set_num_threads(1)
+    cfg = _cfg(sim_dataset[0], "debug")
+    source = WorldModelTrainer(cfg, tmp_path / "src", progress=False)
+    source.fit(3)
+    with torch.no_grad():
+        source.model.robot_mean.add_(1.0)        # not what this dataset's statistics give
+    path = source.save("final")
+    tuned = WorldModelTrainer(cfg, tmp_path / "ft", progress=False)
+    assert "fresh optimiser" in tuned.init_from(path)
+    for (name, a), (_, b) in zip(source.model.state_dict().items(),
+                                 tuned.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert tuned.step == 0 and not tuned.opt.state
+    final = tuned.fit(2)
+    assert tuned.step == 2 and read_meta(final)["extra"]["initialised_from"] == str(path)
+    wider = _cfg(sim_dataset[0], "debug", **{"world_model.deter": 48})
+    with pytest.raises(OutputError, match="--init-from: .*world_model.deter"):
+        WorldModelTrainer(wider, tmp_path / "w", progress=False).init_from(path)
+
+
 def test_checkpoint_round_trip_report_and_featurize(sim_dataset, tmp_path):
     torch.set_num_threads(1)
     root = sim_dataset[0]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from lumos_core.cli.common import add_config_args, add_threads, set_threads
-from lumos_core.cli.train_wm import add_run_args, run_config, start_run
+from lumos_core.cli.train_wm import (add_run_args, refuse_init_with_resume, run_config,
+                                     start_run)
 
 
 def register(sub) -> None:
@@ -25,12 +26,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lumos_core.runs import OutputError
     from lumos_core.train_agent import AgentTrainer
     from lumos_core.wm_report import plot_agent_curves
 
-    if args.init_from and args.resume:
-        raise OutputError("--init-from starts a new run; --resume continues one: give one")
+    refuse_init_with_resume(args)
     cfg = run_config(args)
     set_threads(args)
     start_run(args)

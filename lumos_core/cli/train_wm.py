@@ -21,6 +21,14 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
                         help="stop (and checkpoint) after this much wall time")
 
 
+def refuse_init_with_resume(args: argparse.Namespace) -> None:
+    """--init-from (a new run from a checkpoint's weights) and --resume exclude each other."""
+    from lumos_core.runs import OutputError
+
+    if args.init_from and args.resume:
+        raise OutputError("--init-from starts a new run; --resume continues one: give one")
+
+
 def run_config(args: argparse.Namespace):
     """The configuration of a training invocation. ``--resume`` without --preset/--set
     continues with the run's own (that of its latest checkpoint): resuming can neither fail
@@ -47,6 +55,10 @@ def register(sub) -> None:
     add_threads(train)
     train.add_argument("--export", default=None, metavar="NAME",
                        help="also write checkpoints/NAME without optimiser state")
+    train.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                       help="start a new run from the world model of this checkpoint (a "
+                            "world model's or a policy's): fine-tuning with another loss or "
+                            "on new play; fresh optimiser")
     train.add_argument("--report-horizon", type=NON_NEGATIVE, default=45,
                        help="open-loop report horizon at each evaluation (0: off)")
     train.set_defaults(handler=run)
@@ -70,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from lumos_core.train_wm import WorldModelTrainer
     from lumos_core.wm_report import open_loop, plot_training_curves, write_open_loop
 
+    refuse_init_with_resume(args)
     cfg = run_config(args)
     set_threads(args)
     start_run(args)
@@ -82,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         trainer.resume()
         print(f"resumed at step {trainer.step}")
+    elif args.init_from:
+        print(f"initialised from {args.init_from}: {trainer.init_from(args.init_from)}")
 
     def report(t) -> None:
         data = t.val or t.train
