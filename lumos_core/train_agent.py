@@ -119,7 +119,7 @@ class AgentTrainer:
         self.step = int(state["step"])
         truncate_metrics(self.run_dir, self.step)
 
-    def init_from(self, path: str | Path) -> str:
+    def init_from(self, path: str | Path, other_world_model: bool = False) -> str:
         """Start this (new) run from the behaviour weights of policy checkpoint ``path`` --
         e.g. an exported policy fine-tuned at a lower rate, or a baseline's policy continued
         by another objective (a GCBC actor trained further by DITTO). Its configuration must
@@ -127,8 +127,12 @@ class AgentTrainer:
         (``INIT_OBJECTIVE_KEYS``); every weight both models have must have the same shape, the
         actor's included; weights only this run has (a critic) start fresh, and the optimiser
         moments are loaded only when the two runs train the same components. Its world model
-        must be the one the features were computed with; the run counts its own steps from 0.
-        Returns a one-line summary of what was loaded."""
+        must be the one the features were computed with, unless ``other_world_model``: then
+        the behaviour weights move onto the features' world model (of the same configuration),
+        for a world model fine-tuned from the policy's own (``lumos train-wm --init-from``),
+        whose latents -- and decoded states, which a ``decoded`` actor reads -- still mean
+        what the actor learnt on. The run counts its own steps from 0. Returns a one-line
+        summary of what was loaded."""
         ckpt = load_checkpoint(path, kind="policy")
         check_resume_config(path, ckpt.lumos_config().to_dict(), self.cfg.to_dict(),
                             ("world_model", "agent"),
@@ -136,12 +140,13 @@ class AgentTrainer:
                             what="--init-from")
         theirs = ckpt.state_dict("world_model")
         ours = self.agent.world_model.state_dict()
-        if set(theirs) != set(ours) or any(not torch.equal(theirs[k].cpu(), ours[k].cpu())
-                                           for k in ours):
+        if not other_world_model and (set(theirs) != set(ours) or any(
+                not torch.equal(theirs[k].cpu(), ours[k].cpu()) for k in ours)):
             raise OutputError(f"--init-from: the world model inside {path} is not the one "
                               f"the features were computed with ({self.wm_path}); its actor "
                               "would act on another model's latents: give the features of "
-                              "its own world model (lumos featurize " + str(path) + ")")
+                              "its own world model (lumos featurize " + str(path) + "), or "
+                              "--other-world-model for a world model fine-tuned from its own")
         theirs_cfg, ours_cfg = ckpt.lumos_config().agent, self.cfg.agent
         same = all(getattr(theirs_cfg, k) == getattr(ours_cfg, k) for k in COMPONENT_KEYS)
         if same:
@@ -150,6 +155,8 @@ class AgentTrainer:
         else:
             summary = self._load_shared_weights(path, ckpt.state_dict("behaviour"))
         self.initialised_from = str(path)
+        if other_world_model:
+            summary += f"; on the features' world model {self.wm_path}, not the policy's"
         return summary
 
     def _load_shared_weights(self, path, theirs: dict) -> str:

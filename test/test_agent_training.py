@@ -178,6 +178,16 @@ def test_a_new_run_starts_from_another_policys_weights(features, tmp_path, sim_d
     featurize(other_wm.save("final"), sim_dataset[0], tmp_path / "feats2", progress=False)
     with pytest.raises(OutputError, match="not the one the features were computed with"):
         AgentTrainer(cfg, tmp_path / "feats2", tmp_path / "o", progress=False).init_from(path)
+    # ... unless asked for (a world model fine-tuned from the policy's): the behaviour weights
+    # move onto the features' world model, which the new run's checkpoints carry
+    moved = AgentTrainer(cfg, tmp_path / "feats2", tmp_path / "m", progress=False)
+    assert "not the policy's" in moved.init_from(path, other_world_model=True)
+    for (name, a), (_, b) in zip(tuned.agent.behaviour.state_dict().items(),
+                                 moved.agent.behaviour.state_dict().items()):
+        assert torch.equal(a, b), name
+    theirs = load_checkpoint(moved.fit(1), kind="policy").state_dict("world_model")
+    for name, value in other_wm.model.state_dict().items():
+        assert torch.equal(theirs[name], value.cpu()), name
 
 
 def test_a_baseline_policy_is_continued_by_another_objective(features, tmp_path):

@@ -384,3 +384,9 @@ def test_init_from_and_resume_exclude_each_other(tmp_path, capsys, command):
     assert main(command + ["--out", str(tmp_path / "o"), "--init-from", str(tmp_path / "p"),
                            "--resume"]) == 2
     assert "--init-from starts a new run; --resume continues one" in capsys.readouterr().err
+
+
+def test_other_world_model_needs_init_from(tmp_path, capsys):
+    assert main(["train-agent", "--features", "f", "--out", str(tmp_path / "o"),
+                 "--other-world-model"]) == 2
+    assert "--other-world-model goes with --init-from" in capsys.readouterr().err

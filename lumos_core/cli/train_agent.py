@@ -20,16 +20,24 @@ def register(sub) -> None:
                             "(and optimiser moments, if it has them), e.g. to fine-tune an "
                             "exported policy at a lower agent_train.actor_lr; same model "
                             "configuration and world model (the features') required")
+    agent.add_argument("--other-world-model", action="store_true",
+                       help="with --init-from: the features' world model may differ from the "
+                            "policy's (one fine-tuned from it, `lumos train-wm --init-from`); "
+                            "the behaviour weights move onto it")
     agent.add_argument("--device", default=None)
     add_threads(agent)
     agent.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from lumos_core.runs import OutputError
     from lumos_core.train_agent import AgentTrainer
     from lumos_core.wm_report import plot_agent_curves
 
     refuse_init_with_resume(args)
+    if args.other_world_model and not args.init_from:
+        raise OutputError("--other-world-model goes with --init-from (a policy moved onto "
+                          "the features' world model)")
     cfg = run_config(args)
     set_threads(args)
     start_run(args)
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.resume()
         print(f"resumed at step {trainer.step}")
     elif args.init_from:
-        loaded = trainer.init_from(args.init_from)
+        loaded = trainer.init_from(args.init_from, other_world_model=args.other_world_model)
         print(f"initialised from {args.init_from}: {loaded}")
     final = trainer.fit(max_minutes=args.max_minutes)
     print(f"checkpoint: {final} (step {trainer.step}, {trainer.windows_per_s:.0f} windows/s)")
