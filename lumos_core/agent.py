@@ -456,8 +456,10 @@ class LumosAgent(nn.Module):
             state = self._split(feat[:, 0])
             feats, rewards = [state.feat], []
             cond = b.condition(b.actor, goal, plan)        # goal and plan are fixed: once
+            detach = cfg.imagine_state_grad == "stop"
             for k in range(horizon - 1):
-                action = self.imagined_action(state.feat, cond)
+                action = self.imagined_action(state.feat.detach() if detach else state.feat,
+                                              cond)
                 state = self.world_model.img_step(state, action,
                                                   None if gumbel is None else gumbel[:, k])
                 feats.append(state.feat)

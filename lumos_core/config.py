@@ -336,6 +336,17 @@ class AgentConfig(Section):
                                         "trained by the return only) or 'mean' (tanh(mean): "
                                         "the action the policy executes at control time).",
                               choices=("sample", "mean"))
+    imagine_state_grad: str = doc("through", "How DITTO's gradient reaches the actor in "
+                                             "imagination: 'through' (the paper: also through "
+                                             "the actor's input, so the actor learns how to "
+                                             "react to a state from the world model's "
+                                             "sensitivity of later states to earlier actions, "
+                                             "which its prediction loss never trains) or "
+                                             "'stop' (the actor's input latent is detached: "
+                                             "each action is still trained by its effect on "
+                                             "the later states, not by how the states it "
+                                             "reacts to depended on its earlier actions).",
+                                  choices=("through", "stop"))
     imagine_gripper: str = doc("binary", "Gripper action the world model receives in "
                                          "imagination: 'binary' (+-1, as the policy "
                                          "executes it and as every recorded action is; "

@@ -356,6 +356,28 @@ def test_mean_actions_and_common_noise_make_imagination_deterministic():
     assert agent.losses(batch)[2]["reward"] != first
 
 
+def _actor_grad(horizon: int, state_grad: str) -> torch.Tensor:
+    """The actor's first-layer gradient of the exact DITTO objective (mean actions, common
+    noise, no critic, no BC term) at ``horizon`` with ``agent.imagine_state_grad``."""
+    agent, cfg = _agent(imagine_noise="common", imagine_action="mean", use_plan="false",
+                        use_alignment="false", reward_target="imagined", bootstrap="none",
+                        horizon=horizon, imagine_state_grad=state_grad)
+    batch = _batch(cfg)
+    noise = agent.imagination_noise(6, horizon - 1, "cpu")
+    agent.imagination_noise = lambda *args: noise
+    agent.losses(batch)[0].backward()
+    return agent.behaviour.actor[0].weight.grad.clone()
+
+
+def test_stopping_the_state_gradient_cuts_only_the_actors_own_input_path():
+    """agent.imagine_state_grad=stop: with one imagined action (horizon 2) the actor's input
+    is the expert's latent and both settings give the same gradient; over longer rollouts the
+    paths through the actor's later inputs are left out (a different, non-zero gradient)."""
+    torch.testing.assert_close(_actor_grad(2, "stop"), _actor_grad(2, "through"))
+    stop, through = _actor_grad(5, "stop"), _actor_grad(5, "through")
+    assert stop.abs().sum() > 0 and not torch.allclose(stop, through)
+
+
 def test_without_bootstrap_the_return_is_the_discounted_reward_sum():
     """agent.bootstrap=none: no critic loss; the actor maximises the discounted sum of the
     imagined rewards, and its gradient still flows through the dynamics."""
