@@ -1,6 +1,6 @@
 #!/bin/bash
 # LUMOS given the shipped GCBC's recipe (decoded actor, language windows only, 13 232 BC
-# batches at 1e-3; 50 min on one core beside other jobs), with plans and the masked alignment
+# batches at 1e-3; 41 min on one core beside other jobs), with plans and the masked alignment
 # loss; then continued like the shipped GCBC by 1 000 batches at 3e-5 of BC (LUMOS without
 # DITTO) or of DITTO (the exact objective, H = 8, with its BC term: LUMOS), each from a copy
 # of the warm start. The GCBC beside it: gcbc_ship2.sh.
