@@ -139,15 +139,17 @@ class AgentTrainer:
                             ("world_model", "agent"),
                             schedule=RESUMABLE_SCHEDULE + INIT_OBJECTIVE_KEYS,
                             what="--init-from")
-        theirs = ckpt.state_dict("world_model")
-        ours = self.agent.world_model.state_dict()
-        if not other_world_model and (set(theirs) != set(ours) or any(
-                not torch.equal(theirs[k].cpu(), ours[k].cpu()) for k in ours)):
-            raise OutputError(f"--init-from: the world model inside {path} is not the one "
-                              f"the features were computed with ({self.wm_path}); its actor "
-                              "would act on another model's latents: give the features of "
-                              "its own world model (lumos featurize " + str(path) + "), or "
-                              "--other-world-model for a world model fine-tuned from its own")
+        if not other_world_model:    # the policy's world model must be the features'
+            theirs = ckpt.state_dict("world_model")
+            ours = self.agent.world_model.state_dict()
+            if set(theirs) != set(ours) or any(not torch.equal(theirs[k].cpu(), ours[k].cpu())
+                                               for k in ours):
+                raise OutputError(
+                    f"--init-from: the world model inside {path} is not the one the features "
+                    f"were computed with ({self.wm_path}); its actor would act on another "
+                    "model's latents: give the features of its own world model (lumos "
+                    f"featurize {path}), or --other-world-model for a world model fine-tuned "
+                    "from its own")
         theirs_cfg, ours_cfg = ckpt.lumos_config().agent, self.cfg.agent
         same = all(getattr(theirs_cfg, k) == getattr(ours_cfg, k) for k in COMPONENT_KEYS)
         if same:
