@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -38,6 +39,13 @@ from lumos_core.world_model import (ROBOT_OBS_DIM, SCENE_OBS_DIM, State, WorldMo
 
 #: the state decoder's output: normalised concat(robot_obs, scene_obs)
 STATE_DIM = ROBOT_OBS_DIM + SCENE_OBS_DIM
+
+#: agent.relative_inputs: per block its position relative to the TCP (3 x 3), per pair of
+#: blocks their offset (3 x 3), per block sin/cos of twice its yaw against the gripper's (3 x 2)
+GEOMETRY_DIM = 24
+#: metres -> the geometry's units (decimetres: a block 10 cm away reads as 1)
+GEOMETRY_SCALE = 10.0
+_BLOCK_PAIRS = ((0, 1), (0, 2), (1, 2))
 
 LANG_DIM = 384
 ACTION_DIM = 7
@@ -113,11 +121,31 @@ def state_decoder_of(world_model: WorldModel) -> nn.Module | None:
     return getattr(world_model, "state_decoder", None)
 
 
+def state_geometry(state: torch.Tensor) -> torch.Tensor:
+    """The geometry of a play-table state (..., 39) in observation units (robot_obs then
+    scene_obs, CALVIN's layout): each block's position relative to the TCP, the blocks'
+    offsets to each other (both in decimetres) and sin/cos of twice each block's yaw minus
+    the TCP's (a box looks, and is grasped, the same after a half-turn) -> (..., 24).
+
+    A block task's target is a difference of positions picked out by the instruction; an MLP
+    given only absolute coordinates must form that difference under the goal's gating."""
+    tcp, tcp_yaw = state[..., 0:3], state[..., 5:6]
+    scene = state[..., ROBOT_OBS_DIM:]
+    blocks = [scene[..., 6 + 6 * i:9 + 6 * i] for i in range(3)]
+    parts = [(block - tcp) * GEOMETRY_SCALE for block in blocks]
+    parts += [(blocks[i] - blocks[j]) * GEOMETRY_SCALE for i, j in _BLOCK_PAIRS]
+    for i in range(3):
+        turn = 2 * (scene[..., 11 + 6 * i:12 + 6 * i] - tcp_yaw)
+        parts += [torch.sin(turn), torch.cos(turn)]
+    return torch.cat(parts, -1)
+
+
 class BehaviourModel(nn.Module):
     """All trainable agent networks (the world model is kept outside and frozen)."""
 
     def __init__(self, cfg: AgentConfig, wm_cfg: WorldModelConfig,
-                 state_decoder: nn.Module | None = None) -> None:
+                 state_decoder: nn.Module | None = None,
+                 state_units: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         feat = wm_cfg.feat_dim
@@ -126,6 +154,15 @@ class BehaviourModel(nn.Module):
             raise ValueError(f"agent.actor_latent={cfg.actor_latent!r} reads the latent through "
                              "the state decoder of a state-mode world model; this world model "
                              f"is in {wm_cfg.obs_mode!r} mode (use 'hz' or 'h')")
+        if cfg.relative_inputs and not decoded:
+            raise ValueError("agent.relative_inputs=true computes the geometry from the decoded "
+                             "state: it needs agent.actor_latent 'decoded' or 'hz+decoded', not "
+                             f"{cfg.actor_latent!r}")
+        if cfg.relative_inputs and state_units is None:
+            raise ValueError("agent.relative_inputs=true needs the world model's state units "
+                             "(WorldModel.state_units) to read positions in metres")
+        # the world model's normalisation, mapping the decoder's output to observation units
+        object.__setattr__(self, "_state_units", state_units)
         if (cfg.reward_latent == "decoded" and cfg.method == "lumos" and cfg.use_ditto
                 and wm_cfg.obs_mode != "state"):
             raise ValueError("agent.reward_latent='decoded' compares the state decoder's "
@@ -149,6 +186,7 @@ class BehaviourModel(nn.Module):
         self.deter = wm_cfg.deter
         seen = {"h": wm_cfg.deter, "hz": feat, "decoded": STATE_DIM,
                 "hz+decoded": feat + STATE_DIM}[cfg.actor_latent]
+        seen += GEOMETRY_DIM if cfg.relative_inputs else 0
         inp = seen + cfg.goal_dim + plan
         self.actor = _mlp(inp, cfg.actor_units, cfg.actor_layers, 2 * ACTION_DIM)
         if self.imagines:
@@ -224,7 +262,10 @@ class BehaviourModel(nn.Module):
         if mode == "hz":
             return feat
         decoded = self._state_decoder(feat)
-        return decoded if mode == "decoded" else torch.cat([feat, decoded], -1)
+        parts = [decoded] if mode == "decoded" else [feat, decoded]
+        if self.cfg.relative_inputs:
+            parts.append(state_geometry(self._state_units(decoded)))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, -1)
 
     def condition(self, net: nn.Sequential, goal: torch.Tensor,
                   plan: torch.Tensor | None) -> torch.Tensor:
@@ -309,7 +350,8 @@ class LumosAgent(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.world_model = world_model.requires_grad_(False).eval()
-        self.behaviour = BehaviourModel(cfg, world_model.cfg, state_decoder_of(world_model))
+        self.behaviour = BehaviourModel(cfg, world_model.cfg, state_decoder_of(world_model),
+                                        world_model.state_units)
 
     def _split(self, feat: torch.Tensor) -> State:
         deter = self.world_model.cfg.deter

@@ -394,6 +394,15 @@ class AgentConfig(Section):
                                   "read by the world model's frozen state decoder, 39 "
                                   "normalised state values) or 'hz+decoded' (both).",
                             choices=("hz", "h", "decoded", "hz+decoded"))
+    relative_inputs: bool = doc(False, "State mode, with a decoded actor_latent: the actor and "
+                                       "critic also see the geometry the decoded state "
+                                       "implies -- each block's position relative to the "
+                                       "TCP, the blocks' offsets to each other (decimetres) "
+                                       "and sin/cos of twice each block's yaw against the "
+                                       "gripper's (24 values). A block task's target is "
+                                       "then a difference the first layer reads directly "
+                                       "instead of one it must form from absolute "
+                                       "coordinates under the goal's gating.")
     lang_per_task: int = doc(0, "Use at most this many language-annotated windows per task "
                                 "(a fixed random subset; 0 = all): the data-efficiency study "
                                 "on one dataset and one world model.", low=0)

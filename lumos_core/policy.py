@@ -50,7 +50,8 @@ class LumosPolicy:
         self.world_model = WorldModel(self.cfg.world_model)
         self.world_model.load_state_dict(ckpt.state_dict("world_model"))
         self.behaviour = BehaviourModel(self.cfg.agent, self.cfg.world_model,
-                                        state_decoder_of(self.world_model))
+                                        state_decoder_of(self.world_model),
+                                        self.world_model.state_units)
         self.behaviour.load_weights(ckpt.state_dict("behaviour"))
         self.world_model.to(self.device).eval()
         self.behaviour.to(self.device).eval()

@@ -385,9 +385,13 @@ class WorldModel(nn.Module):
     def decode_state(self, feat: torch.Tensor) -> torch.Tensor:
         """State mode: the reconstruction of concat(robot_obs, scene_obs) (..., 39) in
         observation units (canonical angles), the decoder's output un-normalised."""
+        return self.state_units(self.decode(feat)["state"])
+
+    def state_units(self, state: torch.Tensor) -> torch.Tensor:
+        """A normalised state vector (..., 39) in observation units (canonical angles)."""
         std = torch.cat([self.robot_std, self.scene_std])
         mean = torch.cat([self.robot_mean, self.scene_mean])
-        return self.decode(feat)["state"] * std + mean
+        return state * std + mean
 
     def forward(self, obs: dict, prev_action: torch.Tensor, is_first: torch.Tensor,
                 state: State | None = None, overshoot: int = 0,

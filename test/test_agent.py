@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lumos_core.agent import (BehaviourModel, LumosAgent, clip_loss, intrinsic_reward,
-                              lambda_return)
+from lumos_core.agent import (GEOMETRY_DIM, BehaviourModel, LumosAgent, clip_loss,
+                              intrinsic_reward, lambda_return, state_geometry)
 from lumos_core.config import load_config
 from lumos_core.world_model import WorldModel, balanced_kl
 
@@ -248,6 +248,46 @@ def test_a_decoded_actor_input_needs_a_state_world_model():
         LumosAgent(cfg.agent, WorldModel(cfg.world_model))
     cfg = load_config("debug", ["agent.reward_latent=decoded"])
     with pytest.raises(ValueError, match="needs a state-mode world model"):
+        LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+
+
+def test_state_geometry_reads_block_targets_relative_to_the_gripper():
+    """agent.relative_inputs: a block 10 cm ahead of the TCP reads (1, 0, 0); the blocks'
+    offsets likewise; a block's yaw enters as sin/cos of twice its angle to the gripper's, the
+    same after a half-turn of the block (a box is grasped the same way)."""
+    state = torch.zeros(2, 39)
+    state[:, 0:3] = torch.tensor([0.3, 0.1, 0.2])
+    state[:, 5] = 0.4                                        # TCP yaw
+    scene = state[:, 15:]
+    for i, pos in enumerate(([0.4, 0.1, 0.2], [0.3, -0.1, 0.0], [0.3, 0.1, 0.25])):
+        scene[:, 6 + 6 * i:9 + 6 * i] = torch.tensor(pos)
+    scene[:, 11] = 0.4 + math.pi / 4
+    scene[1, 11] += math.pi                                  # the red block half-turned
+    g = state_geometry(state)
+    assert g.shape == (2, GEOMETRY_DIM)
+    assert torch.allclose(g[0, 0:3], torch.tensor([1.0, 0.0, 0.0]), atol=1e-5)
+    assert torch.allclose(g[0, 3:6], torch.tensor([0.0, -2.0, -2.0]), atol=1e-5)
+    assert torch.allclose(g[0, 9:12], torch.tensor([1.0, 2.0, 2.0]), atol=1e-5)   # red - blue
+    assert torch.allclose(g[0, 18:20], torch.tensor([1.0, 0.0]), atol=1e-5)       # sin, cos
+    assert torch.allclose(g[0], g[1], atol=1e-5)
+
+
+def test_relative_inputs_extend_the_decoded_input_and_need_it():
+    cfg = load_config("debug", ["world_model.obs_mode=state", "agent.actor_latent=decoded",
+                                "agent.relative_inputs=true", "agent.method=gcbc"])
+    torch.manual_seed(0)
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+    wm, b = agent.world_model, agent.behaviour
+    assert b.actor[0].in_features == 39 + GEOMETRY_DIM + cfg.agent.goal_dim
+    feat = torch.randn(3, cfg.world_model.feat_dim)
+    seen = b.seen(feat)
+    assert torch.allclose(seen[:, :39], wm.state_decoder(feat))
+    assert torch.allclose(seen[:, 39:], state_geometry(wm.decode_state(feat)), atol=1e-5)
+    policy, _, _ = agent.losses(_batch(cfg))
+    policy.backward()
+    assert b.actor[0].weight.grad[:, 39:39 + GEOMETRY_DIM].abs().sum() > 0
+    cfg = load_config("debug", ["world_model.obs_mode=state", "agent.relative_inputs=true"])
+    with pytest.raises(ValueError, match="relative_inputs=true computes the geometry"):
         LumosAgent(cfg.agent, WorldModel(cfg.world_model))
 
 
