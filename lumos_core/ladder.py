@@ -864,6 +864,108 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
             "outcomes": outcomes}                 # per event, for paired comparisons
 
 
+# --- diagnostic: how well a policy fits the recorded actions, task by task --------------------
+#: the fixture tasks (fixed positions); every other task acts on a block
+FIXTURE_TASKS = ("open_drawer", "close_drawer", "move_slider_left", "move_slider_right",
+                 "turn_on_led", "turn_off_led", "turn_on_lightbulb", "turn_off_lightbulb")
+
+
+def action_fit(policy: str | Path, dataset: str | Path, split: str = "validation",
+               windows: int = 20, history: int = 16, seed: int = 0,
+               progress: bool = True) -> dict:
+    """Teacher-forced actions of a state-mode policy checkpoint on recorded language windows:
+    up to ``windows`` random windows per task; the policy's filter reads the ``history``
+    recorded frames before each window and then every recorded frame of it (with the
+    recorded executed actions), and at each frame of the window its action for the window's
+    own annotation embedding is compared with the recorded ``rel_actions``.
+
+    Per task: MSE over the six arm dimensions, the cosine between the predicted and recorded
+    TCP motion (xyz) over the window's first half (the approach, where the target decides
+    the direction) and whole, and how often the gripper command agrees. On the training split
+    it says what the policy failed to fit; on the validation split, what it failed to learn.
+    Closed-loop failures of one task family with a poor fit here point at the policy's
+    inputs or capacity, not at where evaluation starts (the from-play and trace rungs)."""
+    from tqdm import tqdm
+
+    from lumos_core.data.calvin import read_annotations
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.evaluation import policy_needs_images
+    from lumos_core.policy import LumosPolicy
+
+    if windows < 1 or history < 0:
+        raise LadderError(f"windows must be >= 1 and history >= 0, got {windows} and "
+                          f"{history}")
+    if not Path(policy).is_dir():
+        raise LadderError(f"{policy}: not a policy checkpoint directory")
+    if policy_needs_images(str(policy)):
+        raise LadderError(f"{policy}: the fit rung runs state-mode policies")
+    split_dir = Path(dataset) / split
+    ann = read_annotations(split_dir)
+    if not ann["info"]["indx"]:
+        raise LadderError(f"{split_dir}: no language annotations")
+    data = PlayData(split_dir, images=False, progress=progress)
+    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
+    episode_start = np.zeros(len(data.frame_ids), np.int64)
+    for s, e in data.segments:
+        episode_start[s:e + 1] = s
+    rng = np.random.default_rng(seed)
+    by_task = defaultdict(list)
+    for i, task in enumerate(ann["language"]["task"]):
+        by_task[task].append(i)
+    chosen = [(task, int(i)) for task in sorted(by_task)
+              for i in rng.permutation(by_task[task])[:windows]]
+    agent = LumosPolicy(policy)
+    robot, scene = data.arrays["robot_obs"], data.arrays["scene_obs"]
+    actions = data.arrays["rel_actions"]
+    sums = defaultdict(lambda: defaultdict(list))
+    for task, i in tqdm(chosen, desc="fit", disable=not progress):
+        first, last = (row_of[int(f)] for f in ann["info"]["indx"][i])
+        goal = ann["language"]["emb"][i, 0]
+        agent.reset()
+        for row in range(max(int(episode_start[first]), first - history), last + 1):
+            feat = agent.filter({"robot_obs": np.array(robot[row]),
+                                 "scene_obs": np.array(scene[row])})
+            if row >= first:
+                act, rec = agent.act(feat, goal), np.asarray(actions[row], np.float64)
+                cos = float(np.dot(act[:3], rec[:3])
+                            / (np.linalg.norm(act[:3]) * np.linalg.norm(rec[:3]) + 1e-6))
+                sums[task]["mse"].append(float(np.mean((act[:6] - rec[:6]) ** 2)))
+                sums[task]["cos"].append(cos)
+                if row <= (first + last) / 2:
+                    sums[task]["cos_approach"].append(cos)
+                sums[task]["gripper"].append(float((act[6] > 0) == (rec[6] > 0)))
+            agent.set_previous_action(actions[row])
+    per_task = {task: {"windows": sum(t == task for t, _ in chosen),
+                       **{k: float(np.mean(v)) for k, v in m.items()}}
+                for task, m in sums.items()}
+    groups = {}
+    for name, members in (("fixture tasks", [t for t in per_task if t in FIXTURE_TASKS]),
+                          ("block tasks", [t for t in per_task if t not in FIXTURE_TASKS])):
+        if members:
+            groups[name] = {"windows": sum(per_task[t]["windows"] for t in members),
+                            **{k: float(np.mean(np.concatenate([sums[t][k] for t in members])))
+                               for k in ("mse", "cos", "cos_approach", "gripper")}}
+    return {"policy": str(policy), "split": split, "history": history, "seed": seed,
+            "groups": groups, "per_task": dict(sorted(per_task.items()))}
+
+
+def fit_table(results: list[dict], names: list[str]) -> str:
+    """Markdown: per policy, the groups and then each task (MSE / approach cosine)."""
+    tasks = list(next(iter(results))["groups"]) + sorted(
+        {t for r in results for t in r["per_task"]})
+    head = "| | " + " | ".join(f"{n}: MSE / cos approach / cos" for n in names) + " |"
+    lines = [head, "|---|" + "---|" * len(names)]
+    for task in tasks:
+        cells = []
+        for r in results:
+            v = r["groups"].get(task) or r["per_task"].get(task)
+            cells.append("–" if v is None else
+                         f"{v['mse']:.3f} / {v['cos_approach']:.2f} / {v['cos']:.2f} "
+                         f"({v['windows']})")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # --- diagnostic: how a policy fails one task ------------------------------------------------
 def trace_task(policy: str, task: str, trials: int = 12, seed: int = 0,
                max_steps: int = 360, progress: bool = True) -> dict:

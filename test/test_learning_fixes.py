@@ -369,6 +369,61 @@ def test_ladder_from_play_runs_policies_from_recorded_starts(sim_dataset, policy
         ladder.from_play(str(vision), root)
 
 
+def test_ladder_fit_compares_teacher_forced_actions_with_the_recorded_ones(
+        sim_dataset, policy_checkpoint, monkeypatch, tmp_path, capsys):
+    """The fit rung (session 23) located the block tasks' defect: the decoded-state actor fit
+    them worse than the fixtures even on its training windows. Per task, its figures are the
+    policy's actions at the recorded frames of the task's windows against the recorded
+    rel_actions: a policy that always answers zero scores exactly the recorded actions' mean
+    square; the same seed picks the same windows; bad input names what was expected."""
+    from lumos_core import ladder
+    from lumos_core.cli import main
+    from lumos_core.data.calvin import read_annotations
+    from lumos_core.data.dataset import PlayData
+    from lumos_core.policy import LumosPolicy
+
+    root, _, _ = sim_dataset
+    runs = [ladder.action_fit(policy_checkpoint, root, "training", windows=2, progress=False)
+            for _ in range(2)]
+    assert runs[0] == runs[1]
+    ann = read_annotations(Path(root) / "training")
+    tasks = set(ann["language"]["task"])
+    assert set(runs[0]["per_task"]) == tasks
+    for v in runs[0]["per_task"].values():
+        assert 1 <= v["windows"] <= 2 and v["mse"] >= 0 and -1 <= v["cos"] <= 1
+        assert 0 <= v["gripper"] <= 1
+    assert sum(g["windows"] for g in runs[0]["groups"].values()) == \
+        sum(v["windows"] for v in runs[0]["per_task"].values())
+
+    monkeypatch.setattr(LumosPolicy, "act", lambda self, feat, goal: np.zeros(7))
+    zero = ladder.action_fit(policy_checkpoint, root, "training", windows=100, progress=False)
+    data = PlayData(Path(root) / "training", images=False, progress=False)
+    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
+    actions = np.asarray(data.arrays["rel_actions"], np.float64)
+    for task in tasks:            # every window of the task (windows=100 > the annotations)
+        rows = [r for (a, b), t in zip(ann["info"]["indx"], ann["language"]["task"]) if t == task
+                for r in range(row_of[a], row_of[b] + 1)]
+        assert zero["per_task"][task]["mse"] == pytest.approx(
+            float(np.mean(actions[rows, :6] ** 2)), rel=1e-6)
+    monkeypatch.undo()
+
+    assert main(["ladder", "fit", "--policy", str(policy_checkpoint), str(policy_checkpoint),
+                 "--dataset", str(root), "--split", "training", "--windows", "1",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "teacher-forced" in out and (tmp_path / "fit_training.md").read_text() in out
+    assert (tmp_path / "fit_training.json").exists()
+    assert main(["ladder", "fit", "--dataset", str(root)]) == 2
+    assert "needs --policy" in capsys.readouterr().err
+    assert main(["ladder", "trace", "--policy", "a", "b", "--task", "open_drawer"]) == 2
+    assert "takes one --policy" in capsys.readouterr().err
+    with pytest.raises(ladder.LadderError, match="not a policy checkpoint"):
+        ladder.action_fit(tmp_path / "none", root)
+    vision = Path(__file__).resolve().parents[1] / "checkpoints" / "policy_vision_demo"
+    with pytest.raises(ladder.LadderError, match="state-mode policies"):
+        ladder.action_fit(vision, root)
+
+
 def test_ladder_cli_errors_name_what_is_missing(tmp_path, capsys):
     from lumos_core.cli import main
 

@@ -14,12 +14,14 @@ def register(sub) -> None:
                          "behaviour cloning on the true state, the DITTO reward")
     lad.add_argument("rung", choices=["replay", "state-bc", "reward", "trace",
                                       "through", "ditto-optimum", "ditto-progress",
-                                      "from-play", "grounding"])
-    lad.add_argument("--policy", default=None, help="trace: a policy (checkpoint, state-bc "
-                     "directory, 'expert' or 'random'); ditto-progress: an imagining agent's "
-                     "checkpoint (e.g. the end of its BC warm-up)")
+                                      "from-play", "grounding", "fit"])
+    lad.add_argument("--policy", default=None, nargs="+",
+                     help="trace: a policy (checkpoint, state-bc directory, 'expert' or "
+                     "'random'); ditto-progress: an imagining agent's checkpoint (e.g. the end "
+                     "of its BC warm-up); fit: one or more policy checkpoints (compared on "
+                     "the same windows)")
     lad.add_argument("--history", type=int, default=16,
-                     help="from-play: recorded frames before each start that the policy's "
+                     help="from-play, fit: recorded frames before each start that the policy's "
                      "filter reads first (as in training)")
     lad.add_argument("--robot-start", choices=["recorded", "neutral"], default="recorded",
                      help="from-play: the robot starts where the expert began the task, or "
@@ -34,8 +36,9 @@ def register(sub) -> None:
     lad.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="ditto-optimum: agent config override, e.g. agent.reward_latent=hz "
                      "(repeatable)")
-    lad.add_argument("--windows", type=POSITIVE, default=64,
-                     help="ditto-optimum: expert windows")
+    lad.add_argument("--windows", type=POSITIVE, default=None,
+                     help="ditto-optimum, ditto-progress: expert windows (default 64); fit: "
+                     "windows per task (default 20)")
     lad.add_argument("--iterations", type=POSITIVE, default=150,
                      help="ditto-optimum: optimisation steps of the action sequences; "
                      "ditto-progress: training batches")
@@ -108,13 +111,40 @@ def run(args: argparse.Namespace) -> int:
     if args.rung == "through" and not (args.policy and args.world_model and args.out):
         raise LadderError("ladder through needs --policy (a state-bc directory), --world-model "
                           "and --out")
+    if args.rung == "fit" and not args.policy:
+        raise LadderError("ladder fit needs --policy (one or more policy checkpoints)")
+    if args.policy and len(args.policy) > 1 and args.rung != "fit":
+        raise LadderError(f"ladder {args.rung} takes one --policy, got {len(args.policy)}")
+    if args.policy and args.rung != "fit":
+        args.policy = args.policy[0]
     if args.out:
         writable_dir(args.out)
     set_threads(args)
     return {"replay": _replay, "reward": _reward, "state-bc": _state_bc,
             "trace": _trace, "through": _through, "from-play": _from_play,
             "ditto-optimum": _ditto_optimum, "ditto-progress": _ditto_progress,
-            "grounding": _grounding}[args.rung](args)
+            "grounding": _grounding, "fit": _fit}[args.rung](args)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from lumos_core import ladder
+
+    windows = args.windows or 20
+    results = [ladder.action_fit(p, args.dataset, args.split, windows=windows,
+                                 history=args.history, seed=args.seed) for p in args.policy]
+    # a run's checkpoint step_N is named by its run directory
+    names = [f"{Path(p).parent.parent.name}/{Path(p).name}" if Path(p).name.startswith("step_")
+             else Path(p).name for p in args.policy]
+    table = ladder.fit_table(results, names)
+    print(f"teacher-forced actions on recorded {args.split} language windows of "
+          f"{args.dataset} (up to {windows} per task, {args.history} frames of history; "
+          "MSE over the arm's 6 dimensions, cosine of the TCP motion over the approach "
+          "(first half) and the whole window):")
+    print(table)
+    if args.out:
+        (Path(args.out) / f"fit_{args.split}.md").write_text(table)
+        (Path(args.out) / f"fit_{args.split}.json").write_text(json.dumps(results, indent=2))
+    return 0
 
 
 def _grounding(args: argparse.Namespace) -> int:
@@ -169,7 +199,7 @@ def _ditto_progress(args: argparse.Namespace) -> int:
     from lumos_core import ladder
 
     rows = ladder.ditto_progress(args.policy, args.features, args.set, updates=args.iterations,
-                                 every=args.every, windows=args.windows, seed=args.seed,
+                                 every=args.every, windows=args.windows or 64, seed=args.seed,
                                  simulate=args.simulate)
     print(f"DITTO training from {args.policy} (overrides: {' '.join(args.set) or 'none'}): "
           "the exact objective (mean actions, common noise, imagined target; the expert's "
@@ -194,7 +224,7 @@ def _ditto_progress(args: argparse.Namespace) -> int:
 def _ditto_optimum(args: argparse.Namespace) -> int:
     from lumos_core import ladder
 
-    rows = ladder.ditto_optimum(args.features, args.set, windows=args.windows,
+    rows = ladder.ditto_optimum(args.features, args.set, windows=args.windows or 64,
                                 iterations=args.iterations, seed=args.seed,
                                 simulate=args.simulate)
     print(f"DITTO reward (agent overrides: {' '.join(args.set) or 'the state preset'}) of "
