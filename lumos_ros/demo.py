@@ -30,6 +30,8 @@ from lumos_ros.qos import LATCHED, SENSOR
 from lumos_ros.srv import LanguageCommand
 
 DEFAULT_CHECKPOINT = "checkpoints/policy_state_demo"
+#: how long a dry run may wait for the filter's first latent after start-up
+DRY_RUN_WAIT_S = 10.0
 
 
 def _spin_for(node: Node, seconds: float, until=None) -> bool:
@@ -99,10 +101,19 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
             for task in tasks:
                 text = instructions[task][0]
                 dry = command(text, dry_run=True)      # see before it moves
+                # the server imagines from the filter's latest latent: right after start-up
+                # the first one may not have reached it yet
+                deadline = time.monotonic() + DRY_RUN_WAIT_S
+                while (not dry.accepted and "not possible" in dry.message
+                       and time.monotonic() < deadline):
+                    _spin_for(node, 0.5, lambda: False)
+                    dry = command(text, dry_run=True)
                 if dry.accepted:
                     chance = (f"p = {dry.predicted_success:.2f}"
                               if dry.predicted_success >= 0 else "no prediction")
                     print(f"  {text!r:42}    imagined: {dry.predicted} ({chance})", flush=True)
+                else:
+                    print(f"  {text!r:42}    imagined: none ({dry.message})", flush=True)
                 res = command(text)
                 if not res.accepted:
                     print(f"  {text!r:42} -> not accepted: {res.message}")
