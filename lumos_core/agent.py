@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lumos_core.config import AgentConfig, WorldModelConfig
+from lumos_core.data.calvin import BLOCK_YAW_INDICES
 from lumos_core.world_model import (ROBOT_OBS_DIM, SCENE_OBS_DIM, State, WorldModel,
                                     balanced_kl, categorical_sample)
 
@@ -134,8 +135,8 @@ def state_geometry(state: torch.Tensor) -> torch.Tensor:
     blocks = [scene[..., 6 + 6 * i:9 + 6 * i] for i in range(3)]
     parts = [(block - tcp) * GEOMETRY_SCALE for block in blocks]
     parts += [(blocks[i] - blocks[j]) * GEOMETRY_SCALE for i, j in _BLOCK_PAIRS]
-    for i in range(3):
-        turn = 2 * (scene[..., 11 + 6 * i:12 + 6 * i] - tcp_yaw)
+    for i in BLOCK_YAW_INDICES:
+        turn = 2 * (scene[..., i:i + 1] - tcp_yaw)
         parts += [torch.sin(turn), torch.cos(turn)]
     return torch.cat(parts, -1)
 

@@ -746,6 +746,16 @@ def _simulate_sequences(feats, rows: np.ndarray, sequences: list[torch.Tensor]
 
 
 # --- rung (e) diagnostic: closed loop from the play data's own starts ---------------------
+def _frame_rows(data) -> tuple[dict[int, int], np.ndarray]:
+    """For a :class:`PlayData`: its row of each frame id, and for each row the row its
+    episode starts at (how far back a filter may read recorded history)."""
+    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
+    episode_start = np.zeros(len(data.frame_ids), np.int64)
+    for s, e in data.segments:
+        episode_start[s:e + 1] = s
+    return row_of, episode_start
+
+
 def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
               events: int = 200, history: int = 16, robot_start: str = "recorded",
               instructions: str = "eval", max_steps: int | None = None,
@@ -794,10 +804,7 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
     max_steps = MAX_STEPS if max_steps is None else max_steps
     split_dir = Path(dataset) / split
     data = PlayData(split_dir, images=False, progress=progress)
-    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
-    episode_start = np.zeros(len(data.frame_ids), np.int64)
-    for s, e in data.segments:
-        episode_start[s:e + 1] = s
+    row_of, episode_start = _frame_rows(data)
     candidates = [e for m in read_episode_meta(split_dir) for e in m["events"]
                   if e["task"] not in HELD_START_TASKS]
     if not candidates:
@@ -865,11 +872,6 @@ def from_play(policy: str | Path, dataset: str | Path, split: str = "training",
 
 
 # --- diagnostic: how well a policy fits the recorded actions, task by task --------------------
-#: the fixture tasks (fixed positions); every other task acts on a block
-FIXTURE_TASKS = ("open_drawer", "close_drawer", "move_slider_left", "move_slider_right",
-                 "turn_on_led", "turn_off_led", "turn_on_lightbulb", "turn_off_lightbulb")
-
-
 def action_fit(policy: str | Path, dataset: str | Path, split: str = "validation",
                windows: int = 20, history: int = 16, seed: int = 0,
                progress: bool = True) -> dict:
@@ -891,6 +893,7 @@ def action_fit(policy: str | Path, dataset: str | Path, split: str = "validation
     from lumos_core.data.dataset import PlayData
     from lumos_core.evaluation import policy_needs_images
     from lumos_core.policy import LumosPolicy
+    from lumos_core.sim.tasks import FIXTURE_TASKS
 
     if windows < 1 or history < 0:
         raise LadderError(f"windows must be >= 1 and history >= 0, got {windows} and "
@@ -904,10 +907,7 @@ def action_fit(policy: str | Path, dataset: str | Path, split: str = "validation
     if not ann["info"]["indx"]:
         raise LadderError(f"{split_dir}: no language annotations")
     data = PlayData(split_dir, images=False, progress=progress)
-    row_of = {int(f): i for i, f in enumerate(data.frame_ids)}
-    episode_start = np.zeros(len(data.frame_ids), np.int64)
-    for s, e in data.segments:
-        episode_start[s:e + 1] = s
+    row_of, episode_start = _frame_rows(data)
     rng = np.random.default_rng(seed)
     by_task = defaultdict(list)
     for i, task in enumerate(ann["language"]["task"]):

@@ -106,7 +106,7 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
                 deadline = time.monotonic() + DRY_RUN_WAIT_S
                 while (not dry.accepted and "not possible" in dry.message
                        and time.monotonic() < deadline):
-                    _spin_for(node, 0.5, lambda: False)
+                    _spin_for(node, 0.5)
                     dry = command(text, dry_run=True)
                 if dry.accepted:
                     chance = (f"p = {dry.predicted_success:.2f}"

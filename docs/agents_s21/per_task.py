@@ -18,8 +18,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-FIXTURES = ("open_drawer", "close_drawer", "move_slider_left", "move_slider_right",
-            "turn_on_led", "turn_off_led", "turn_on_lightbulb", "turn_off_lightbulb")
+from lumos_core.sim.tasks import FIXTURE_TASKS as FIXTURES
 
 
 def attempts(path: Path, chains: int | None = None) -> dict[str, list[int]]:
