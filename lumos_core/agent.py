@@ -316,8 +316,11 @@ class BehaviourModel(nn.Module):
         return logits.view(*logits.shape[:-1], self.cfg.plan_stoch, self.cfg.plan_classes)
 
     def sample_plan(self, logits: torch.Tensor, straight_through: bool = True) -> torch.Tensor:
-        """One-hot plan sample (straight-through gradients when training), flattened."""
+        """The plan the actor sees, flattened: a one-hot sample (straight-through gradients
+        when training) or, with ``agent.plan_input='probs'``, the probabilities themselves."""
         probs = self.plan_logits(logits).softmax(-1)
+        if self.cfg.plan_input == "probs":
+            return probs.flatten(-2)
         index = categorical_sample(probs)
         onehot = F.one_hot(index, self.cfg.plan_classes).to(probs.dtype)
         if straight_through:

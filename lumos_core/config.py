@@ -451,6 +451,12 @@ class AgentConfig(Section):
                                             "false = official (every other pair negative).")
     bc_scale: float = doc(1.0, "Weight of the action MSE when use_ditto is false (and for the "
                                "BC baselines).", low=0.0)
+    plan_input: str = doc("sample", "What the actor and critic see of a latent plan: 'sample' "
+                                    "(a one-hot sample, straight-through; the official code) "
+                                    "or 'probs' (the categoricals' probabilities: a collapsed "
+                                    "plan, whose posterior equals its prior, is then a "
+                                    "constant instead of 1 024 inputs of noise).",
+                          choices=("sample", "probs"))
     replan_every: int = doc(30, "Re-sample the plan from the proposal every N control steps.",
                             low=1)
     action_mode: str = doc("mean", "Control-time action: 'mean' (tanh of the Gaussian mean) or "

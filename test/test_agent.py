@@ -104,6 +104,31 @@ def test_plan_kl_and_contrastive_losses_on_toy_inputs():
     assert aligned < 0.01 < math.log(8) < shuffled
 
 
+def test_plan_input_probs_gives_a_collapsed_plan_as_a_constant():
+    """A collapsed plan (posterior = prior = uniform; measured on the LUMOS runs of session 24)
+    is 1 024 inputs of noise as a one-hot sample; as probabilities it is a constant, and the
+    probabilities still pass gradients to the plan networks."""
+    agent, cfg = _agent(plan_input="probs")
+    b = agent.behaviour
+    uniform = torch.zeros(5, cfg.agent.plan_dim, requires_grad=True)
+    plan = b.sample_plan(uniform)
+    assert plan.shape == (5, cfg.agent.plan_dim)
+    assert torch.allclose(plan, torch.full_like(plan, 1 / cfg.agent.plan_classes))
+    logits = torch.randn(5, cfg.agent.plan_dim, requires_grad=True)
+    plan = b.sample_plan(logits)
+    assert torch.equal(plan, b.sample_plan(logits))
+    assert torch.allclose(plan.view(5, cfg.agent.plan_stoch, -1).sum(-1),
+                          torch.ones(5, cfg.agent.plan_stoch))
+    (plan * torch.randn_like(plan)).sum().backward()
+    assert logits.grad.abs().sum() > 0
+    sampled, _ = _agent()
+    one_hot = sampled.behaviour.sample_plan(torch.zeros(64, cfg.agent.plan_dim))
+    assert set(one_hot.unique().tolist()) == {0.0, 1.0}
+    assert len({tuple(row.nonzero().flatten().tolist()) for row in one_hot}) > 1
+    policy_loss, _, metrics = agent.losses(_batch(cfg), bc_only=True)
+    assert torch.isfinite(policy_loss) and "plan_kl" in metrics
+
+
 def test_clip_loss_masks_same_task_negatives():
     scale = torch.tensor(0.0)
     seq, goal = torch.randn(6, 4), torch.randn(6, 4)
