@@ -265,6 +265,11 @@ class PlayTableEnv:
         if scene_obs.shape != (SCENE_OBS_DIM,) or not np.all(np.isfinite(scene_obs)):
             raise ValueError(f"scene_obs must be {SCENE_OBS_DIM} finite values, got shape "
                              f"{scene_obs.shape}")
+        # a new simulation each episode (15 ms): PyBullet carries solver state from one
+        # episode into the next through resets of the bodies (and restoreState), so an episode
+        # depended on the episodes before it -- an evaluation worker's chain gave other steps
+        # after another chain (measured in session 24; test_env_reset_forgets_the_past)
+        self._build()
         p, c = self.p, self.client
         robot_obs = options.get("robot_obs")
         joints = NEUTRAL_JOINTS if robot_obs is None else list(np.asarray(robot_obs)[7:14])
