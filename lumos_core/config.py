@@ -455,7 +455,10 @@ class AgentConfig(Section):
                                     "(a one-hot sample, straight-through; the official code) "
                                     "or 'probs' (the categoricals' probabilities: a collapsed "
                                     "plan, whose posterior equals its prior, is then a "
-                                    "constant instead of 1 024 inputs of noise).",
+                                    "constant instead of 1 024 inputs of noise; an "
+                                    "informative plan's probabilities carry the recognised "
+                                    "window past the KL, which a sample does not: "
+                                    "docs/agents.md, session 24).",
                           choices=("sample", "probs"))
     replan_every: int = doc(30, "Re-sample the plan from the proposal every N control steps.",
                             low=1)
