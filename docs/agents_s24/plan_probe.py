@@ -10,6 +10,7 @@ import torch
 from lumos_core.agent_data import WindowSampler
 from lumos_core.featurize import Features
 from lumos_core.policy import LumosPolicy
+from lumos_core.world_model import kl_categorical
 
 ckpt = sys.argv[1]
 split = sys.argv[2] if len(sys.argv) > 2 else "validation"
@@ -61,8 +62,7 @@ with torch.no_grad():
         rows["H_post"].append(h)
         rows["post_maxp"].append(m)
         rows["H_prior"].append(entropy(prop)[0])
-        p, q = b.plan_logits(rec).log_softmax(-1), b.plan_logits(prop).log_softmax(-1)
-        rows["kl"].append(float((p.exp() * (p - q)).sum(-1).sum(-1).mean()))
+        rows["kl"].append(float(kl_categorical(b.plan_logits(rec), b.plan_logits(prop)).mean()))
 print(f"{ckpt} on {split} language windows (640), uniform entropy per categorical "
       f"{np.log(cfg.plan_classes):.2f} nats")
 for k, v in rows.items():
