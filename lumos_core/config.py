@@ -500,6 +500,13 @@ class AgentTrainConfig(Section):
                                "no-DITTO ablation too (BC at this rate after the warm-up: the "
                                "ablation then differs from LUMOS in DITTO only; session 13); "
                                "not to the GCBC and MCIL baselines.", low=0.0)
+    anneal_at: int = doc(0, "From this batch on, the actor side of every method (the GCBC "
+                            "and MCIL baselines too) trains at agent_train.anneal_lr; 0 = "
+                            "never. The session-22-24 recipe (benchmark profile 'long'): "
+                            "13 232 batches at 1e-3, then 1 000 at 3e-5 (docs/agents.md).",
+                         low=0)
+    anneal_lr: float = doc(3e-5, "Adam learning rate of the actor side from agent_train."
+                                 "anneal_at on.", low=0.0)
     critic_lr: float = doc(3e-4, "AdamW learning rate of the critic.", low=0.0)
     grad_clip: float = doc(100.0, "Gradient-norm clip of each optimiser.", low=0.0)
     target_update_every: int = doc(50, "Hard copy critic -> target critic every N batches.", low=1)

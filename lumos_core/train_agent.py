@@ -220,6 +220,8 @@ class AgentTrainer:
         # ablation then differs in DITTO only); the BC baselines keep theirs
         lr = t.actor_lr if warmup or not t.ditto_lr or self.cfg.agent.method != "lumos" \
             else t.ditto_lr
+        if t.anneal_at and self.step >= t.anneal_at:   # every method's final rate
+            lr = t.anneal_lr
         for group in self.actor_opt.param_groups:
             group["lr"] = lr
         every = self.cfg.agent.critic_warmup_every

@@ -436,6 +436,24 @@ def test_ditto_takes_over_at_its_own_learning_rate(features, tmp_path):
     assert bc_rates == [1e-3, 1e-3, 1e-5]
 
 
+def test_every_method_anneals_at_the_same_batch(features, tmp_path):
+    """agent_train.anneal_at: from that batch on every method trains at anneal_lr -- the BC
+    baselines too (the `long` Table I profile: 13 232 batches at 1e-3, then 1 000 at 3e-5 for
+    every row, as the session-22-24 recipes did by resuming at another rate)."""
+    out, cfg = features
+    sets = _state_overrides(cfg.data.dataset) + ["agent_train.actor_lr=0.001",
+                                                 "agent_train.anneal_at=2",
+                                                 "agent_train.anneal_lr=0.00002"]
+    for method in ("gcbc", "mcil", "lumos"):
+        trainer = AgentTrainer(load_config("debug", sets + [f"agent.method={method}"]),
+                               out / "feats", tmp_path / method, progress=False)
+        rates = []
+        for _ in range(4):
+            trainer.train_step()
+            rates.append(trainer.actor_opt.param_groups[0]["lr"])
+        assert rates == [1e-3, 1e-3, 2e-5, 2e-5], method
+
+
 def test_compiled_trainings_write_checkpoints_that_load_eagerly(features, tmp_path,
                                                                 monkeypatch):
     """``wm_train.compile=always`` / ``agent_train.compile=always`` reach both trainers (two

@@ -152,6 +152,40 @@ def test_fixed_batches_and_agent_overrides(sim_dataset, tmp_path):
     assert not (tmp_path / "bad").exists()       # refused before any work
 
 
+def test_long_profile_trains_every_row_the_same_batches_and_recipe(tmp_path, monkeypatch):
+    """Profile `long`: every row trains LONG_BATCHES batches (no time limit) with the
+    session-22-24 recipe, --batches still overrides one row, --minutes replaces the batches
+    by time; the recipe's settings are valid for every row."""
+    import lumos_core.benchmarks.agents as agents
+    from lumos_core.config import load_config
+
+    seen = {}
+
+    def fake_train(jobs, parallel, log_dir):
+        seen["jobs"] = jobs
+        raise SystemExit("stop before training")
+
+    monkeypatch.setattr(agents, "train_parallel", fake_train)
+    monkeypatch.setattr(agents, "_features_match", lambda *a: True)
+    data = tmp_path / "data"
+    (data / "training").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        agents.run("long", tmp_path / "out", dataset=data, world_model=tmp_path / "wm",
+                   batches={"GCBC": 7}, progress=False)
+    commands = {name: " ".join(argv) for name, _, argv in seen["jobs"]}
+    assert set(commands) == set(VARIANTS)
+    for name, command in commands.items():
+        steps = 7 if name == "GCBC" else agents.LONG_BATCHES
+        assert f"agent_train.steps={steps} " in command and "--max-minutes" not in command
+        assert "agent_train.anneal_at=13232" in command
+        sets = [a for a in command.split() if "=" in a and not a.startswith("--")]
+        load_config("state", sets)        # every row's settings validate
+    with pytest.raises(SystemExit):
+        agents.run("long", tmp_path / "out2", dataset=data, world_model=tmp_path / "wm",
+                   minutes=30, variants=("GCBC",), progress=False)
+    assert "--max-minutes" in " ".join(seen["jobs"][0][2])
+
+
 def test_rerun_reuses_the_world_model_trainings_and_evaluated_chains(sim_dataset, tmp_path):
     """The same command again (an interrupted benchmark, or more chains asked for): the world
     model and the trainings are reused, the evaluations resume -- their finished chains are

@@ -45,6 +45,23 @@ CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
               "agent.return_norm=percentile", "agent_train.actor_lr=0.001",
               "agent_train.ditto_lr=0.00003", "agent.align_mask_same_task=true"]
 
+#: the strongest recipe found here (sessions 22-24, docs/agents.md; profile ``long``): every
+#: row trains 14 232 batches, 13 232 at 1e-3 and 1 000 at 3e-5 (for LUMOS those are DITTO
+#: batches, with the BC term x100); the actor reads the latent through the state decoder
+#: with the block geometry (session 23: GCBC +0.33 +- 0.12 over three seeds), language
+#: windows only; DITTO in its exact form (the expert's actions imagined as the reward target,
+#: common imagination noise, the mean action, no bootstrap, horizon 8; session 22).
+LONG_RECIPE = ["agent.image_goals=false", "agent.history_free_prob=0.1",
+               "agent.actor_latent=decoded", "agent.relative_inputs=true",
+               "agent.align_mask_same_task=true", "agent.reward_norm=start",
+               "agent.ditto_bc_scale=100", "agent.return_norm=percentile",
+               "agent.reward_target=imagined", "agent.imagine_noise=common",
+               "agent.imagine_action=mean", "agent.bootstrap=none", "agent.horizon=8",
+               "agent.bc_warmup=13232", "agent_train.actor_lr=0.001",
+               "agent_train.ditto_lr=0.00003", "agent_train.anneal_at=13232",
+               "agent_train.anneal_lr=0.00003"]
+LONG_BATCHES = 14232
+
 VARIANTS = {
     "LUMOS": [],
     "no DITTO (BC)": ["agent.use_ditto=false"],
@@ -72,6 +89,9 @@ class Profile:
     #: agent trainings run at once (one process and one thread each)
     parallel: int = 1
     recipe: tuple[str, ...] = ()
+    #: every variant trains exactly this many batches (0: ``agent_minutes`` of training);
+    #: ``--batches`` overrides it per variant
+    batches: int = 0
 
     def chains_for(self, variant: str) -> int:
         """Evaluation chains of ``variant``."""
@@ -90,6 +110,11 @@ PROFILES = {
     "full": Profile(frames=300_000, lang_density=0.01, wm_minutes=120, agent_minutes=60,
                     seeds=(0, 1, 2), chains=1000, workers=8, parallel=4,
                     recipe=tuple(CPU_RECIPE)),
+    # the strongest recipe (LONG_RECIPE), a fixed number of batches per row: ~1 h of
+    # training and ~40 min of evaluation on 2 cores (docs/agents.md, session 25)
+    "long": Profile(frames=300_000, lang_density=0.01, wm_minutes=25, agent_minutes=0,
+                    seeds=(0,), chains=200, workers=2, main_chains=1000, parallel=2,
+                    recipe=tuple(LONG_RECIPE), batches=LONG_BATCHES),
     # one device run (issue 17, scripts/gpu_vision_run.sh): the vision `cpu` preset on one GPU
     # and its host's 16 cores in < 10 min; LUMOS and GCBC trained side by side on the GPU
     "gpu": Profile(frames=100_000, lang_density=0.01, wm_minutes=4.0, agent_minutes=1.5,
@@ -189,7 +214,8 @@ def budgeted(prof: Profile, minutes: float, variants: int) -> Profile:
     (:data:`BUDGET_SHARES`; agents train ``prof.parallel`` at a time)."""
     rounds = -(-variants // max(1, prof.parallel))
     return replace(prof, wm_minutes=round(BUDGET_SHARES["world_model"] * minutes, 3),
-                   agent_minutes=round(BUDGET_SHARES["agents"] * minutes / rounds, 3))
+                   agent_minutes=round(BUDGET_SHARES["agents"] * minutes / rounds, 3),
+                   batches=0)
 
 
 def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play",
@@ -232,6 +258,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     if minutes is not None:
         prof = budgeted(prof, minutes, len(variants))
     batches = checked_batches(batches, variants)
+    if prof.batches:
+        batches = {name: batches.get(name, prof.batches) for name in variants}
     prof = replace(prof, recipe=tuple(prof.recipe) + tuple(agent_sets))
     device_args = ("--device", device) if device else ()
     out, dataset = Path(out), Path(dataset)
@@ -523,7 +551,9 @@ def register(sub) -> None:
                             "and MCIL on the same chains (state mode)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                         help="quick (~1 h on 2 cores), cpu (10 min per agent, 1000 chains "
-                             "for LUMOS/GCBC), full (3 seeds, 1000 chains), smoke (tests)")
+                             "for LUMOS/GCBC), long (the strongest recipe: 14 232 batches "
+                             "per agent, ~2 h on 2 cores), full (3 seeds, 1000 chains), "
+                             "smoke (tests)")
     parser.add_argument("--out", default=None, help="report directory "
                         "(default: runs/benchmark_agents_<profile>)")
     parser.add_argument("--dataset-root", default="data/sim_play",
