@@ -1,7 +1,8 @@
 #!/bin/bash
 # usage: bash docs/agents_s25/round2.sh A|B
 # Session 25's second round, one lane per core: training seed 42 of LUMOS (+ its no-DITTO
-# control; lane A) and of GCBC + geometry (lane B) on chains 0-299, and the seed-2 LUMOS and
+# control; lane A) and of GCBC + geometry (lane B) on chains 0-299, the no-plan run's BC
+# control (GCBC's objective with LUMOS's settings, seed 2), and the seed-2 LUMOS and
 # the shipped GCBC (seed 2) taken from 300 to 1 000 chains (--resume: only chains 300-999 run).
 set -e
 source .venv/bin/activate
@@ -18,5 +19,6 @@ if [ "$1" = A ]; then
 else
   bash docs/agents_s23/gcbc_rel.sh runs/s25/gcbc_s42 42
   ev gcbc_s42 runs/s25/gcbc_s42/checkpoints/step_00014232 300
+  ev noplan_bc runs/s25/noplan_bc/checkpoints/step_00014232 300
   ev shipped checkpoints/policy_state_demo 1000
 fi
