@@ -8,7 +8,9 @@ row, average chain length, per-task success, mean +- std over seeds, the exact c
 
 Profiles: ``quick`` fits in under an hour on a 2-core CPU (1 seed, 25 chains, 2.5 minutes of
 training per agent, the world model trained for 15 minutes unless one is given);
-``full`` is the protocol for bigger machines (3 seeds, 1000 chains, longer training).
+``full`` is the protocol for bigger machines (3 seeds, 1000 chains, longer training);
+``long`` trains every row with the strongest recipe found here (:data:`LONG_RECIPE`, a fixed
+14 232 batches per row).
 """
 
 from __future__ import annotations
@@ -110,8 +112,8 @@ PROFILES = {
     "full": Profile(frames=300_000, lang_density=0.01, wm_minutes=120, agent_minutes=60,
                     seeds=(0, 1, 2), chains=1000, workers=8, parallel=4,
                     recipe=tuple(CPU_RECIPE)),
-    # the strongest recipe (LONG_RECIPE), a fixed number of batches per row: ~1 h of
-    # training and ~40 min of evaluation on 2 cores (docs/agents.md, session 25)
+    # the strongest recipe (LONG_RECIPE), a fixed number of batches per row: by session 25's
+    # per-row times (docs/agents.md) ~50 min of training and ~25 min of evaluation on 2 cores
     "long": Profile(frames=300_000, lang_density=0.01, wm_minutes=25, agent_minutes=0,
                     seeds=(0,), chains=200, workers=2, main_chains=1000, parallel=2,
                     recipe=tuple(LONG_RECIPE), batches=LONG_BATCHES),
