@@ -553,7 +553,7 @@ def register(sub) -> None:
                             "and MCIL on the same chains (state mode)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                         help="quick (~1 h on 2 cores), cpu (10 min per agent, 1000 chains "
-                             "for LUMOS/GCBC), long (the strongest recipe: 14 232 batches "
+                             "for LUMOS/GCBC), long (the strongest recipe: 14232 batches "
                              "per agent, ~1.5 h on 2 cores), full (3 seeds, 1000 chains), "
                              "smoke (tests)")
     parser.add_argument("--out", default=None, help="report directory "
