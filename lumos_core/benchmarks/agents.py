@@ -53,16 +53,17 @@ CPU_RECIPE = ["agent.reward_norm=start", "agent.history_free_prob=0.1",
 #: with the block geometry (session 23: GCBC +0.33 +- 0.12 over three seeds), language
 #: windows only; DITTO in its exact form (the expert's actions imagined as the reward target,
 #: common imagination noise, the mean action, no bootstrap, horizon 8; session 22).
+LONG_WARMUP = 13232
+LONG_BATCHES = LONG_WARMUP + 1000
 LONG_RECIPE = ["agent.image_goals=false", "agent.history_free_prob=0.1",
                "agent.actor_latent=decoded", "agent.relative_inputs=true",
                "agent.align_mask_same_task=true", "agent.reward_norm=start",
                "agent.ditto_bc_scale=100", "agent.return_norm=percentile",
                "agent.reward_target=imagined", "agent.imagine_noise=common",
                "agent.imagine_action=mean", "agent.bootstrap=none", "agent.horizon=8",
-               "agent.bc_warmup=13232", "agent_train.actor_lr=0.001",
-               "agent_train.ditto_lr=0.00003", "agent_train.anneal_at=13232",
+               f"agent.bc_warmup={LONG_WARMUP}", "agent_train.actor_lr=0.001",
+               "agent_train.ditto_lr=0.00003", f"agent_train.anneal_at={LONG_WARMUP}",
                "agent_train.anneal_lr=0.00003"]
-LONG_BATCHES = 14232
 
 VARIANTS = {
     "LUMOS": [],
