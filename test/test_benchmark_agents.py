@@ -71,6 +71,24 @@ def test_efficiency_batches_are_checked(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_efficiency_long_profile_trains_every_variant_the_long_recipe(tmp_path):
+    from lumos_core.benchmarks.agents import LONG_BATCHES, LONG_RECIPE
+    from lumos_core.benchmarks.efficiency import RECIPES, profile_budget
+    from lumos_core.cli import build_parser
+
+    assert profile_budget("long", ("LUMOS", "GCBC"), {}) == {"LUMOS": LONG_BATCHES,
+                                                             "GCBC": LONG_BATCHES}
+    assert profile_budget("long", ("LUMOS", "GCBC"), {"GCBC": 7}) == {"LUMOS": LONG_BATCHES,
+                                                                      "GCBC": 7}
+    assert profile_budget("cpu", ("LUMOS", "GCBC"), {}) == {}        # --minutes decides
+    assert RECIPES["long"][0] == tuple(LONG_RECIPE)
+    with pytest.raises(ValueError, match="unknown profile 'longest'; known: cpu, long"):
+        profile_budget("longest", ("GCBC",), {})
+    args = build_parser().parse_args(["benchmark", "efficiency", "--features", "f",
+                                      "--profile", "long", "--recipe-set", "agent_train.seed=2"])
+    assert args.profile == "long" and args.recipe_set == ["agent_train.seed=2"]
+
+
 def test_interrupted_benchmark_reuses_finished_trainings_only(tmp_path):
     from lumos_core.benchmarks.agents import _trained
 

@@ -8,9 +8,22 @@ import json
 import time
 from pathlib import Path
 
-from lumos_core.benchmarks.agents import (CPU_RECIPE, VARIANTS, _cmd, _slug, batch_item,
-                                          budget_args, checked_batches, checked_variants,
-                                          train_parallel)
+from lumos_core.benchmarks.agents import (CPU_RECIPE, LONG_BATCHES, LONG_RECIPE, VARIANTS, _cmd,
+                                          _slug, batch_item, budget_args, checked_batches,
+                                          checked_variants, train_parallel)
+
+#: recipes of ``--profile``: the base settings and the batches every variant trains (0: the
+#: ``--minutes`` budget), as in `lumos benchmark agents` (profiles ``cpu`` and ``long``)
+RECIPES = {"cpu": (tuple(CPU_RECIPE), 0), "long": (tuple(LONG_RECIPE), LONG_BATCHES)}
+
+
+def profile_budget(profile: str, variants, batches: dict[str, int]) -> dict[str, int]:
+    """The fixed batch budgets of a run of ``profile``: the profile's own for every variant
+    (``long``: :data:`LONG_BATCHES`), the ``batches`` given overriding it per variant."""
+    if profile not in RECIPES:
+        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(RECIPES)}")
+    default = RECIPES[profile][1]
+    return {**({v: default for v in variants} if default else {}), **batches}
 
 
 def efficiency(features: str | Path, out: str | Path, levels: tuple[int, ...] = (2, 10, 50, 150),
@@ -127,20 +140,26 @@ def register(sub) -> None:
     parser.add_argument("--chains", type=POSITIVE, default=100, help="chains per run")
     parser.add_argument("--parallel", type=POSITIVE, default=2, help="trainings at once")
     parser.add_argument("--workers", type=POSITIVE, default=2, help="evaluation workers")
+    parser.add_argument("--profile", choices=sorted(RECIPES), default="cpu",
+                        help="the recipe: cpu (benchmark agents' CPU recipe, --minutes or "
+                             "--batches of training) or long (the strongest recipe, "
+                             f"{LONG_BATCHES} batches per training unless --batches says "
+                             "otherwise; ~30 min per LUMOS/GCBC pair on one core each)")
     parser.add_argument("--recipe-set", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
-                        help="override on top of the CPU recipe (repeatable), e.g. "
-                             "agent.bc_warmup=500 for shorter trainings")
+                        help="override on top of the profile's recipe (repeatable), e.g. "
+                             "agent.bc_warmup=500 for shorter trainings or "
+                             "agent_train.seed=2 for another training seed")
     parser.set_defaults(handler=main)
 
 
 def main(args) -> int:
     from lumos_core.runs import writable_dir
 
-    batches = dict(args.batches)
+    batches = profile_budget(args.profile, args.variants, dict(args.batches))
     writable_dir(args.out)
     efficiency(args.features, args.out, tuple(args.levels), tuple(args.variants),
                args.minutes, args.chains, args.parallel, args.workers,
-               recipe=tuple(CPU_RECIPE) + tuple(args.recipe_set), batches=batches)
+               recipe=RECIPES[args.profile][0] + tuple(args.recipe_set), batches=batches)
     print(Path(args.out, "efficiency.md").read_text(), end="")
     return 0
