@@ -128,6 +128,10 @@ def test_compare_eager_benchmarks_report_both_paths():
     assert "| debug | cpu | 1 | 2x8 | fp32 |" in world_model.compare_table([row])
     row = policy.compare_update("debug", updates=1)
     assert row["ratio"] > 0 and "| debug | cpu | 1 | 8 | fp32 |" in policy.compare_table([row])
+    # the agent update likewise: FLOPs of one update and each path's fraction of its peak
+    assert row["flops_per_update"] > 0
+    assert all(0 < v["peak_fraction"] for v in row["variants"].values())
+    assert [v["dtype"] for v in row["variants"].values()] == ["fp32", "bf16"]
 
 
 def test_compare_eager_curve_trains_every_path_alike():
@@ -165,4 +169,12 @@ def test_compare_eager_reports_each_paths_peak_memory(capsys):
     assert len(rows) == 2
     for line in rows:
         peak = line.rstrip(" |").rsplit("|", 1)[1].strip()
+        assert float(peak) > 0, line
+    # the agent update's table: the peak-memory column before the first losses
+    assert main(["benchmark", "policy", "--compare-eager", "--presets", "debug",
+                 "--updates", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| debug")]
+    assert len(rows) == 2
+    for line in rows:
+        peak = line.rstrip(" |").split("|")[-2].strip()
         assert float(peak) > 0, line

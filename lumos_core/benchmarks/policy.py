@@ -94,13 +94,45 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
             "step_ms_max": 1000 * lat[-1], "threads": threads}
 
 
+def update_peak_mb(preset: str, threads: int = 1, dtype: torch.dtype | None = None,
+                   device: str = "cpu") -> float:
+    """Peak memory (MB) of two agent updates of ``preset`` under ``dtype`` autocast: the
+    process's max RSS on a CPU (run it in a process of its own), the allocator's peak on a
+    GPU."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = load_config(preset)
+    dev = torch.device(device)
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model)).to(dev)
+    batch = _batch(cfg, 2 * cfg.agent_train.batch_size, dev)
+    opts = (torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
+            torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
+    for _ in range(2):                    # the optimisers' state exists from the first
+        _update(agent, *opts, batch, dtype)
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2 ** 20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _update_peak_mb(kwargs: dict) -> float:
+    return update_peak_mb(**kwargs)
+
+
 def compare_update(preset: str, threads: int = 1, updates: int = 5,
                    compiled: bool = False, device: str = "cpu") -> dict:
     """A full agent update in plain fp32 against the default (``agent_train.precision``)
     path, interleaved update by update on the same batch: seconds (median, min, max), ratio.
     ``compiled``: a third path, the default one with ``torch.compile`` (lumos_core/compile.py),
     and the losses of each path on the first batch with the same draws. ``device``: where the
-    update runs (e.g. ``cuda``)."""
+    update runs (e.g. ``cuda``). Also the FLOPs of one update (``FlopCounterMode`` over the
+    fp32 path: matrix products and convolutions, forward and backward) and each path's
+    achieved FLOP/s as a fraction of a large matmul's in its number format, measured in the
+    same run (:func:`lumos_core.benchmarks.world_model.peak_flops`)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lumos_core.benchmarks.world_model import peak_flops
     from lumos_core.compile import compile_modules, imagination_hot_modules
 
     torch.set_num_threads(threads)
@@ -132,11 +164,20 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
            "updates": updates,
            "variants": interleaved(lambda name: _update(*runs[name], batch, variants[name]),
                                    list(variants), updates, warmup=2 if compiled else 1)}
-    base = out["variants"][list(variants)[0]]["median_s"]   # fp32
+    plain = list(variants)[0]                               # fp32
+    with FlopCounterMode(display=False) as counter:
+        _update(*runs[plain], batch, variants[plain])
+    out["flops_per_update"] = flops = counter.get_total_flops()
+    peaks = {dtype: peak_flops(dtype or torch.float32, device)
+             for dtype in set(variants.values())}
+    base = out["variants"][plain]["median_s"]
     for name, v in out["variants"].items():
         v["windows_per_s"] = windows / v["median_s"]
         v["speedup"] = base / v["median_s"]
         v["policy_loss"], v["critic_loss"] = losses[name]
+        v["dtype"] = describe(variants[name])
+        v["peak_flops_per_s"] = peaks[variants[name]]
+        v["peak_fraction"] = flops / v["median_s"] / v["peak_flops_per_s"]
     default = next(name for name in variants if name.endswith("(default)"))
     out["ratio"] = base / out["variants"][default]["median_s"]
     return out
@@ -145,16 +186,20 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
 def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare_update` rows."""
     lines = ["| preset | device | threads | windows | path | update s (median, min-max, n) | "
-             "windows/s | speed-up | first losses (policy / critic) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "windows/s | speed-up | GFLOP/update | achieved FLOP/s of peak | "
+             "peak MB (own process) | first losses (policy / critic) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for name, v in r["variants"].items():
+            peak = f"{v['peak_mb']:.0f}" if "peak_mb" in v else "-"
             lines.append(f"| {r['preset']} | {r.get('device', 'cpu')} | {r['threads']} | "
                          f"{r['windows']} | {name} | "
                          f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f}, "
                          f"{r['updates']}) | {v['windows_per_s']:.0f} | "
-                         f"{v['speedup']:.2f} | {v['policy_loss']:.5f} / "
-                         f"{v['critic_loss']:.5f} |")
+                         f"{v['speedup']:.2f} | {r['flops_per_update'] / 1e9:.2f} | "
+                         f"{100 * v['peak_fraction']:.0f} % of "
+                         f"{v['peak_flops_per_s'] / 1e9:.0f} GFLOP/s | {peak} | "
+                         f"{v['policy_loss']:.5f} / {v['critic_loss']:.5f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -191,8 +236,24 @@ def register(sub) -> None:
 
 def main(args) -> int:
     if args.compare_eager:
-        print(compare_table([compare_update(p, args.threads, args.updates, args.compile,
-                                            args.device) for p in args.presets]), end="")
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        rows = []
+        for preset in args.presets:
+            row = compare_update(preset, args.threads, args.updates, args.compile, args.device)
+            # peak memory of each eager path in a process of its own (this one holds all)
+            for name, v in row["variants"].items():
+                if name.endswith("+ compile"):
+                    continue
+                dtype = {"fp32": None, "bf16": torch.bfloat16,
+                         "fp16": torch.float16}[v["dtype"]]
+                with ctx.Pool(1) as pool:
+                    v["peak_mb"] = pool.apply(_update_peak_mb, ({
+                        "preset": preset, "threads": args.threads, "dtype": dtype,
+                        "device": args.device},))
+            rows.append(row)
+        print(compare_table(rows), end="")
         return 0
     if args.device != "cpu":
         raise SystemExit("lumos benchmark policy: --device is for --compare-eager (the "
