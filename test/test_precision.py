@@ -178,3 +178,23 @@ def test_compare_eager_reports_each_paths_peak_memory(capsys):
     for line in rows:
         peak = line.rstrip(" |").split("|")[-2].strip()
         assert float(peak) > 0, line
+
+
+def test_peak_memory_counts_only_what_runs_after_the_reset():
+    """The agent update's peak memory is measured after a reset of the process's peak (a
+    CLI's imports had made every path's figure the same 987 MB): memory freed before the
+    reset does not count, memory taken after it does."""
+    import sys
+
+    from lumos_core.benchmarks.timing import peak_rss_mb, reset_peak_rss
+
+    big = torch.ones(64 * 2 ** 20 // 4)         # 64 MB, touched
+    del big
+    with_big = peak_rss_mb()
+    if not sys.platform.startswith("linux") or not reset_peak_rss():
+        pytest.skip("no resettable peak resident set here")
+    before = peak_rss_mb()
+    assert before < with_big - 48                 # the freed 64 MB no longer count
+    more = torch.ones(64 * 2 ** 20 // 4)
+    assert peak_rss_mb() - before > 48            # what runs after the reset does
+    del more

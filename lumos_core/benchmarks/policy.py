@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lumos_core.agent import LumosAgent
-from lumos_core.benchmarks.timing import interleaved
+from lumos_core.benchmarks.timing import interleaved, peak_rss_mb, reset_peak_rss
 from lumos_core.checkpoint import save_checkpoint
 from lumos_core.config import load_config
 from lumos_core.language import MODEL_ID
@@ -96,9 +96,10 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
 
 def update_peak_mb(preset: str, threads: int = 1, dtype: torch.dtype | None = None,
                    device: str = "cpu") -> float:
-    """Peak memory (MB) of two agent updates of ``preset`` under ``dtype`` autocast: the
-    process's max RSS on a CPU (run it in a process of its own), the allocator's peak on a
-    GPU."""
+    """Peak memory (MB) of two agent updates of ``preset`` under ``dtype`` autocast: on a
+    CPU the process's peak resident set while updating (run it in a process of its own; the
+    peak of the imports before, e.g. a CLI's, is reset where Linux allows), the allocator's
+    peak on a GPU."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = load_config(preset)
@@ -107,13 +108,12 @@ def update_peak_mb(preset: str, threads: int = 1, dtype: torch.dtype | None = No
     batch = _batch(cfg, 2 * cfg.agent_train.batch_size, dev)
     opts = (torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
             torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
+    reset_peak_rss()
     for _ in range(2):                    # the optimisers' state exists from the first
         _update(agent, *opts, batch, dtype)
     if dev.type == "cuda":
         return torch.cuda.max_memory_allocated() / 2 ** 20
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 def _update_peak_mb(kwargs: dict) -> float:

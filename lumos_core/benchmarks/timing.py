@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+import resource
 import time
+from pathlib import Path
 from typing import Callable
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident set (``VmHWM``) to its current size, so that
+    :func:`peak_rss_mb` measures what runs from here on; False where Linux's
+    ``/proc/self/clear_refs`` is not writable (the peak then includes what ran before)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set in MB: ``VmHWM`` (which :func:`reset_peak_rss`
+    resets), else the lifetime maximum ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def interleaved(run: Callable[[str], object], names: list[str], repeats: int,
