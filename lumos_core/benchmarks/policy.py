@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from lumos_core.agent import LumosAgent
-from lumos_core.benchmarks.timing import interleaved, peak_rss_mb, reset_peak_rss
+from lumos_core.benchmarks.timing import (in_own_process, interleaved, peak_rss_mb,
+                                          reset_peak_rss)
 from lumos_core.checkpoint import save_checkpoint
 from lumos_core.config import load_config
 from lumos_core.language import MODEL_ID
@@ -94,9 +95,10 @@ def measure(preset: str, threads: int = 1, updates: int = 3, steps: int = 120) -
             "step_ms_max": 1000 * lat[-1], "threads": threads}
 
 
-def update_peak_mb(preset: str, threads: int = 1, dtype: torch.dtype | None = None,
+def update_peak_mb(preset: str, threads: int = 1, precision: str = "fp32",
                    device: str = "cpu") -> float:
-    """Peak memory (MB) of two agent updates of ``preset`` under ``dtype`` autocast: on a
+    """Peak memory (MB) of two agent updates of ``preset`` in ``precision`` (an
+    ``agent_train.precision`` value): on a
     CPU the process's peak resident set while updating (run it in a process of its own; the
     peak of the imports before, e.g. a CLI's, is reset where Linux allows), the allocator's
     peak on a GPU."""
@@ -104,6 +106,7 @@ def update_peak_mb(preset: str, threads: int = 1, dtype: torch.dtype | None = No
     torch.manual_seed(0)
     cfg = load_config(preset)
     dev = torch.device(device)
+    dtype = autocast_dtype(precision, dev, "agent")
     agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model)).to(dev)
     batch = _batch(cfg, 2 * cfg.agent_train.batch_size, dev)
     opts = (torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
@@ -114,10 +117,6 @@ def update_peak_mb(preset: str, threads: int = 1, dtype: torch.dtype | None = No
     if dev.type == "cuda":
         return torch.cuda.max_memory_allocated() / 2 ** 20
     return peak_rss_mb()
-
-
-def _update_peak_mb(kwargs: dict) -> float:
-    return update_peak_mb(**kwargs)
 
 
 def compare_update(preset: str, threads: int = 1, updates: int = 5,
@@ -236,22 +235,15 @@ def register(sub) -> None:
 
 def main(args) -> int:
     if args.compare_eager:
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")
         rows = []
         for preset in args.presets:
             row = compare_update(preset, args.threads, args.updates, args.compile, args.device)
             # peak memory of each eager path in a process of its own (this one holds all)
             for name, v in row["variants"].items():
-                if name.endswith("+ compile"):
-                    continue
-                dtype = {"fp32": None, "bf16": torch.bfloat16,
-                         "fp16": torch.float16}[v["dtype"]]
-                with ctx.Pool(1) as pool:
-                    v["peak_mb"] = pool.apply(_update_peak_mb, ({
-                        "preset": preset, "threads": args.threads, "dtype": dtype,
-                        "device": args.device},))
+                if not name.endswith("+ compile"):
+                    v["peak_mb"] = in_own_process(update_peak_mb, preset=preset,
+                                                  threads=args.threads, precision=v["dtype"],
+                                                  device=args.device)
             rows.append(row)
         print(compare_table(rows), end="")
         return 0

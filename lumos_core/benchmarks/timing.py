@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import resource
 import time
 from pathlib import Path
 from typing import Callable
+
+
+def in_own_process(fn: Callable, **kwargs):
+    """``fn(**kwargs)`` in a fresh (spawned) process, for figures that must be its own, such
+    as peak memory; returns its result."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, kwds=kwargs)
 
 
 def reset_peak_rss() -> bool:

@@ -9,13 +9,11 @@ proprio and one posterior step -- what the robot runs per camera frame).
 from __future__ import annotations
 
 import functools
-import multiprocessing as mp
-import resource
 import time
 
 import torch
 
-from lumos_core.benchmarks.timing import interleaved
+from lumos_core.benchmarks.timing import in_own_process, interleaved, peak_rss_mb
 from lumos_core.config import load_config
 from lumos_core.world_model import CAMERAS, WorldModel, parameter_count
 
@@ -104,18 +102,13 @@ def measure(preset: str, device: str = "cpu", threads: int = 1, train_steps: int
             if step >= 5:
                 lat.append(time.perf_counter() - start)
     lat.sort()
-    peak = (torch.cuda.max_memory_allocated() / 2 ** 20 if amp
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if amp else peak_rss_mb()
     return {"preset": preset, "obs_mode": cfg.world_model.obs_mode,
             "params": parameter_count(model), "batch": f"{b}x{t}",
             "train_step_s": train_s, "frames_per_s": b * t / train_s, "peak_mb": peak,
             "filter_ms_median": 1000 * lat[len(lat) // 2],
             "filter_ms_p95": 1000 * lat[int(0.95 * (len(lat) - 1))],
             "device": device, "threads": threads, "precision": describe(dtype)}
-
-
-def _measure(kwargs: dict) -> dict:
-    return measure(**kwargs)
 
 
 def peak_flops(dtype: torch.dtype, device: str = "cpu", n: int | None = None,
@@ -272,10 +265,6 @@ def compare(preset: str, device: str = "cpu", threads: int = 1, steps: int = 5,
     return out
 
 
-def _compare(kwargs: dict) -> dict:
-    return compare(**kwargs)
-
-
 def compare_table(rows: list[dict]) -> str:
     """Markdown table of :func:`compare` rows (one line per variant); on CUDA a column with
     each path's speed-up over the former default (fp16 autocast, eager)."""
@@ -317,14 +306,8 @@ def compare_table(rows: list[dict]) -> str:
 def benchmark(presets=("debug", "state", "cpu", "paper"), device: str = "cpu",
               threads: int = 1, train_steps: int = 3) -> list[dict]:
     """:func:`measure` for each preset, each in a fresh process."""
-    ctx = mp.get_context("spawn")
-    results = []
-    for preset in presets:
-        with ctx.Pool(1) as pool:
-            results.append(pool.apply(_measure, ({"preset": preset, "device": device,
-                                                  "threads": threads,
-                                                  "train_steps": train_steps},)))
-    return results
+    return [in_own_process(measure, preset=preset, device=device, threads=threads,
+                           train_steps=train_steps) for preset in presets]
 
 
 def table(results: list[dict]) -> str:
@@ -368,26 +351,21 @@ def register(sub) -> None:
 
 def main(args) -> int:
     if args.compare_eager:
-        ctx = mp.get_context("spawn")
         rows = []
         for preset in args.presets:
             batch = tuple(args.batch) if args.batch else None
-            with ctx.Pool(1) as pool:
-                row = pool.apply(_compare, ({
-                    "preset": preset, "device": args.device, "threads": args.threads,
-                    "steps": args.train_steps, "batch": batch, "compiled": args.compile,
-                    "curve": args.curve or 0},))
+            row = in_own_process(compare, preset=preset, device=args.device,
+                                 threads=args.threads, steps=args.train_steps, batch=batch,
+                                 compiled=args.compile, curve=args.curve or 0)
             # peak memory of each plain eager path in a process of its own (one process
             # holds all)
             for name, v in row["variants"].items():
                 if not v["eager"]:
                     continue
-                precision = v["precision"]
-                with ctx.Pool(1) as pool:
-                    row["variants"][name]["peak_mb"] = pool.apply(_measure, ({
-                        "preset": preset, "device": args.device, "threads": args.threads,
-                        "train_steps": 1, "batch": batch, "latency_steps": 1,
-                        "precision": precision},))["peak_mb"]
+                v["peak_mb"] = in_own_process(
+                    measure, preset=preset, device=args.device, threads=args.threads,
+                    train_steps=1, batch=batch, latency_steps=1,
+                    precision=v["precision"])["peak_mb"]
             rows.append(row)
         print(compare_table(rows), end="")
         return 0
