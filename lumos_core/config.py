@@ -162,6 +162,12 @@ class CollectConfig(Section):
                                     "1/(1 + completions of it so far in the episode), so that "
                                     "every task is visited often; false: a family uniformly, "
                                     "then a task in it.")
+    multimodal: bool = doc(False, "The expert does each task one of several ways, chosen at "
+                                  "random per plan: a block grasped at either of its two "
+                                  "equivalent yaws (the wrist turns one way or the other) and "
+                                  "the approach straight or by a detour 7 cm to either side. "
+                                  "Human play (the paper's data) is multimodal; the scripted "
+                                  "expert's one way per task and state is not (false).")
     lang_density: float = doc(0.01, "Language-annotated windows per recorded frame, as CALVIN "
                                     "counts its '1 %' (D: ~5 100 windows over 512 k frames, one "
                                     "per ~100 frames); each annotates one oracle-detected task "

@@ -2,6 +2,7 @@
 states (the data's upper bound).
 
     lumos benchmark expert --trials 50      # every task from >= 50 random feasible states
+    lumos benchmark expert --multimodal     # the expert of collect.multimodal play
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def prepare(env: PlayTableEnv, expert: ScriptedExpert, task: str, rng: np.random
     return False
 
 
-def _expert_trials(args: tuple[str, int, int]) -> dict:
-    task, trials, seed = args
+def _expert_trials(args: tuple[str, int, int, bool]) -> dict:
+    task, trials, seed, multimodal = args
     rng = np.random.default_rng(seed)
     with PlayTableEnv(SimConfig(render=False)) as env:
-        expert = ScriptedExpert(env, rng)
+        expert = ScriptedExpert(env, rng, multimodal=multimodal)
         success, prepared, started = 0, 0, time.perf_counter()
         for _ in range(trials):
             if not prepare(env, expert, task, rng):
@@ -67,9 +68,10 @@ def _expert_trials(args: tuple[str, int, int]) -> dict:
 
 
 def expert_success(trials: int = 50, seed: int = 0, workers: int = 2,
-                   tasks: tuple[str, ...] = TASKS) -> list[dict]:
-    """Success of the scripted expert on every task over ``trials`` random feasible states."""
-    jobs = [(task, trials, seed * 1000 + i) for i, task in enumerate(tasks)]
+                   tasks: tuple[str, ...] = TASKS, multimodal: bool = False) -> list[dict]:
+    """Success of the scripted expert on every task over ``trials`` random feasible states
+    (``multimodal``: the expert of ``collect.multimodal`` play)."""
+    jobs = [(task, trials, seed * 1000 + i, multimodal) for i, task in enumerate(tasks)]
     with mp.get_context("spawn").Pool(workers) as pool:
         return list(pool.imap(_expert_trials, jobs))
 
@@ -93,9 +95,13 @@ def register(sub) -> None:
     parser.add_argument("--trials", type=POSITIVE, default=50, help="trials per task")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=POSITIVE, default=2)
+    parser.add_argument("--multimodal", action="store_true",
+                        help="the expert of collect.multimodal play (random grasp turn and "
+                             "detour)")
     parser.set_defaults(handler=main)
 
 
 def main(args) -> int:
-    print(expert_table(expert_success(args.trials, args.seed, args.workers)), end="")
+    print(expert_table(expert_success(args.trials, args.seed, args.workers,
+                                      multimodal=args.multimodal)), end="")
     return 0

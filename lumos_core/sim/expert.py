@@ -24,6 +24,10 @@ OPEN, CLOSE = 1.0, -1.0
 #: placing: the held block's underside this far above the container's walls when let go
 DROP_CLEARANCE = 0.012
 DROP_TOL = 0.012
+#: multimodal play: grasp yaws up to this far from the current yaw are candidates
+MODE_TURN = 2.3
+#: multimodal play: detours only on moves longer than this, sideways by this much
+DETOUR_MIN, DETOUR_SIDE = 0.12, 0.07
 
 
 @dataclass
@@ -58,10 +62,13 @@ class ScriptedExpert:
     """Plans and executes any feasible task of :data:`TASKS` in a :class:`PlayTableEnv`."""
 
     def __init__(self, env: PlayTableEnv, rng: np.random.Generator | None = None,
-                 noise: float = 0.0) -> None:
+                 noise: float = 0.0, multimodal: bool = False) -> None:
         self.env = env
         self.rng = rng or np.random.default_rng(0)
         self.noise = noise
+        #: each plan picks one of several ways to do its task (see :meth:`_block_yaw`,
+        #: :meth:`_detour`); False: one way per task and state, as the first expert
+        self.multimodal = multimodal
         self.plan: list[Waypoint] = []
         self.task: str | None = None
         self._index = 0
@@ -158,8 +165,10 @@ class ScriptedExpert:
         if tcp[2] < TRANSIT_Z - 0.03:
             plan.append(Waypoint((tcp[0], tcp[1], TRANSIT_Z), yaw, self.env.gripper_action,
                                  tol=0.02))
-        plan += getattr(self, "_plan_" + self._family(task))(task, state, yaw)
-        self.plan, self.task = plan, task
+        steps = getattr(self, "_plan_" + self._family(task))(task, state, yaw)
+        if self.multimodal:
+            plan += self._detour(tcp, steps[0])
+        self.plan, self.task = plan + steps, task
         self._index, self._count, self._settled = 0, 0, 0
 
     def start_release(self) -> None:
@@ -183,6 +192,39 @@ class ScriptedExpert:
         self.task = None
         self._index, self._count, self._settled = 0, 0, 0
 
+    def _detour(self, tcp: np.ndarray, first: Waypoint) -> list[Waypoint]:
+        """Multimodal play: a third of the moves to the task's first waypoint go straight, a
+        third pass a point 7 cm to the left of the straight line's midpoint, a third 7 cm to
+        the right (sideways in the table plane; moves over 12 cm only). The average of the
+        three paths is the straight one, so a detour is a mode that a plan can name and an
+        averaging policy cannot copy."""
+        mode = int(self.rng.integers(3)) - 1
+        goal = np.asarray(first.pos, dtype=float)
+        if mode == 0 or np.linalg.norm(goal - tcp) < DETOUR_MIN:
+            return []
+        delta = goal[:2] - tcp[:2]
+        flat = float(np.linalg.norm(delta))
+        side = np.array([-delta[1], delta[0]]) / flat if flat > 0.05 else np.array([0.0, 1.0])
+        x, y = (tcp[:2] + goal[:2]) / 2 + mode * DETOUR_SIDE * side
+        z = max((float(tcp[2]) + goal[2]) / 2, TRANSIT_Z - 0.03)
+        yaw = float(self.env.tcp_pose()[1][2])
+        halfway = yaw + float(wrap_angle(first.yaw - yaw)) / 2   # the turn shared by both legs
+        return [Waypoint((float(x), float(y), z), halfway, first.gripper, tol=0.03)]
+
+    def _block_yaw(self, block_yaw: float, yaw: float) -> float:
+        """The gripper yaw to grasp a block at (``yaw``: the TCP's now).
+
+        One mode: across the short side, nearest to yaw 0. Multimodal play: either of the
+        equivalent yaws (the gripper is symmetric under a half turn) within ``MODE_TURN`` of
+        the current yaw, chosen at random: the wrist turns one way or the other, and the
+        average of the two turns (an action a mean-squared-error policy learns) is neither.
+        """
+        if not self.multimodal:
+            return _grasp_yaw(block_yaw)
+        candidates = [block_yaw + k * math.pi for k in range(-3, 4)
+                      if abs(block_yaw + k * math.pi - yaw) <= MODE_TURN]
+        return float(candidates[int(self.rng.integers(len(candidates)))])
+
     @staticmethod
     def _family(task: str) -> str:
         for family in ("lift", "push", "rotate", "place_in_drawer", "place_in_slider", "unstack",
@@ -200,8 +242,9 @@ class ScriptedExpert:
     def _plan_lift(self, task, state, yaw):
         color = task.split("_")[1]
         x, y, _ = state.pos(color)
-        return self._grasp(color, state, _grasp_yaw(state.yaw(color))) + [
-            Waypoint((x, y, TRANSIT_Z), _grasp_yaw(state.yaw(color)), CLOSE, tol=0.015)]
+        grasp = self._block_yaw(state.yaw(color), yaw)
+        return self._grasp(color, state, grasp) + [
+            Waypoint((x, y, TRANSIT_Z), grasp, CLOSE, tol=0.015)]
 
     def _plan_rotate(self, task, state, yaw):
         color = task.split("_")[1]
@@ -272,7 +315,7 @@ class ScriptedExpert:
 
     def _plan_unstack(self, task, state, yaw):
         top, _ = sorted(state.stacked_pairs())[0]
-        grasp = _grasp_yaw(state.yaw(top))
+        grasp = self._block_yaw(state.yaw(top), yaw)
         x, y, z = state.pos(top)
         spot = self._free_spot(state, top)
         h = scene.BLOCK_SIZES[top][2]

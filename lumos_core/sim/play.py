@@ -47,7 +47,7 @@ class PlayRecorder:
         self.env = env
         self.cfg = cfg
         self.rng = rng
-        self.expert = ScriptedExpert(env, rng, noise=cfg.noise)
+        self.expert = ScriptedExpert(env, rng, noise=cfg.noise, multimodal=cfg.multimodal)
 
     def _new_buffers(self) -> None:
         keys = ["actions", "rel_actions", "robot_obs", "scene_obs"]
