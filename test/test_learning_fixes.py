@@ -183,6 +183,25 @@ def test_play_starts_tasks_where_a_completion_left_the_robot():
     assert min(gaps[0.0]) > 1
 
 
+def test_multimodal_play_records_completed_tasks_and_older_data_reads_as_one_mode(tmp_path):
+    """collect.multimodal reaches the play's expert, its play completes tasks as the one-mode
+    play does, and a collect.json recorded before the setting existed reads as one mode."""
+    import json
+
+    from lumos_core.sim.collect import recorded_settings
+    from lumos_core.sim.env import PlayTableEnv
+    from lumos_core.sim.play import PlayRecorder
+
+    cfg = CollectConfig(home_prob=0.0, pause_prob=0.0, free_motion_prob=0.0, multimodal=True)
+    with PlayTableEnv(SimConfig(render=False)) as env:
+        recorder = PlayRecorder(env, cfg, np.random.default_rng(0))
+        assert recorder.expert.multimodal
+        _, events = recorder.episode(800, 0)
+    assert len(events) >= 4, events
+    (tmp_path / "collect.json").write_text(json.dumps({"sim": {}, "collect": {"frames": 10}}))
+    assert recorded_settings(tmp_path)[1].multimodal is False
+
+
 def test_data_recorded_before_interruptions_keep_their_setting(tmp_path):
     """A collect.json without ``interrupt_prob`` was recorded with every plan run to its end."""
     import json
