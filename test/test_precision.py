@@ -198,3 +198,25 @@ def test_peak_memory_counts_only_what_runs_after_the_reset():
     more = torch.ones(64 * 2 ** 20 // 4)
     assert peak_rss_mb() - before > 48            # what runs after the reset does
     del more
+
+
+def test_world_model_peak_memory_counts_only_its_own_steps():
+    """The world model's peak memory was the process's lifetime peak (what the imports and
+    the caller reached before counted too); it is now measured from a reset before the
+    model's steps, as the agent update's is."""
+    import sys
+
+    from lumos_core.benchmarks.timing import peak_rss_mb, reset_peak_rss
+    from lumos_core.benchmarks.world_model import measure
+
+    if not sys.platform.startswith("linux") or not reset_peak_rss():
+        pytest.skip("no resettable peak resident set here")
+    threads = torch.get_num_threads()
+    big = torch.ones(512 * 2 ** 20 // 4)         # 512 MB, touched, then freed
+    del big
+    with_big = peak_rss_mb()
+    try:
+        row = measure("debug", train_steps=1, latency_steps=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert 0 < row["peak_mb"] < with_big - 256

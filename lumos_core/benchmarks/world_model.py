@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from lumos_core.benchmarks.timing import in_own_process, interleaved, peak_rss_mb
+from lumos_core.benchmarks.timing import in_own_process, interleaved, peak_rss_mb, reset_peak_rss
 from lumos_core.config import load_config
 from lumos_core.world_model import CAMERAS, WorldModel, parameter_count
 
@@ -74,6 +74,9 @@ def measure(preset: str, device: str = "cpu", threads: int = 1, train_steps: int
     else:
         dtype = autocast_dtype(cfg.wm_train.precision if precision == "default" else precision,
                                dev, cfg.world_model.obs_mode)
+    # the peak from here on: the model, its inputs and the steps, not what the imports and
+    # the caller's process reached before (a CLI's imports alone: ~1 GB)
+    reset_peak_rss()
     times = []
     for step in range(train_steps + 1):
         start = time.perf_counter()
