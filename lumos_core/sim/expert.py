@@ -52,10 +52,15 @@ class Waypoint:
     arrive_gripper: float | None = None
 
 
+def _grasp_yaws(block_yaw: float, turns: int = 2) -> list[float]:
+    """Gripper yaws that close across the block's short side (the gripper is symmetric under
+    a half turn), up to ``turns`` half turns either way of the block's yaw."""
+    return [block_yaw + k * math.pi for k in range(-turns, turns + 1)]
+
+
 def _grasp_yaw(block_yaw: float, bias: float = 0.0) -> float:
     """Gripper yaw that closes across the block's short side, nearest to ``bias``."""
-    candidates = [block_yaw + k * math.pi for k in range(-2, 3)]
-    return min(candidates, key=lambda y: abs(y - bias))
+    return min(_grasp_yaws(block_yaw), key=lambda y: abs(y - bias))
 
 
 class ScriptedExpert:
@@ -167,7 +172,7 @@ class ScriptedExpert:
                                  tol=0.02))
         steps = getattr(self, "_plan_" + self._family(task))(task, state, yaw)
         if self.multimodal:
-            plan += self._detour(tcp, steps[0])
+            plan += self._detour(tcp, yaw, steps[0])
         self.plan, self.task = plan + steps, task
         self._index, self._count, self._settled = 0, 0, 0
 
@@ -192,7 +197,7 @@ class ScriptedExpert:
         self.task = None
         self._index, self._count, self._settled = 0, 0, 0
 
-    def _detour(self, tcp: np.ndarray, first: Waypoint) -> list[Waypoint]:
+    def _detour(self, tcp: np.ndarray, yaw: float, first: Waypoint) -> list[Waypoint]:
         """Multimodal play: a third of the moves to the task's first waypoint go straight, a
         third pass a point 7 cm to the left of the straight line's midpoint, a third 7 cm to
         the right (sideways in the table plane; moves over 12 cm only). The average of the
@@ -207,7 +212,6 @@ class ScriptedExpert:
         side = np.array([-delta[1], delta[0]]) / flat if flat > 0.05 else np.array([0.0, 1.0])
         x, y = (tcp[:2] + goal[:2]) / 2 + mode * DETOUR_SIDE * side
         z = max((float(tcp[2]) + goal[2]) / 2, TRANSIT_Z - 0.03)
-        yaw = float(self.env.tcp_pose()[1][2])
         halfway = yaw + float(wrap_angle(first.yaw - yaw)) / 2   # the turn shared by both legs
         return [Waypoint((float(x), float(y), z), halfway, first.gripper, tol=0.03)]
 
@@ -221,8 +225,7 @@ class ScriptedExpert:
         """
         if not self.multimodal:
             return _grasp_yaw(block_yaw)
-        candidates = [block_yaw + k * math.pi for k in range(-3, 4)
-                      if abs(block_yaw + k * math.pi - yaw) <= MODE_TURN]
+        candidates = [c for c in _grasp_yaws(block_yaw, turns=3) if abs(c - yaw) <= MODE_TURN]
         return float(candidates[int(self.rng.integers(len(candidates)))])
 
     @staticmethod
