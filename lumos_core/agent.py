@@ -207,19 +207,6 @@ class BehaviourModel(nn.Module):
             self.align_lang = nn.Sequential(nn.Linear(cfg.goal_dim, 128), nn.ReLU(),
                                             nn.Linear(128, cfg.goal_dim))
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-        # compiled tails (all layers but the first) of the actor and critics, by id of the
-        # network (compile_networks); a plain dict: not registered, state_dict unchanged
-        self._tails: dict[int, nn.Module] = {}
-
-    def compile_networks(self) -> None:
-        """``torch.compile`` the actor's and the critics' layers after the first (the first
-        is computed in :meth:`_conditioned`); weights and state_dict keys stay the same."""
-        from lumos_core.compile import compiled
-
-        for name in ("actor", "critic", "target_critic"):
-            net = getattr(self, name, None)
-            if net is not None:
-                self._tails[id(net)] = compiled(net[1:])
 
     def load_weights(self, state: dict) -> None:
         """``load_state_dict`` (strict) that also accepts checkpoints written before the
@@ -288,8 +275,7 @@ class BehaviourModel(nn.Module):
         x = F.linear(seen, net[0].weight[:, :seen.shape[-1]])
         while cond.dim() < x.dim():
             cond = cond.unsqueeze(-2)
-        tail = self._tails.get(id(net))
-        return (net[1:] if tail is None else tail)(x + cond)
+        return net[1:](x + cond)
 
     def action_dist(self, feat: torch.Tensor, goal: torch.Tensor | None,
                     plan: torch.Tensor | None, cond: torch.Tensor | None = None
@@ -429,6 +415,12 @@ class LumosAgent(nn.Module):
 
     def losses(self, batch: dict, bc_only: bool = False, critic_too: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """:meth:`loss_terms` with its metrics as floats."""
+        policy, critic, metrics = self.loss_terms(batch, bc_only, critic_too)
+        return policy, critic, {k: v.item() for k, v in metrics.items()}
+
+    def loss_terms(self, batch: dict, bc_only: bool = False, critic_too: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Policy loss, critic loss (None without imagination) and metrics; ``bc_only``
         replaces imagination by behaviour cloning (the ``bc_warmup`` phase); ``critic_too``
         with it also returns a critic loss on imagined rollouts of the current actor (no
@@ -446,7 +438,7 @@ class LumosAgent(nn.Module):
         codes = b.code(feat)
         last = mask.long().sum(1) - 1
         goal = b.goal(codes, last, batch["lang"], batch["is_lang"])
-        metrics: dict[str, float] = {}
+        metrics: dict[str, torch.Tensor] = {}
         policy = torch.zeros((), device=feat.device)
         plan = None
         if b.uses_plan:
@@ -456,7 +448,7 @@ class LumosAgent(nn.Module):
             kl, _, _ = balanced_kl(b.plan_logits(rec_logits), b.plan_logits(prop_logits),
                                    cfg.kl_balance)
             policy = policy + cfg.kl_scale * kl.mean()
-            metrics["plan_kl"] = kl.mean().item()
+            metrics["plan_kl"] = kl.mean().detach()
         if b.aligns:
             select = batch["align"] & batch["is_lang"]
             if select.sum() >= 2:
@@ -469,12 +461,12 @@ class LumosAgent(nn.Module):
                 align = clip_loss(b.align_seq(seq_feat[select]), b.align_lang(goal[select]),
                                   b.logit_scale, task)
                 policy = policy + cfg.alignment_scale * align
-                metrics["align"] = align.item()
+                metrics["align"] = align.detach()
         if not b.imagines or cfg.ditto_bc_scale > 0 or bc_only:
             # behaviour cloning on the expert latents (GCBC, MCIL, the no-DITTO ablation; the
             # optional BC term of LUMOS)
             bc, mse = self.bc_loss(feat, goal, plan, batch["actions"], mask)
-            metrics["bc_mse"] = mse.item()
+            metrics["bc_mse"] = mse.detach()
             if not b.imagines or bc_only:
                 critic_loss = None
                 if b.imagines and critic_too:
@@ -518,7 +510,7 @@ class LumosAgent(nn.Module):
             else:
                 target = b.value(b.target_critic, traj, goal, plan)
                 returns = lambda_return(r, target, cfg.gamma, cfg.lambda_)
-        metrics = {"reward": r[:, :-1].mean().item(), "return": returns[:, 0].mean().item()}
+        metrics = {"reward": r[:, :-1].mean().detach(), "return": returns[:, 0].mean().detach()}
         critic_loss = None
         if cfg.bootstrap == "critic":
             # the critic sees detached inputs: its loss must not backpropagate through
@@ -526,7 +518,7 @@ class LumosAgent(nn.Module):
             value = b.value(b.critic, traj.detach(), goal.detach(),
                             None if plan is None else plan.detach())
             critic_loss = 0.5 * (value[:, :-1] - returns[:, :-1].detach()).pow(2).mean()
-            metrics["value"] = value.mean().item()
+            metrics["value"] = value.mean().detach()
         if critic_only:
             actor_loss = torch.zeros((), device=feat.device)
         else:

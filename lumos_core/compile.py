@@ -107,6 +107,20 @@ def compiled(module: nn.Module):
     return torch.compile(forward, backend=BACKEND)
 
 
+def compiled_function(fn):
+    """``fn`` compiled whole, e.g. the agent's loss with its imagination loop unrolled
+    (:meth:`~lumos_core.agent.LumosAgent.loss_terms`): static shapes (a training's batches
+    have one shape), one graph between the points where ``fn`` reads a tensor's value (which
+    run eagerly), random draws made by the eager kernels (``fallback_random``: the same stream
+    as an eager run's, so the paths stay comparable draw for draw). The module's parameters
+    are read, not copied: state_dict and checkpoints are the eager ones."""
+    _configure()
+    from torch._inductor import config as inductor_config
+
+    inductor_config.fallback_random = True
+    return torch.compile(fn, backend=BACKEND, dynamic=False)
+
+
 def compile_modules(modules: list[nn.Module]) -> int:
     """Compile each module in place: its ``forward`` becomes :func:`compiled`'s function (an
     instance attribute: the same parameters and state_dict keys; compile after any
@@ -128,10 +142,3 @@ def world_model_hot_modules(model: nn.Module) -> list[nn.Module]:
     rssm = model.rssm
     mods += [rssm.in_norm, rssm.gru, rssm.prior_net, rssm.post_h, rssm.post_out]
     return mods
-
-
-def imagination_hot_modules(model: nn.Module) -> list[nn.Module]:
-    """The world model's modules an imagined step calls (the agent never encodes or decodes
-    images): the recurrent cell and the prior."""
-    rssm = model.rssm
-    return [rssm.z_in, rssm.a_in, rssm.in_norm, rssm.gru, rssm.prior_net]

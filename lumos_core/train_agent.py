@@ -19,7 +19,7 @@ import torch
 from lumos_core.agent import LumosAgent
 from lumos_core.agent_data import WindowSampler
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
-from lumos_core.compile import compile_modules, imagination_hot_modules, wants_compile
+from lumos_core.compile import compiled_function, wants_compile
 from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
@@ -73,9 +73,10 @@ class AgentTrainer:
                                              weight_decay=0.01) if b.imagines else None)
         self.amp_dtype = autocast_dtype(t.precision, self.device, "agent")
         self.compiled = wants_compile(t.compile, self.device, "agent training")
-        if self.compiled:   # in place: the checkpoints' weights and keys stay the eager ones
-            compile_modules(imagination_hot_modules(world_model))
-            b.compile_networks()
+        # the whole loss, imagination loop included, as one compiled function (it reads the
+        # agent's parameters: the checkpoints' weights and keys stay the eager ones)
+        self.loss_terms = (compiled_function(self.agent.loss_terms) if self.compiled
+                           else self.agent.loss_terms)
         self.step = 0
         self.writer = None
         self.initialised_from: str | None = None
@@ -226,20 +227,25 @@ class AgentTrainer:
             group["lr"] = lr
         every = self.cfg.agent.critic_warmup_every
         with autocast(self.device.type, self.amp_dtype):
-            policy_loss, critic_loss, metrics = self.agent.losses(
+            policy_loss, critic_loss, terms = self.loss_terms(
                 batch, bc_only=warmup,
                 critic_too=warmup and every > 0 and self.step % every == 0)
-        if critic_loss is not None:
+        self.actor_opt.zero_grad(set_to_none=True)
+        if critic_loss is None:
+            policy_loss.backward()
+        else:
+            # one backward through both (their parameters are disjoint: the critic's loss
+            # reads detached inputs), as a compiled loss has one backward for all its outputs
             self.critic_opt.zero_grad(set_to_none=True)
-            critic_loss.backward()
+            torch.autograd.backward([critic_loss, policy_loss])
             torch.nn.utils.clip_grad_norm_(self.agent.behaviour.critic.parameters(),
                                            t.grad_clip)
             self.critic_opt.step()
-            metrics["critic_loss"] = critic_loss.item()
-        self.actor_opt.zero_grad(set_to_none=True)
-        policy_loss.backward()
         torch.nn.utils.clip_grad_norm_(self.agent.behaviour.actor_params(), t.grad_clip)
         self.actor_opt.step()
+        metrics = {k: v.item() for k, v in terms.items()}
+        if critic_loss is not None:
+            metrics["critic_loss"] = critic_loss.item()
         metrics["policy_loss"] = policy_loss.item()
         self.step += 1
         return metrics

@@ -101,31 +101,40 @@ def test_compiled_world_model_matches_eager(obs_mode, aot_eager):
     assert torch.allclose(g1, g0, rtol=1e-3, atol=1e-6)
 
 
-def test_compiled_agent_update_matches_eager(aot_eager):
+@pytest.mark.parametrize("mode", ["ditto", "bc_only", "critic_too"])
+def test_compiled_agent_loss_matches_eager(aot_eager, mode):
+    """The whole agent loss compiled (``agent_train.compile=always``: the imagination loop
+    unrolled into one graph) gives the eager losses, metrics and gradients with the same
+    draws, in each phase of a training (DITTO, the BC warm-up, the warm-up's critic batches)."""
     from lumos_core.agent import LumosAgent
     from lumos_core.world_model import WorldModel
 
-    cfg = load_config("debug")
+    cfg = load_config("debug", ["agent.ditto_bc_scale=1.0", "agent.return_norm=percentile"])
     torch.manual_seed(0)
-    wm = WorldModel(cfg.world_model)
-    agents = [LumosAgent(cfg.agent, wm) for _ in range(2)]
-    agents[1].load_state_dict(agents[0].state_dict())
-    wm_fast = WorldModel(cfg.world_model)
-    wm_fast.load_state_dict(wm.state_dict())
-    comp.compile_modules(comp.imagination_hot_modules(wm_fast))
-    agents[1].world_model = wm_fast
-    agents[1].behaviour.compile_networks()
-    assert list(agents[1].state_dict()) == list(agents[0].state_dict())
+    agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
     batch = random_agent_batch(cfg, 6)
+    flags = {"bc_only": mode != "ditto", "critic_too": mode == "critic_too"}
     out = []
-    for agent in agents:
+    for fn in (agent.loss_terms, comp.compiled_function(agent.loss_terms)):
+        agent.behaviour.return_scale.zero_()
+        agent.zero_grad(set_to_none=True)
         torch.manual_seed(2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            policy, critic, _ = agent.losses(batch)
-        out.append((policy.item(), critic.item()))
-    assert out[1][0] == pytest.approx(out[0][0], rel=RTOL, abs=1e-6)
-    assert out[1][1] == pytest.approx(out[0][1], rel=RTOL, abs=1e-6)
+            policy, critic, metrics = fn(batch, **flags)
+        losses = [policy] + ([] if critic is None else [critic])
+        torch.autograd.backward(losses)
+        grads = torch.cat([p.grad.flatten() for p in agent.behaviour.parameters()
+                           if p.grad is not None])
+        out.append(([v.item() for v in losses], {k: v.item() for k, v in metrics.items()},
+                    grads))
+    (eager, eager_metrics, eager_grad), (fast, fast_metrics, fast_grad) = out
+    assert (mode == "bc_only") == (len(eager) == 1) and len(fast) == len(eager)
+    assert fast == pytest.approx(eager, rel=RTOL, abs=1e-6)
+    assert fast_metrics.keys() == eager_metrics.keys()
+    assert list(fast_metrics.values()) == pytest.approx(list(eager_metrics.values()),
+                                                        rel=RTOL, abs=1e-6)
+    assert torch.allclose(fast_grad, eager_grad, rtol=1e-3, atol=1e-6)
 
 
 def test_compare_eager_benchmarks_add_the_compiled_path(aot_eager):

@@ -35,17 +35,19 @@ def _batch(cfg, windows: int, device: torch.device | str = "cpu") -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None = None) -> None:
-    """One full agent update (critic, then actor), under ``dtype`` autocast if given, on the
-    batch's device (waited for on a GPU, so that a timer around it measures the work)."""
+def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None = None,
+            loss_terms=None) -> None:
+    """One full agent update (both losses, one backward, both optimiser steps, as
+    ``lumos train-agent``'s), under ``dtype`` autocast if given, on the batch's device (waited
+    for on a GPU, so that a timer around it measures the work). ``loss_terms``: the loss
+    function (default ``agent.loss_terms``; e.g. its compiled form)."""
     device = batch["feat"].device
     with autocast(device.type, dtype):
-        policy_loss, critic_loss, _ = agent.losses(batch)
+        policy_loss, critic_loss, _ = (loss_terms or agent.loss_terms)(batch)
     critic_opt.zero_grad()
-    critic_loss.backward()
-    critic_opt.step()
     actor_opt.zero_grad()
-    policy_loss.backward()
+    torch.autograd.backward([critic_loss, policy_loss])
+    critic_opt.step()
     actor_opt.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -123,8 +125,9 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
                    compiled: bool = False, device: str = "cpu") -> dict:
     """A full agent update in plain fp32 against the default (``agent_train.precision``)
     path, interleaved update by update on the same batch: seconds (median, min, max), ratio.
-    ``compiled``: a third path, the default one with ``torch.compile`` (lumos_core/compile.py),
-    and the losses of each path on the first batch with the same draws. ``device``: where the
+    ``compiled``: a third path, the default one with the whole loss compiled
+    (:func:`lumos_core.compile.compiled_function`, as ``agent_train.compile=always``), and the
+    losses of each path on the first batch with the same draws. ``device``: where the
     update runs (e.g. ``cuda``). Also the FLOPs of one update (``FlopCounterMode`` over the
     fp32 path: matrix products and convolutions, forward and backward) and each path's
     achieved FLOP/s as a fraction of a large matmul's in its number format, measured in the
@@ -132,7 +135,7 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
     from torch.utils.flop_counter import FlopCounterMode
 
     from lumos_core.benchmarks.world_model import peak_flops
-    from lumos_core.compile import compile_modules, imagination_hot_modules
+    from lumos_core.compile import compiled_function
 
     torch.set_num_threads(threads)
     cfg = load_config(preset)
@@ -146,23 +149,24 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
         variants[describe(fast) + " + compile"] = fast
     windows = 2 * cfg.agent_train.batch_size
     batch = _batch(cfg, windows, dev)
-    runs, losses = {}, {}
+    runs, losses, loss_fns = {}, {}, {}
     for name, dtype in variants.items():
         torch.manual_seed(0)
         agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model)).to(dev)
-        if name.endswith("+ compile"):
-            compile_modules(imagination_hot_modules(agent.world_model))
-            agent.behaviour.compile_networks()
+        terms = (compiled_function(agent.loss_terms) if name.endswith("+ compile")
+                 else agent.loss_terms)
         runs[name] = (agent, torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
                       torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
+        loss_fns[name] = terms
         torch.manual_seed(1)                       # the same draws for every path
         with autocast(dev.type, dtype):
-            losses[name] = [v.item() for v in agent.losses(batch)[:2]]
+            losses[name] = [v.item() for v in terms(batch)[:2]]
 
     out = {"preset": preset, "device": device, "threads": threads, "windows": windows,
            "updates": updates,
-           "variants": interleaved(lambda name: _update(*runs[name], batch, variants[name]),
-                                   list(variants), updates, warmup=2 if compiled else 1)}
+           "variants": interleaved(
+               lambda name: _update(*runs[name], batch, variants[name], loss_fns[name]),
+               list(variants), updates, warmup=2 if compiled else 1)}
     plain = list(variants)[0]                               # fp32
     with FlopCounterMode(display=False) as counter:
         _update(*runs[plain], batch, variants[plain])

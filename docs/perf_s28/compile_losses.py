@@ -1,0 +1,72 @@
+"""Session 28 scratch: the whole agent loss (imagination loop included) under one
+torch.compile, against the eager default path, interleaved update by update on one batch.
+
+    OMP_NUM_THREADS=1 python docs/perf_s28/compile_losses.py --presets state cpu --updates 7
+    (--backend aot_eager for a quick equivalence check without code generation)
+"""
+import argparse
+import time
+
+import torch
+
+from lumos_core.agent import LumosAgent
+from lumos_core.benchmarks.policy import _batch
+from lumos_core.benchmarks.timing import interleaved
+from lumos_core.config import load_config
+from lumos_core.precision import autocast, autocast_dtype
+from lumos_core.world_model import WorldModel
+
+
+def update(agent, losses, opts, batch, dtype):
+    with autocast("cpu", dtype):
+        policy_loss, critic_loss, _ = losses(batch)
+    actor_opt, critic_opt = opts
+    critic_opt.zero_grad()
+    actor_opt.zero_grad()
+    # one backward through both losses (disjoint parameters: the critic's loss reads
+    # detached inputs): a compiled graph has one backward for all its outputs
+    torch.autograd.backward([critic_loss, policy_loss])
+    critic_opt.step()
+    actor_opt.step()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--presets", nargs="+", default=["state", "cpu"])
+    ap.add_argument("--updates", type=int, default=7)
+    ap.add_argument("--backend", default="inductor")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--set", nargs="*", default=[], help="agent config overrides KEY=VALUE")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    for preset in args.presets:
+        cfg = load_config(preset, [f"agent.{s}" if "." not in s else s for s in args.set])
+        dtype = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")
+        batch = _batch(cfg, 2 * cfg.agent_train.batch_size)
+        runs, first = {}, {}
+        for name in ("eager", "compiled"):
+            torch.manual_seed(0)
+            agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
+            losses = agent.losses
+            if name == "compiled":
+                losses = torch.compile(agent.loss_terms, backend=args.backend, dynamic=False)
+            opts = (torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
+                    torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
+            runs[name] = (agent, losses, opts)
+            torch.manual_seed(1)
+            start = time.perf_counter()
+            with autocast("cpu", dtype):
+                first[name] = [v.item() for v in losses(batch)[:2]]
+            print(f"{preset} {name}: first losses {first[name]} "
+                  f"({time.perf_counter() - start:.1f} s incl. compiling)", flush=True)
+        res = interleaved(lambda n: update(*runs[n], batch, dtype), list(runs), args.updates,
+                          warmup=2)
+        base = res["eager"]["median_s"]
+        for name, v in res.items():
+            print(f"{preset} {name}: median {v['median_s']:.3f} s "
+                  f"(min {v['min_s']:.3f}, max {v['max_s']:.3f}, n {args.updates}) "
+                  f"speed-up {base / v['median_s']:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
