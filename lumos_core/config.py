@@ -519,10 +519,10 @@ class AgentTrainConfig(Section):
     precision: str = doc("auto", "Arithmetic of an update: 'auto' (bf16 autocast on CPUs with "
                          "native bf16, else fp32; fp32 on GPUs, where bf16 measured slower), "
                          "'fp32', 'bf16'; docs/performance.md.", choices=("auto", "fp32", "bf16"))
-    compile: str = doc("auto", "torch.compile the update's per-step networks (the world "
-                       "model's recurrent cell, actor and critics): 'always'; 'auto' and "
-                       "'never' do not (measured slower on CPUs and on an H200); eager with a "
-                       "warning where compiling is impossible (lumos_core/compile.py).",
+    compile: str = doc("auto", "torch.compile the whole loss of an update, the imagination "
+                       "loop unrolled into one graph: 'always'; 'auto' and 'never' do not "
+                       "(docs/performance.md, 'Session 28'); eager with a warning where "
+                       "compiling is impossible (lumos_core/compile.py).",
                        choices=("auto", "always", "never"))
     log_every: int = doc(100, "Write scalar metrics every N batches.", low=1)
     checkpoint_every: int = doc(10000, "Write a checkpoint every N batches.", low=1)

@@ -2,7 +2,8 @@
 torch.compile, against the eager default path, interleaved update by update on one batch.
 
     OMP_NUM_THREADS=1 python docs/perf_s28/compile_losses.py --presets state cpu --updates 7
-    (--backend aot_eager for a quick equivalence check without code generation)
+    (--backend aot_eager for a quick equivalence check without code generation; --bc-only
+    for the BC warm-up's update; --set for a recipe, e.g. the `long` Table I profile's)
 """
 import argparse
 import time
@@ -17,15 +18,15 @@ from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.world_model import WorldModel
 
 
-def update(agent, losses, opts, batch, dtype):
+def update(agent, losses, opts, batch, dtype, bc_only=False):
     with autocast("cpu", dtype):
-        policy_loss, critic_loss, _ = losses(batch)
+        policy_loss, critic_loss, _ = losses(batch, bc_only=bc_only)
     actor_opt, critic_opt = opts
     critic_opt.zero_grad()
     actor_opt.zero_grad()
     # one backward through both losses (disjoint parameters: the critic's loss reads
     # detached inputs): a compiled graph has one backward for all its outputs
-    torch.autograd.backward([critic_loss, policy_loss])
+    torch.autograd.backward([policy_loss] + ([] if critic_loss is None else [critic_loss]))
     critic_opt.step()
     actor_opt.step()
 
@@ -36,13 +37,17 @@ def main():
     ap.add_argument("--updates", type=int, default=7)
     ap.add_argument("--backend", default="inductor")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--set", nargs="*", default=[], help="agent config overrides KEY=VALUE")
+    ap.add_argument("--set", nargs="*", default=[], help="config overrides SECTION.KEY=VALUE")
+    ap.add_argument("--bc-only", action="store_true", help="the BC warm-up's update")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for preset in args.presets:
-        cfg = load_config(preset, [f"agent.{s}" if "." not in s else s for s in args.set])
+        cfg = load_config(preset, args.set)
         dtype = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")
         batch = _batch(cfg, 2 * cfg.agent_train.batch_size)
+        batch["task"] = torch.arange(len(batch["feat"])) % 27     # (the masked alignment)
+        if not cfg.agent.image_goals:                             # language windows only
+            batch["is_lang"] = batch["align"] = torch.ones_like(batch["is_lang"])
         runs, first = {}, {}
         for name in ("eager", "compiled"):
             torch.manual_seed(0)
@@ -56,10 +61,12 @@ def main():
             torch.manual_seed(1)
             start = time.perf_counter()
             with autocast("cpu", dtype):
-                first[name] = [v.item() for v in losses(batch)[:2]]
+                first[name] = [None if v is None else v.item()
+                               for v in losses(batch, bc_only=args.bc_only)[:2]]
             print(f"{preset} {name}: first losses {first[name]} "
                   f"({time.perf_counter() - start:.1f} s incl. compiling)", flush=True)
-        res = interleaved(lambda n: update(*runs[n], batch, dtype), list(runs), args.updates,
+        res = interleaved(lambda n: update(*runs[n], batch, dtype, args.bc_only), list(runs),
+                          args.updates,
                           warmup=2)
         base = res["eager"]["median_s"]
         for name, v in res.items():

@@ -230,8 +230,8 @@ def register(sub) -> None:
                              "(agent_train.precision) path, interleaved; print the ratio")
     parser.add_argument("--updates", type=POSITIVE, default=5, help="timed updates")
     parser.add_argument("--compile", action="store_true",
-                        help="with --compare-eager: a third path, the default one with "
-                             "torch.compile")
+                        help="with --compare-eager: a third path, the default one with the "
+                             "whole loss compiled (agent_train.compile=always)")
     parser.add_argument("--device", default="cpu",
                         help="with --compare-eager: where the update runs (cpu or cuda)")
     parser.set_defaults(handler=main)
