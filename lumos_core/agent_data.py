@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lumos_core.config import AgentConfig
-from lumos_core.data.calvin import read_annotations, windows_in_episodes
+from lumos_core.data.calvin import DatasetError, read_annotations, windows_in_episodes
 from lumos_core.featurize import Features
 
 ALIGN_WINDOW = 8
@@ -62,6 +62,14 @@ class WindowSampler:
         self.segments = np.asarray(features.arrays["segments"])
         frame_ids = np.asarray(features.arrays["frame_ids"])
         row_of = {int(fid): i for i, fid in enumerate(frame_ids)}
+        if not Path(dataset_split).is_dir():
+            # without it the language windows would silently be none (features written
+            # before session 28 name their dataset as given to featurize, maybe relative)
+            raise DatasetError(
+                f"{dataset_split}: the dataset split these features were computed from is "
+                f"missing (looked for from {Path.cwd()}; the features' meta.json names "
+                f"dataset {features.meta.get('dataset')!r}): run from the directory it is "
+                "relative to, or correct 'dataset' in meta.json")
         lang = read_annotations(dataset_split)
         indx = lang["info"]["indx"]
         inside = set(windows_in_episodes(indx, frame_ids[self.segments]).tolist())
@@ -87,6 +95,10 @@ class WindowSampler:
         self.lang_emb = self._embeddings(lang, keep)
         self.pools = (ParaphrasePools(self.lang_task, self.lang_emb)
                       if cfg.resample_goal and keep else None)
+        if not keep and not cfg.image_goals:
+            raise DatasetError(f"{dataset_split}: no language-annotated windows to train on "
+                               "and agent.image_goals is false (nothing else to learn "
+                               "from): annotate the play or set agent.image_goals=true")
         self.vis_starts = np.concatenate([np.arange(s, e - cfg.min_window + 2)
                                           for s, e in self.segments
                                           if e - s + 1 >= cfg.min_window])

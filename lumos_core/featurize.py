@@ -108,7 +108,9 @@ def featurize(checkpoint: str | Path, dataset: str | Path, out: str | Path,
     model, cfg = load_world_model(checkpoint, device)
     ckpt_meta = json.loads((Path(checkpoint) / "meta.json").read_text())
     out = Path(out)
-    summary = {"checkpoint": str(Path(checkpoint).resolve()), "dataset": str(Path(dataset)),
+    # absolute: trainings read the language windows from here, from whatever directory
+    summary = {"checkpoint": str(Path(checkpoint).resolve()),
+               "dataset": str(Path(dataset).resolve()),
                "feat_dim": cfg.world_model.feat_dim, "deter": cfg.world_model.deter,
                "code_version": ckpt_meta.get("code_version"),
                "weights_sha256": ckpt_meta["files"][WEIGHTS]["sha256"],

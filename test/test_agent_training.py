@@ -2,6 +2,7 @@
 ablations, baselines) -> resume -> LumosPolicy in the evaluation harness."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +39,34 @@ def features(sim_dataset, tmp_path_factory):
     wm.fit(3)
     featurize(wm.save("final"), root, out / "feats", progress=False)
     return out, cfg
+
+
+def test_features_name_their_dataset_absolutely_and_a_missing_one_is_refused(
+        features, tmp_path, monkeypatch):
+    """Regression (session 28): features named their dataset as given to featurize (e.g. the
+    relative ``data/sim_play5``); a training started from another directory then found no
+    language annotations there, silently trained on image goals alone (with
+    ``agent.image_goals=false`` too) and every row of a Table I run scored 0. The path is now
+    absolute, a missing split is an error naming it, and no language windows with
+    ``agent.image_goals=false`` is an error."""
+    from lumos_core.data.calvin import DatasetError
+
+    out, cfg = features
+    feats = Features(out / "feats" / "training")
+    assert Path(feats.meta["dataset"]).is_absolute()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match="dataset split these features were computed from "
+                                           "is missing"):
+        WindowSampler(feats, Path("data/sim_play5/training"), cfg.agent,
+                      np.random.default_rng(0))
+    (tmp_path / "unannotated" / "training").mkdir(parents=True)
+    no_images = load_config("debug", ["agent.image_goals=false"]).agent
+    with pytest.raises(DatasetError, match="no language-annotated windows.*image_goals=true"):
+        WindowSampler(feats, tmp_path / "unannotated" / "training", no_images,
+                      np.random.default_rng(0))
+    sampler = WindowSampler(feats, tmp_path / "unannotated" / "training", cfg.agent,
+                            np.random.default_rng(0))      # image goals: play alone is fine
+    assert not sampler.has_language and len(sampler.sample(3)["feat"]) == 3
 
 
 def test_window_sampler(features):
