@@ -11,10 +11,15 @@ a GPU, no C++ compiler for the CPU backend -- ``always`` warns with the reason a
 eagerly; an error while compiling a graph also falls back to eager for that graph
 (``torch._dynamo.config.suppress_errors``) instead of stopping a training.
 
-Modules are compiled in place (their ``forward``, :func:`compile_modules`), so parameters,
-state_dict keys and checkpoints are exactly those of the eager model: a checkpoint written by a
-compiled training loads anywhere. The sampling of the categorical latents and the Python loop
-over time stay eager (the loop calls the compiled cells once per step, with the same shapes).
+World-model modules are compiled in place (their ``forward``, :func:`compile_modules`), so
+parameters, state_dict keys and checkpoints are exactly those of the eager model: a checkpoint
+written by a compiled training loads anywhere. There the sampling of the categorical latents
+and the Python loop over time stay eager (the loop calls the compiled cells once per step).
+The agent's loss is compiled whole instead (:func:`compiled_function`, session 28): its
+imagination loop unrolled into one graph, which the per-module compile (slower on every
+device) could not fuse across; on a CPU that makes the presets' default update 1.2-1.36x
+faster than eager bf16, but the `long` recipe's (8-step, mostly BC) update slower, so ``auto``
+still does not compile (docs/performance.md, "Session 28").
 """
 
 from __future__ import annotations
