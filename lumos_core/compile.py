@@ -18,7 +18,7 @@ and the Python loop over time stay eager (the loop calls the compiled cells once
 The agent's loss is compiled whole instead (:func:`compiled_function`, session 28): its
 imagination loop unrolled into one graph, which the per-module compile (slower on every
 device) could not fuse across; on a CPU that makes the presets' default update 1.2-1.36x
-faster than eager bf16, but the `long` recipe's (8-step, mostly BC) update slower, so ``auto``
+faster than eager bf16, but the `long` recipe's (8-step, mostly BC) update no faster, so ``auto``
 still does not compile (docs/performance.md, "Session 28").
 """
 

@@ -10,25 +10,13 @@ import time
 
 import torch
 
+import lumos_core.compile as comp
 from lumos_core.agent import LumosAgent
-from lumos_core.benchmarks.policy import _batch
+from lumos_core.benchmarks.policy import _batch, _update
 from lumos_core.benchmarks.timing import interleaved
 from lumos_core.config import load_config
 from lumos_core.precision import autocast, autocast_dtype
 from lumos_core.world_model import WorldModel
-
-
-def update(agent, losses, opts, batch, dtype, bc_only=False):
-    with autocast("cpu", dtype):
-        policy_loss, critic_loss, _ = losses(batch, bc_only=bc_only)
-    actor_opt, critic_opt = opts
-    critic_opt.zero_grad()
-    actor_opt.zero_grad()
-    # one backward through both losses (disjoint parameters: the critic's loss reads
-    # detached inputs): a compiled graph has one backward for all its outputs
-    torch.autograd.backward([policy_loss] + ([] if critic_loss is None else [critic_loss]))
-    critic_opt.step()
-    actor_opt.step()
 
 
 def main():
@@ -41,6 +29,7 @@ def main():
     ap.add_argument("--bc-only", action="store_true", help="the BC warm-up's update")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    comp.BACKEND = args.backend      # compiled as agent_train.compile=always compiles
     for preset in args.presets:
         cfg = load_config(preset, args.set)
         dtype = autocast_dtype(cfg.agent_train.precision, torch.device("cpu"), "agent")
@@ -52,12 +41,11 @@ def main():
         for name in ("eager", "compiled"):
             torch.manual_seed(0)
             agent = LumosAgent(cfg.agent, WorldModel(cfg.world_model))
-            losses = agent.losses
-            if name == "compiled":
-                losses = torch.compile(agent.loss_terms, backend=args.backend, dynamic=False)
+            losses = (comp.compiled_function(agent.loss_terms) if name == "compiled"
+                      else agent.loss_terms)
             opts = (torch.optim.Adam(agent.behaviour.actor_params(), lr=1e-4),
                     torch.optim.AdamW(agent.behaviour.critic.parameters(), lr=1e-4))
-            runs[name] = (agent, losses, opts)
+            runs[name] = (agent, *opts, losses)
             torch.manual_seed(1)
             start = time.perf_counter()
             with autocast("cpu", dtype):
@@ -65,9 +53,8 @@ def main():
                                for v in losses(batch, bc_only=args.bc_only)[:2]]
             print(f"{preset} {name}: first losses {first[name]} "
                   f"({time.perf_counter() - start:.1f} s incl. compiling)", flush=True)
-        res = interleaved(lambda n: update(*runs[n], batch, dtype, args.bc_only), list(runs),
-                          args.updates,
-                          warmup=2)
+        res = interleaved(lambda n: _update(*runs[n][:3], batch, dtype, runs[n][3],
+                                            args.bc_only), list(runs), args.updates, warmup=2)
         base = res["eager"]["median_s"]
         for name, v in res.items():
             print(f"{preset} {name}: median {v['median_s']:.3f} s "

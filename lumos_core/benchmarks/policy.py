@@ -36,17 +36,18 @@ def _batch(cfg, windows: int, device: torch.device | str = "cpu") -> dict:
 
 
 def _update(agent, actor_opt, critic_opt, batch: dict, dtype: torch.dtype | None = None,
-            loss_terms=None) -> None:
+            loss_terms=None, bc_only: bool = False) -> None:
     """One full agent update (both losses, one backward, both optimiser steps, as
     ``lumos train-agent``'s), under ``dtype`` autocast if given, on the batch's device (waited
     for on a GPU, so that a timer around it measures the work). ``loss_terms``: the loss
-    function (default ``agent.loss_terms``; e.g. its compiled form)."""
+    function (default ``agent.loss_terms``; e.g. its compiled form); ``bc_only``: the BC
+    warm-up's update (no critic loss)."""
     device = batch["feat"].device
     with autocast(device.type, dtype):
-        policy_loss, critic_loss, _ = (loss_terms or agent.loss_terms)(batch)
+        policy_loss, critic_loss, _ = (loss_terms or agent.loss_terms)(batch, bc_only=bc_only)
     critic_opt.zero_grad()
     actor_opt.zero_grad()
-    torch.autograd.backward([critic_loss, policy_loss])
+    torch.autograd.backward([loss for loss in (critic_loss, policy_loss) if loss is not None])
     critic_opt.step()
     actor_opt.step()
     if device.type == "cuda":
