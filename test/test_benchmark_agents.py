@@ -232,3 +232,52 @@ def test_rerun_reuses_the_world_model_trainings_and_evaluated_chains(sim_dataset
     report = (tmp_path / "report.md").read_text()
     assert "Reused from an earlier run of the same command" in report
     assert "world model, training of GCBC" in report
+
+
+def test_training_seeds_are_rows_and_summarised(sim_dataset, tmp_path):
+    """--train-seeds: every variant trained and evaluated once per training seed (its own
+    directory and agent_train.seed), the report's mean over seeds pairs each seed's rows."""
+    import math
+
+    torch.set_num_threads(1)
+    result = run("smoke", tmp_path, dataset=sim_dataset[0], variants=("LUMOS", "GCBC"),
+                 batches={"LUMOS": 2, "GCBC": 2}, train_seeds=(3, 4), progress=False)
+    rows = ["LUMOS (seed 3)", "LUMOS (seed 4)", "GCBC (seed 3)", "GCBC (seed 4)"]
+    assert list(result["reports"]) == rows
+    for slug, seed in (("lumos_s3", 3), ("gcbc_s4", 4)):
+        command = next(c for c in result["commands"] if f"agents/{slug} " in c + " "
+                       and c.startswith("lumos train-agent"))
+        assert f"agent_train.seed={seed} " in command
+        assert data_chains(tmp_path, slug) == 2         # LUMOS and GCBC: main chains
+    report = (tmp_path / "report.md").read_text()
+    assert "training seeds [3, 4]: every variant trained and evaluated once per seed" in report
+    assert "## Over the training seeds" in report
+    data = json.loads((tmp_path / "report.json").read_text())
+    lumos, gcbc = data["over_seeds"]
+
+    def avg(row):
+        return result["reports"][row]["summary"]["avg_len_mean"]
+
+    assert lumos["variant"] == "LUMOS" and lumos["mean_diff"] is None
+    diffs = [gcbc["per_seed"][s]["diff"] for s in ("3", "4")]
+    halves = [gcbc["per_seed"][s]["diff_ci95"] for s in ("3", "4")]
+    assert gcbc["mean_diff"] == pytest.approx(sum(diffs) / 2)
+    assert gcbc["mean_diff_ci95"] == pytest.approx(math.hypot(*halves) / 2)
+    for s in ("3", "4"):    # each seed's difference is that seed's rows' own difference
+        own = avg(f"GCBC (seed {s})") - avg(f"LUMOS (seed {s})")
+        assert gcbc["per_seed"][s]["diff"] == pytest.approx(own)
+    assert gcbc["mean_avg_len"] == pytest.approx((avg("GCBC (seed 3)")
+                                                  + avg("GCBC (seed 4)")) / 2)
+
+
+def test_training_seeds_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="repeat"):
+        run("smoke", tmp_path / "a", train_seeds=(1, 1), progress=False)
+    with pytest.raises(ValueError, match="set the training seed: give one"):
+        run("smoke", tmp_path / "b", train_seeds=(1,), agent_sets=("agent_train.seed=2",),
+            progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    from lumos_core.cli import build_parser
+
+    args = build_parser().parse_args(["benchmark", "agents", "--train-seeds", "2", "42"])
+    assert args.train_seeds == [2, 42]

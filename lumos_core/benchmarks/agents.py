@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from lumos_core.config import CollectConfig, SimConfig, load_config
 
 #: what makes LUMOS learn at a CPU budget (docs/agents.md, "the learning ladder"): the DITTO
@@ -206,6 +208,94 @@ def batch_item(text: str) -> tuple[str, int]:
     return name, POSITIVE(value)
 
 
+def checked_train_seeds(seeds, recipe: tuple[str, ...]) -> tuple[int, ...]:
+    """``--train-seeds`` as a tuple of distinct integers; refused (a ValueError naming them)
+    when repeated, not integers, or when the recipe already sets ``agent_train.seed`` (two
+    sources for one setting)."""
+    seeds = tuple(seeds or ())
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+        raise ValueError(f"training seeds must be integers, got {list(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"training seeds repeat: {list(seeds)}")
+    if seeds and any(o.startswith("agent_train.seed=") for o in recipe):
+        raise ValueError("both the training seeds (--train-seeds) and an override "
+                         "agent_train.seed=... (--agent-set) set the training seed: give one")
+    return seeds
+
+
+def training_seed_text(recipe: tuple[str, ...], train_seeds: tuple[int, ...],
+                       preset: str) -> str:
+    """The report's sentence on the agents' training seed(s)."""
+    if train_seeds:
+        return (f"training seeds {list(train_seeds)}: every variant trained and evaluated "
+                "once per seed")
+    sets = [o for o in recipe if o.startswith("agent_train.seed=")]
+    if sets:
+        return f"training seed {sets[-1].split('=', 1)[1]} (set by the recipe)"
+    return (f"training seed {load_config(preset).agent_train.seed} (the configuration's; "
+            "`--train-seeds` trains several)")
+
+
+def over_seeds(reports: dict[str, dict], variant_of: dict[str, str], seed_of: dict[str, int]
+               ) -> list[dict]:
+    """Each variant over its training seeds: per seed the average length and the paired
+    difference to the first variant's row of the same seed (on the chains both were
+    evaluated on); the mean over seeds, and the mean difference with its 95 % interval as
+    for a mean of independent estimates (sqrt of the summed squared half-widths / k)."""
+    from lumos_core.evaluation import load_report, paired_comparison
+
+    variants = list(dict.fromkeys(variant_of.values()))
+    rows_of = {v: {seed_of[n]: n for n in reports if variant_of[n] == v} for v in variants}
+    reference = variants[0]
+    summary = []
+    for variant in variants:
+        per_seed = {}
+        for seed, name in sorted(rows_of[variant].items()):
+            ref_name = rows_of[reference].get(seed)
+            entry = {"avg_len": reports[name]["summary"]["avg_len_mean"], "diff": None,
+                     "diff_ci95": None}
+            if variant != reference and ref_name and reports[name].get("written_to") \
+                    and reports[ref_name].get("written_to"):
+                comparison = paired_comparison(
+                    {ref_name: load_report(reports[ref_name]["written_to"]),
+                     name: load_report(reports[name]["written_to"])})
+                row = comparison["rows"][1]
+                entry.update(diff=row["diff"], diff_ci95=row["diff_ci95"])
+            per_seed[seed] = entry
+        diffs = [e for e in per_seed.values() if e["diff"] is not None]
+        summary.append({
+            "variant": variant, "per_seed": per_seed,
+            "mean_avg_len": float(np.mean([e["avg_len"] for e in per_seed.values()])),
+            "mean_diff": float(np.mean([e["diff"] for e in diffs])) if diffs else None,
+            "mean_diff_ci95": (float(np.sqrt(sum(e["diff_ci95"] ** 2 for e in diffs))
+                                     / len(diffs)) if diffs else None)})
+    return summary
+
+
+def over_seeds_table(summary: list[dict]) -> str:
+    """Markdown table of :func:`over_seeds`."""
+    seeds = sorted({s for row in summary for s in row["per_seed"]})
+    reference = summary[0]["variant"]
+    lines = ["| variant | " + " | ".join(f"seed {s}: avg. len. (to {reference})" for s in seeds)
+             + f" | mean avg. len. | mean difference to {reference} (95 %) |",
+             "|---|" + "---|" * (len(seeds) + 2)]
+    for row in summary:
+        cells = []
+        for s in seeds:
+            e = row["per_seed"].get(s)
+            if e is None:
+                cells.append("–")
+            else:
+                diff = f" ({e['diff']:+.2f} ± {e['diff_ci95']:.2f})" if e["diff"] is not None \
+                    else ""
+                cells.append(f"{e['avg_len']:.2f}{diff}")
+        mean = ("–" if row["mean_diff"] is None
+                else f"**{row['mean_diff']:+.2f} ± {row['mean_diff_ci95']:.2f}**")
+        lines.append(f"| {row['variant']} | " + " | ".join(cells)
+                     + f" | {row['mean_avg_len']:.2f} | {mean} |")
+    return "\n".join(lines) + "\n"
+
+
 #: shares of a ``--minutes`` budget: world-model training, agent training (all rounds of
 #: ``parallel`` trainings together); the rest is left for start-up, featurizing, the open-loop
 #: report and the evaluation, which are not cut short
@@ -228,7 +318,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         device: str | None = None, minutes: float | None = None,
         workers: int | None = None, wm_sets: tuple[str, ...] = (),
         evaluate_chains: bool = True, batches: dict[str, int] | None = None,
-        agent_sets: tuple[str, ...] = ()) -> dict:
+        agent_sets: tuple[str, ...] = (), train_seeds: tuple[int, ...] = ()) -> dict:
     """Run the whole comparison; returns the report dict. ``chains`` / ``main_chains``
     override the profile's evaluation chains (all variants / LUMOS and GCBC); ``variants``
     picks rows of :data:`VARIANTS` (default: all); ``preset`` sizes the world model and the
@@ -240,7 +330,11 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     and the evaluation commands: for a machine without the simulator); ``batches``
     ``{variant: N}``: those variants train exactly N batches instead of the profile's minutes
     (:func:`budget_args`); ``agent_sets``: overrides of every agent training after the
-    profile's recipe (e.g. ``agent_train.seed=1`` for another training seed)."""
+    profile's recipe; ``train_seeds``: every variant is trained (and evaluated) once per
+    training seed, as rows ``VARIANT (seed S)``, and the report adds the mean over the seeds
+    with each variant's paired difference to the first (:func:`over_seeds`). Without it every
+    variant trains once, at the configuration's seed (``agent_train.seed``, 42 unless
+    ``agent_sets`` sets it): the profile's ``seeds`` are the evaluation's seeds."""
     from lumos_core.evaluation import evaluate, plot_reports
     from lumos_core.featurize import featurize
     from lumos_core.instructions import load_instruction_file
@@ -264,6 +358,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     if prof.batches:
         batches = {name: batches.get(name, prof.batches) for name in variants}
     prof = replace(prof, recipe=tuple(prof.recipe) + tuple(agent_sets))
+    train_seeds = checked_train_seeds(train_seeds, prof.recipe)
     device_args = ("--device", device) if device else ()
     out, dataset = Path(out), Path(dataset)
     out.mkdir(parents=True, exist_ok=True)
@@ -328,16 +423,22 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
 
     chains = load_chains()
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
-    jobs = []
-    for name in variants:
-        slug = _slug(name)
-        sets = [a for o in (*prof.recipe, *VARIANTS[name]) for a in ("--set", o)]
-        argv = ["train-agent", "--preset", preset, *sets, "--features", str(feats),
-                *budget_args(name, batches, prof.agent_minutes), "--set",
-                "agent_train.checkpoint_every=10000000", *device_args,
-                "--out", str(out / "agents" / slug)]
-        commands.append(_cmd("lumos", *argv))
-        jobs.append((name, slug, argv))
+    jobs, variant_of = [], {}
+    for variant in variants:
+        for seed in train_seeds or (None,):
+            name, slug, seed_sets = variant, _slug(variant), ()
+            if seed is not None:
+                name, slug = f"{variant} (seed {seed})", f"{slug}_s{seed}"
+                seed_sets = (f"agent_train.seed={seed}",)
+            sets = [a for o in (*prof.recipe, *VARIANTS[variant], *seed_sets)
+                    for a in ("--set", o)]
+            argv = ["train-agent", "--preset", preset, *sets, "--features", str(feats),
+                    *budget_args(variant, batches, prof.agent_minutes), "--set",
+                    "agent_train.checkpoint_every=10000000", *device_args,
+                    "--out", str(out / "agents" / slug)]
+            commands.append(_cmd("lumos", *argv))
+            jobs.append((name, slug, argv))
+            variant_of[name] = variant
     t0 = time.monotonic()
     policies, resumable = train_parallel(jobs, prof.parallel, out / "logs")
     reused += [f"training of {name}" for name, _, _ in jobs if name in resumable]
@@ -348,7 +449,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         another machine, whose own default applies)."""
         workers = ("--workers", prof.workers) if here else ()
         return _cmd("lumos", "evaluate", "--policy", policies[name][0], "--chains",
-                    prof.chains_for(name), "--seeds", *prof.seeds, *workers,
+                    prof.chains_for(variant_of[name]), "--seeds", *prof.seeds, *workers,
                     "--out", out / "eval" / slug)
 
     if not evaluate_chains:   # e.g. a GPU machine without the simulator: evaluate elsewhere
@@ -366,7 +467,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     for name, slug, _ in jobs:
         t0 = time.monotonic()
         policy, steps, windows_per_s = policies[name]
-        n = prof.chains_for(name)
+        n = prof.chains_for(variant_of[name])
         commands.append(evaluate_command(name, slug))
         # the chains an interrupted run of the same command evaluated with the same policy
         # are kept (only where that policy was not trained anew: it is the same checkpoint)
@@ -382,7 +483,8 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     data_info = json.loads(summary.read_text()) if summary.exists() else {}
     write_report(out, profile_name, prof, reports, commands, timings, data_info,
                  reused_world_model=None if trains_wm else str(world_model),
-                 preset=preset, device=device, reused=reused, batches=batches)
+                 preset=preset, device=device, reused=reused, batches=batches,
+                 train_seeds=train_seeds)
     return {"reports": reports, "timings": timings, "commands": commands}
 
 
@@ -474,18 +576,25 @@ def _trained(argv: list[str]) -> tuple[str, int, float] | None:
 def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: list[str],
                  timings: dict, data_info: dict, reused_world_model: str | None = None,
                  preset: str = "state", device: str | None = None,
-                 reused: list[str] | None = None, batches: dict[str, int] | None = None
-                 ) -> None:
+                 reused: list[str] | None = None, batches: dict[str, int] | None = None,
+                 train_seeds: tuple[int, ...] = ()) -> None:
     """report.md and report.json; ``reused``: the stages an earlier run of the same command
     had finished (that run's timings are kept next to this one's); ``batches``: the variants
-    trained a fixed number of batches."""
+    trained a fixed number of batches; ``train_seeds``: the rows are ``VARIANT (seed S)``,
+    one per variant and training seed."""
     from lumos_core.evaluation import (load_report, markdown_table, paired_comparison,
                                        paired_table, per_task_table)
 
     wm = (f"world model reused ({reused_world_model})" if reused_world_model
           else f"world model trained {prof.wm_minutes} min")
     batches = batches or {}
-    timed = [v for v in reports if v not in batches]
+    variant_of, seed_of = {}, {}
+    for row in reports:
+        for seed in train_seeds:
+            if row.endswith(f" (seed {seed})"):
+                variant_of[row], seed_of[row] = row[:-len(f" (seed {seed})")], seed
+        variant_of.setdefault(row, row)
+    timed = [v for v in dict.fromkeys(variant_of.values()) if v not in batches]
     budget = "; ".join(([f"{', '.join(timed)}: {prof.agent_minutes} min of training each on "
                          f"this machine"] if timed else [])
                        + [f"{v}: {n} batches" for v, n in batches.items()])
@@ -494,7 +603,8 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
     lines = [f"# Agent benchmark, profile `{name}`, preset `{preset}`", "",
              f"{mode} on the simulated play table; trained on {device or 'cpu'}; "
              f"{chains_text(prof)} x "
-             f"{len(prof.seeds)} evaluation seed(s) {list(prof.seeds)}; {wm}; {budget} "
+             f"{len(prof.seeds)} evaluation seed(s) {list(prof.seeds)}; "
+             f"{training_seed_text(prof.recipe, train_seeds, preset)}; {wm}; {budget} "
              f"({prof.parallel} trainings at a time, one thread each); evaluation "
              "paraphrases never seen in training, each grounded on its task's nearest "
              "training paraphrase (`lumos evaluate --grounding task`, docs/agents.md "
@@ -518,6 +628,15 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
         lines += ["## Paired on the common chains", "",
                   paired_table(paired_comparison({v: load_report(w)
                                                   for v, w in written.items()})), ""]
+    summary = []
+    if len(train_seeds) >= 2:
+        summary = over_seeds(reports, variant_of, seed_of)
+        lines += ["## Over the training seeds", "",
+                  f"Per training seed: the average length, in brackets the difference to "
+                  f"{summary[0]['variant']} of the same seed, paired on the chains both were "
+                  "evaluated on; the mean difference's interval is that of a mean of "
+                  "independent estimates (sqrt of the summed squared half-widths / number of "
+                  "seeds).", "", over_seeds_table(summary)]
     earlier = {}
     if reused:
         try:        # an unreadable earlier report only loses its timings, not this report
@@ -543,6 +662,8 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
                                                  "reused": reused or [],
                                                  "earlier_timings": earlier,
                                                  "commands": commands,
+                                                 "train_seeds": list(train_seeds),
+                                                 "over_seeds": summary,
                                                  "reports": reports}, indent=1))
 
 
@@ -555,7 +676,8 @@ def register(sub) -> None:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                         help="quick (~1 h on 2 cores), cpu (10 min per agent, 1000 chains "
                              "for LUMOS/GCBC), long (the strongest recipe: 14232 batches "
-                             "per agent, ~1.5 h on 2 cores), full (3 seeds, 1000 chains), "
+                             "per agent, ~1.5 h on 2 cores), full (3 evaluation seeds, 1000 "
+                             "chains), "
                              "smoke (tests)")
     parser.add_argument("--out", default=None, help="report directory "
                         "(default: runs/benchmark_agents_<profile>)")
@@ -593,6 +715,12 @@ def register(sub) -> None:
                         metavar="SECTION.KEY=VALUE",
                         help="override of every agent training after the profile's recipe "
                              "(repeatable), e.g. agent_train.seed=1 for another training seed")
+    parser.add_argument("--train-seeds", nargs="+", type=int, default=[], metavar="SEED",
+                        help="train and evaluate every variant once per training seed (rows "
+                             "'VARIANT (seed S)'; the report adds the mean over seeds and the "
+                             "paired differences to the first variant); default: one training "
+                             "at the configuration's seed (42). The profile's seeds are the "
+                             "evaluation's")
     parser.add_argument("--no-eval", action="store_true",
                         help="stop after training (trained.json lists the checkpoints and the "
                              "lumos evaluate commands), e.g. on a machine without pybullet")
@@ -609,7 +737,8 @@ def main(args) -> int:
                  chains=args.chains, main_chains=args.main_chains, variants=args.variants,
                  device=args.device, minutes=args.minutes, workers=args.workers,
                  wm_sets=tuple(args.wm_set), evaluate_chains=not args.no_eval,
-                 batches=dict(args.batches), agent_sets=tuple(args.agent_set))
+                 batches=dict(args.batches), agent_sets=tuple(args.agent_set),
+                 train_seeds=tuple(args.train_seeds))
     if args.no_eval:
         print(f"trained (not evaluated): {out}/trained.json "
               f"({result['timings']['total_min']:.1f} min)")
