@@ -321,16 +321,36 @@ class BehaviourModel(nn.Module):
 
 
 def clip_loss(seq: torch.Tensor, goal: torch.Tensor, logit_scale: torch.Tensor,
-              task: torch.Tensor | None = None) -> torch.Tensor:
+              task: torch.Tensor | None = None, select: torch.Tensor | None = None
+              ) -> torch.Tensor:
     """Symmetric InfoNCE over in-batch pairs (CLIP); with ``task`` (B,) task ids, the other
-    windows of a pair's task are left out of its negatives (each pair's own logit stays)."""
+    windows of a pair's task are left out of its negatives (each pair's own logit stays).
+
+    ``select`` (B,) bool: only these pairs take part (the language windows of a batch); the
+    others are masked out of every row and column instead of indexed away, so that the shapes
+    do not depend on the data (one graph under ``torch.compile``, no graph break). A pair left
+    out keeps only its own logit: its loss is exactly 0 with a zero gradient. The result is the
+    mean over the selected pairs -- the loss of the selected sub-batch; 0 when fewer than two
+    are selected (no negative to contrast with)."""
     seq, goal = F.normalize(seq, dim=-1), F.normalize(goal, dim=-1)
     logits = logit_scale.exp() * seq @ goal.t()
     target = torch.arange(len(seq), device=seq.device)
+    other = target[:, None] != target[None, :]
+    exclude = torch.zeros_like(other)
     if task is not None:
-        same = (task[:, None] == task[None, :]) & (target[:, None] != target[None, :])
-        logits = logits.masked_fill(same, float("-inf"))
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+        exclude = exclude | (task[:, None] == task[None, :])
+    if select is not None:
+        exclude = exclude | ~select[:, None] | ~select[None, :]
+    logits = logits.masked_fill(exclude & other, float("-inf"))
+    weight = None
+    if select is not None:
+        # pair i is class i: class weights make cross_entropy's mean the selected pairs' (the
+        # same arithmetic as the unweighted mean when all are selected); none selected: every
+        # pair's loss is 0, averaged with unit weights instead of dividing by 0
+        weight = select.to(logits.dtype)
+        weight = torch.where(weight.sum() > 0, weight, torch.ones_like(weight))
+    return 0.5 * (F.cross_entropy(logits, target, weight=weight)
+                  + F.cross_entropy(logits.t(), target, weight=weight))
 
 
 class LumosAgent(nn.Module):
@@ -451,15 +471,23 @@ class LumosAgent(nn.Module):
             metrics["plan_kl"] = kl.mean().detach()
         if b.aligns:
             select = batch["align"] & batch["is_lang"]
-            if select.sum() >= 2:
-                task = None
-                if cfg.align_mask_same_task:
-                    if "task" not in batch:
-                        raise ValueError("agent.align_mask_same_task needs the batch's 'task' "
-                                         "ids (WindowSampler.sample provides them)")
-                    task = batch["task"][select]
+            task = None
+            if cfg.align_mask_same_task:
+                if "task" not in batch:
+                    raise ValueError("agent.align_mask_same_task needs the batch's 'task' "
+                                     "ids (WindowSampler.sample provides them)")
+                task = batch["task"]
+            align = None
+            if torch.compiler.is_compiling():
+                # the pairs masked, not indexed: no data-dependent shape or branch, so the
+                # compiled loss is one graph for any number of language windows (the same
+                # loss; eager keeps the indexed form, bit for bit the earlier trainings')
+                align = clip_loss(b.align_seq(seq_feat), b.align_lang(goal), b.logit_scale,
+                                  task, select)
+            elif select.sum() >= 2:
                 align = clip_loss(b.align_seq(seq_feat[select]), b.align_lang(goal[select]),
-                                  b.logit_scale, task)
+                                  b.logit_scale, None if task is None else task[select])
+            if align is not None:
                 policy = policy + cfg.alignment_scale * align
                 metrics["align"] = align.detach()
         if not b.imagines or cfg.ditto_bc_scale > 0 or bc_only:

@@ -129,6 +129,34 @@ def test_plan_input_probs_gives_a_collapsed_plan_as_a_constant():
     assert torch.isfinite(policy_loss) and "plan_kl" in metrics
 
 
+def test_clip_loss_of_selected_pairs_is_the_sub_batch_loss():
+    """``select``: the pairs left out are masked, not indexed away (one graph under compile):
+    the loss and the selected rows' gradients are those of the selected sub-batch, the others
+    get none; with fewer than two pairs selected the loss is 0 (not NaN)."""
+    g = torch.Generator().manual_seed(3)
+    seq, goal = torch.randn(9, 5, generator=g), torch.randn(9, 5, generator=g)
+    task = torch.tensor([0, 1, 1, 2, 0, 3, 1, 2, 4])
+    select = torch.tensor([1, 1, 0, 1, 1, 0, 1, 0, 1], dtype=torch.bool)
+    scale = torch.tensor(1.5)
+    for tasks in (None, task):
+        a, b = seq.clone().requires_grad_(), goal.clone().requires_grad_()
+        masked = clip_loss(a, b, scale, tasks, select)
+        masked.backward()
+        sa, sb = seq[select].clone().requires_grad_(), goal[select].clone().requires_grad_()
+        sub = clip_loss(sa, sb, scale, None if tasks is None else tasks[select])
+        sub.backward()
+        assert torch.allclose(masked, sub, atol=1e-6)
+        assert torch.allclose(a.grad[select], sa.grad, atol=1e-6)
+        assert torch.allclose(b.grad[select], sb.grad, atol=1e-6)
+        assert not a.grad[~select].any() and not b.grad[~select].any()
+    for count in (0, 1):
+        few = torch.arange(9) < count
+        a = seq.clone().requires_grad_()
+        loss = clip_loss(a, goal, scale, task, few)
+        loss.backward()
+        assert loss.item() == 0.0 and torch.isfinite(a.grad).all() and not a.grad.any()
+
+
 def test_clip_loss_masks_same_task_negatives():
     scale = torch.tensor(0.0)
     seq, goal = torch.randn(6, 4), torch.randn(6, 4)
