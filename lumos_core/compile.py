@@ -16,8 +16,10 @@ parameters, state_dict keys and checkpoints are exactly those of the eager model
 written by a compiled training loads anywhere. There the sampling of the categorical latents
 and the Python loop over time stay eager (the loop calls the compiled cells once per step).
 The agent's loss is compiled whole instead (:func:`compiled_function`, session 28): its
-imagination loop unrolled into one graph, which the per-module compile (slower on every
-device) could not fuse across; on a CPU that makes the presets' default update 1.2-1.36x
+imagination loop unrolled into one graph (session 29: with no break -- the alignment loss
+masks its pairs under compile instead of indexing them, so batches with any number of language
+windows share the graph), which the per-module compile (slower on every device) could not
+fuse across; on a CPU that makes the presets' default update 1.2-1.36x
 faster than eager bf16, but the `long` recipe's (8-step, mostly BC) update no faster, so ``auto``
 still does not compile (docs/performance.md, "Session 28").
 """
