@@ -423,7 +423,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
 
     chains = load_chains()
     instructions = load_instruction_file(config_file("sim_instructions_eval.yaml"))
-    jobs, variant_of = [], {}
+    jobs, rows = [], {}      # row name -> (variant, training seed or None)
     for variant in variants:
         for seed in train_seeds or (None,):
             name, slug, seed_sets = variant, _slug(variant), ()
@@ -438,7 +438,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
                     "--out", str(out / "agents" / slug)]
             commands.append(_cmd("lumos", *argv))
             jobs.append((name, slug, argv))
-            variant_of[name] = variant
+            rows[name] = (variant, seed)
     t0 = time.monotonic()
     policies, resumable = train_parallel(jobs, prof.parallel, out / "logs")
     reused += [f"training of {name}" for name, _, _ in jobs if name in resumable]
@@ -449,7 +449,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
         another machine, whose own default applies)."""
         workers = ("--workers", prof.workers) if here else ()
         return _cmd("lumos", "evaluate", "--policy", policies[name][0], "--chains",
-                    prof.chains_for(variant_of[name]), "--seeds", *prof.seeds, *workers,
+                    prof.chains_for(rows[name][0]), "--seeds", *prof.seeds, *workers,
                     "--out", out / "eval" / slug)
 
     if not evaluate_chains:   # e.g. a GPU machine without the simulator: evaluate elsewhere
@@ -467,7 +467,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     for name, slug, _ in jobs:
         t0 = time.monotonic()
         policy, steps, windows_per_s = policies[name]
-        n = prof.chains_for(variant_of[name])
+        n = prof.chains_for(rows[name][0])
         commands.append(evaluate_command(name, slug))
         # the chains an interrupted run of the same command evaluated with the same policy
         # are kept (only where that policy was not trained anew: it is the same checkpoint)
@@ -484,7 +484,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     write_report(out, profile_name, prof, reports, commands, timings, data_info,
                  reused_world_model=None if trains_wm else str(world_model),
                  preset=preset, device=device, reused=reused, batches=batches,
-                 train_seeds=train_seeds)
+                 train_seeds=train_seeds, rows=rows)
     return {"reports": reports, "timings": timings, "commands": commands}
 
 
@@ -577,23 +577,22 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
                  timings: dict, data_info: dict, reused_world_model: str | None = None,
                  preset: str = "state", device: str | None = None,
                  reused: list[str] | None = None, batches: dict[str, int] | None = None,
-                 train_seeds: tuple[int, ...] = ()) -> None:
+                 train_seeds: tuple[int, ...] = (),
+                 rows: dict[str, tuple[str, int | None]] | None = None) -> None:
     """report.md and report.json; ``reused``: the stages an earlier run of the same command
     had finished (that run's timings are kept next to this one's); ``batches``: the variants
-    trained a fixed number of batches; ``train_seeds``: the rows are ``VARIANT (seed S)``,
-    one per variant and training seed."""
+    trained a fixed number of batches; ``train_seeds``: the training seeds, one row per
+    variant and seed; ``rows``: each row's (variant, training seed or None) (default: each
+    row a variant of its own name)."""
     from lumos_core.evaluation import (load_report, markdown_table, paired_comparison,
                                        paired_table, per_task_table)
 
     wm = (f"world model reused ({reused_world_model})" if reused_world_model
           else f"world model trained {prof.wm_minutes} min")
     batches = batches or {}
-    variant_of, seed_of = {}, {}
-    for row in reports:
-        for seed in train_seeds:
-            if row.endswith(f" (seed {seed})"):
-                variant_of[row], seed_of[row] = row[:-len(f" (seed {seed})")], seed
-        variant_of.setdefault(row, row)
+    rows = rows or {row: (row, None) for row in reports}
+    variant_of = {row: variant for row, (variant, _) in rows.items()}
+    seed_of = {row: seed for row, (_, seed) in rows.items()}
     timed = [v for v in dict.fromkeys(variant_of.values()) if v not in batches]
     budget = "; ".join(([f"{', '.join(timed)}: {prof.agent_minutes} min of training each on "
                          f"this machine"] if timed else [])
