@@ -236,13 +236,15 @@ def training_seed_text(recipe: tuple[str, ...], train_seeds: tuple[int, ...],
             "`--train-seeds` trains several)")
 
 
-def over_seeds(reports: dict[str, dict], variant_of: dict[str, str], seed_of: dict[str, int]
-               ) -> list[dict]:
+def over_seeds(reports: dict[str, dict], variant_of: dict[str, str], seed_of: dict[str, int],
+               loaded: dict[str, dict]) -> list[dict]:
     """Each variant over its training seeds: per seed the average length and the paired
     difference to the first variant's row of the same seed (on the chains both were
-    evaluated on); the mean over seeds, and the mean difference with its 95 % interval as
-    for a mean of independent estimates (sqrt of the summed squared half-widths / k)."""
-    from lumos_core.evaluation import load_report, paired_comparison
+    evaluated on; ``loaded``: the rows' evaluation reports as :func:`load_report` reads them,
+    rows without one get no difference); the mean over seeds, and the mean difference with
+    its 95 % interval as for a mean of independent estimates (sqrt of the summed squared
+    half-widths / k)."""
+    from lumos_core.evaluation import paired_comparison
 
     variants = list(dict.fromkeys(variant_of.values()))
     rows_of = {v: {seed_of[n]: n for n in reports if variant_of[n] == v} for v in variants}
@@ -254,11 +256,9 @@ def over_seeds(reports: dict[str, dict], variant_of: dict[str, str], seed_of: di
             ref_name = rows_of[reference].get(seed)
             entry = {"avg_len": reports[name]["summary"]["avg_len_mean"], "diff": None,
                      "diff_ci95": None}
-            if variant != reference and ref_name and reports[name].get("written_to") \
-                    and reports[ref_name].get("written_to"):
-                comparison = paired_comparison(
-                    {ref_name: load_report(reports[ref_name]["written_to"]),
-                     name: load_report(reports[name]["written_to"])})
+            if variant != reference and name in loaded and ref_name in loaded:
+                comparison = paired_comparison({ref_name: loaded[ref_name],
+                                                name: loaded[name]})
                 row = comparison["rows"][1]
                 entry.update(diff=row["diff"], diff_ci95=row["diff_ci95"])
             per_seed[seed] = entry
@@ -620,16 +620,16 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
         lines.append(f"| {variant} | {report['train_steps']} | {report['windows_per_s']:.0f} |")
     lines += ["", "± is a 95 % confidence interval over chains (normal approximation; "
               "binomial for the rates).", ""]
-    written = {v: r["written_to"] for v, r in reports.items() if r.get("written_to")}
-    if len(written) >= 2:
+    loaded = {v: load_report(r["written_to"]) for v, r in reports.items()
+              if r.get("written_to")}
+    if len(loaded) >= 2:
         # rows with more chains than others are not comparable as they stand: the chains
         # differ in difficulty; the paired view compares every variant on the same chains
         lines += ["## Paired on the common chains", "",
-                  paired_table(paired_comparison({v: load_report(w)
-                                                  for v, w in written.items()})), ""]
+                  paired_table(paired_comparison(loaded)), ""]
     summary = []
     if len(train_seeds) >= 2:
-        summary = over_seeds(reports, variant_of, seed_of)
+        summary = over_seeds(reports, variant_of, seed_of, loaded)
         lines += ["## Over the training seeds", "",
                   f"Per training seed: the average length, in brackets the difference to "
                   f"{summary[0]['variant']} of the same seed, paired on the chains both were "
