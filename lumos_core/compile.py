@@ -19,9 +19,14 @@ The agent's loss is compiled whole instead (:func:`compiled_function`, session 2
 imagination loop unrolled into one graph (session 29: with no break -- the alignment loss
 masks its pairs under compile instead of indexing them, so batches with any number of language
 windows share the graph), which the per-module compile (slower on every device) could not
-fuse across; on a CPU that makes the presets' default update 1.2-1.36x
-faster than eager bf16, but the `long` recipe's (8-step, mostly BC) update no faster, so ``auto``
-still does not compile (docs/performance.md, "Session 28").
+fuse across. On a CPU that makes the presets' default update (31-step imagination with the
+critic) 1.2-1.36x faster than eager bf16 and the `state` trainer 1.27x once compiled (~160 s
+of compiling: it pays after ~2 000 batches), but the `long` recipe's (8-step, mostly BC)
+update is no faster and its BC warm-up 0.90x (docs/performance.md, "Session 28", "Session
+29"). So ``auto`` compiles the agent loss where that was measured to pay, and nowhere else
+(:func:`agent_compile_pays`, session 30): on a CPU, for an imagining LUMOS agent whose every
+batch imagines at least ``AUTO_MIN_HORIZON`` steps, for at least ``AUTO_MIN_BATCHES`` batches.
+The world model's ``auto`` still compiles nowhere.
 """
 
 from __future__ import annotations
@@ -69,17 +74,50 @@ def compile_unavailable(device: torch.device) -> str | None:
     return f"torch.compile is not set up for device type {device.type!r} here"
 
 
-def wants_compile(mode: str, device: torch.device, what: str = "training") -> bool:
-    """Whether to compile for ``mode`` on ``device``; ``always``/``auto`` where compiling is
-    impossible warn (naming the reason) and return False."""
+#: ``auto`` compiles the agent loss only for imaginations at least this long: measured faster
+#: compiled at the presets' 32-step horizon, level at the `long` recipe's 8 steps (session 28)
+AUTO_MIN_HORIZON = 16
+#: ... and only for trainings of at least this many imagining batches: the `state` trainer
+#: compiled pays back its ~160 s of compiling after ~2 000 batches (session 29); twice that,
+#: so that a slower compile (another CPU, a cold cache) still pays
+AUTO_MIN_BATCHES = 4000
+
+
+def agent_compile_pays(agent, batches: int, device: torch.device,
+                       max_minutes: float | None = None) -> str | None:
+    """Why ``agent_train.compile=auto`` compiles an agent training of ``batches`` more batches
+    with the ``agent`` section (:class:`~lumos_core.config.AgentConfig`) on ``device``, or None
+    where compiling was not measured to pay (module docstring): a CPU, an imagining LUMOS agent
+    (DITTO on) with no BC warm-up (the warm-up's BC update was slower compiled), a horizon of at
+    least ``AUTO_MIN_HORIZON`` and at least ``AUTO_MIN_BATCHES`` batches (a time budget
+    ``max_minutes`` under 30 minutes counts as too short: the compiling alone takes ~3)."""
+    if device.type != "cpu":
+        return None        # the whole-loss compile is not measured on a GPU yet
+    if agent.method != "lumos" or not agent.use_ditto or agent.bc_warmup > 0:
+        return None
+    if agent.horizon < AUTO_MIN_HORIZON or batches < AUTO_MIN_BATCHES:
+        return None
+    if max_minutes is not None and max_minutes < 30:
+        return None
+    return (f"{batches} batches of {agent.horizon}-step imagination on a CPU (compiled 1.27x "
+            "the eager trainer after ~3 min of compiling; agent_train.compile=never to skip)")
+
+
+def wants_compile(mode: str, device: torch.device, what: str = "training",
+                  auto: bool = False) -> bool:
+    """Whether to compile for ``mode`` on ``device``. ``auto`` compiles only where the caller
+    found that it pays (``auto=True``, e.g. :func:`agent_compile_pays`); ``always`` where
+    compiling is impossible warns (naming the reason) and returns False, ``auto`` then runs
+    eagerly without a warning."""
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
-    if mode in ("never", "auto"):   # auto: measured slower on every device (module docstring)
+    if mode == "never" or (mode == "auto" and not auto):
         return False
     reason = compile_unavailable(device)
     if reason is not None:
-        warnings.warn(f"{what}: torch.compile unavailable, running eagerly: {reason}",
-                      RuntimeWarning, stacklevel=2)
+        if mode == "always":
+            warnings.warn(f"{what}: torch.compile unavailable, running eagerly: {reason}",
+                          RuntimeWarning, stacklevel=2)
         return False
     return True
 

@@ -520,9 +520,11 @@ class AgentTrainConfig(Section):
                          "native bf16, else fp32; fp32 on GPUs, where bf16 measured slower), "
                          "'fp32', 'bf16'; docs/performance.md.", choices=("auto", "fp32", "bf16"))
     compile: str = doc("auto", "torch.compile the whole loss of an update, the imagination "
-                       "loop unrolled into one graph: 'always'; 'auto' and 'never' do not "
-                       "(docs/performance.md, 'Session 28'); eager with a warning where "
-                       "compiling is impossible (lumos_core/compile.py).",
+                       "loop unrolled into one graph: 'always'; 'auto' only where it was "
+                       "measured to pay -- on a CPU, a LUMOS agent imagining >= 16 steps in "
+                       "every batch (no BC warm-up) for >= 4000 batches (docs/performance.md, "
+                       "'Session 30'); 'never' does not; eager with a warning where 'always' "
+                       "cannot compile (lumos_core/compile.py).",
                        choices=("auto", "always", "never"))
     log_every: int = doc(100, "Write scalar metrics every N batches.", low=1)
     checkpoint_every: int = doc(10000, "Write a checkpoint every N batches.", low=1)

@@ -10,6 +10,7 @@ trained on (the language command server's domain); plus optimiser/RNG state for 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import torch
 from lumos_core.agent import LumosAgent
 from lumos_core.agent_data import WindowSampler
 from lumos_core.checkpoint import load_checkpoint, save_checkpoint
-from lumos_core.compile import compiled_function, wants_compile
+from lumos_core.compile import agent_compile_pays, compiled_function, wants_compile
 from lumos_core.config import LumosConfig, merge
 from lumos_core.featurize import Features, load_world_model
 from lumos_core.language import MODEL_ID
@@ -72,14 +73,22 @@ class AgentTrainer:
         self.critic_opt = (torch.optim.AdamW(b.critic.parameters(), lr=t.critic_lr, eps=1e-5,
                                              weight_decay=0.01) if b.imagines else None)
         self.amp_dtype = autocast_dtype(t.precision, self.device, "agent")
-        self.compiled = wants_compile(t.compile, self.device, "agent training")
         # the whole loss, imagination loop included, as one compiled function (it reads the
-        # agent's parameters: the checkpoints' weights and keys stay the eager ones)
-        self.loss_terms = (compiled_function(self.agent.loss_terms) if self.compiled
-                           else self.agent.loss_terms)
+        # agent's parameters: the checkpoints' weights and keys stay the eager ones);
+        # ``auto`` decides in :meth:`fit`, which knows how many batches are to come
+        self.compiled = False
+        self.loss_terms = self.agent.loss_terms
+        if t.compile == "always":
+            self.use_compiled(wants_compile(t.compile, self.device, "agent training"))
         self.step = 0
         self.writer = None
         self.initialised_from: str | None = None
+
+    def use_compiled(self, compiled: bool) -> None:
+        """Run the compiled loss (or the eager one) from the next batch on."""
+        self.compiled = compiled
+        self.loss_terms = (compiled_function(self.agent.loss_terms) if compiled
+                           else self.agent.loss_terms)
 
     def training_state(self) -> dict:
         """Everything needed to continue exactly."""
@@ -268,6 +277,12 @@ class AgentTrainer:
 
         t = self.cfg.agent_train
         steps = steps or t.steps
+        if t.compile == "auto" and not self.compiled:
+            why = agent_compile_pays(self.cfg.agent, steps - self.step, self.device, max_minutes)
+            if wants_compile("auto", self.device, "agent training", auto=why is not None):
+                print(f"train-agent: compiling the agent loss (agent_train.compile=auto: "
+                      f"{why})", file=sys.stderr)
+                self.use_compiled(True)
         deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
         self.warmup_deadline = None if max_minutes is None else time.monotonic() + 30 * max_minutes
         bar = tqdm(total=steps, initial=self.step, desc="train-agent", unit="batch",

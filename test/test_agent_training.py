@@ -520,3 +520,26 @@ def test_compiled_trainings_write_checkpoints_that_load_eagerly(features, tmp_pa
     assert weights.keys() == eager_weights.keys()
     for key, value in eager_weights.items():
         assert torch.allclose(weights[key], value, rtol=1e-4, atol=1e-5), key
+
+
+def test_auto_compiles_a_training_only_where_it_pays(features, tmp_path, monkeypatch):
+    """``agent_train.compile=auto`` (the default) decides when training starts, from the
+    batches to come: a long imagining training runs the compiled loss, a short one and a BC
+    baseline the eager one (lumos_core.compile.agent_compile_pays)."""
+    import lumos_core.compile as comp
+
+    monkeypatch.setattr(comp, "BACKEND", "aot_eager")
+    monkeypatch.setattr(comp, "AUTO_MIN_BATCHES", 3)
+    monkeypatch.setattr(comp, "AUTO_MIN_HORIZON", 2)
+    out, cfg = features
+    root = cfg.data.dataset
+    fp32 = ["agent_train.precision=fp32"]
+    for overrides, steps, compiled in (([], 2, False), ([], 3, True),
+                                       (["agent.method=gcbc"], 3, False)):
+        trainer = AgentTrainer(load_config("debug", _state_overrides(root) + fp32 + overrides),
+                               out / "feats", tmp_path / f"{steps}{overrides}", progress=False)
+        assert not trainer.compiled
+        trainer.fit(steps)
+        assert trainer.compiled == compiled, (overrides, steps)
+        assert (trainer.loss_terms == trainer.agent.loss_terms) != compiled
+    torch._dynamo.reset()

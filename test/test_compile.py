@@ -29,19 +29,47 @@ def aot_eager(monkeypatch):
     torch._dynamo.reset()
 
 
-def test_auto_never_compiles_and_modes_are_validated(monkeypatch):
-    """``auto`` does not compile on any device (measured slower on CPUs and on an H200);
-    ``always`` does where compiling is possible."""
+def test_auto_compiles_only_where_told_it_pays_and_modes_are_validated(monkeypatch):
+    """``auto`` compiles only where the caller found that it pays (``auto=True``), and then
+    silently runs eagerly where compiling is impossible; ``always`` compiles where possible."""
     monkeypatch.setattr(comp, "compile_unavailable", lambda device: None)
     assert not comp.wants_compile("auto", CPU)
     assert not comp.wants_compile("auto", torch.device("cuda"))
-    assert not comp.wants_compile("never", torch.device("cuda"))
+    assert comp.wants_compile("auto", CPU, auto=True)
+    assert not comp.wants_compile("never", torch.device("cuda"), auto=True)
     assert comp.wants_compile("always", torch.device("cuda"))
     with pytest.raises(ValueError, match="compile must be one of"):
         comp.wants_compile("yes", CPU)
     with pytest.raises(ConfigError, match="compile"):
         load_config("debug", ["wm_train.compile=maybe"])
     assert load_config("debug").agent_train.compile == "auto"
+    monkeypatch.setattr(comp, "compile_unavailable", lambda device: "no compiler")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not comp.wants_compile("auto", CPU, auto=True)
+
+
+def test_auto_compiles_the_agent_loss_only_where_it_was_measured_to_pay():
+    """The presets' default LUMOS training (32-step imagination in every batch, 5 000 batches)
+    is compiled on a CPU; the `long` recipe (8 steps, a BC warm-up), the BC baselines, short
+    trainings or time budgets and GPUs are not (docs/performance.md, sessions 28-30)."""
+    state = load_config("state").agent
+    assert state.horizon >= comp.AUTO_MIN_HORIZON and state.bc_warmup == 0
+    steps = load_config("state").agent_train.steps
+    assert "imagination on a CPU" in comp.agent_compile_pays(state, steps, CPU)
+    assert comp.agent_compile_pays(load_config("cpu").agent, steps, CPU)
+    assert comp.agent_compile_pays(state, steps, torch.device("cuda")) is None
+    assert comp.agent_compile_pays(state, comp.AUTO_MIN_BATCHES - 1, CPU) is None
+    assert comp.agent_compile_pays(state, steps, CPU, max_minutes=10) is None
+    assert comp.agent_compile_pays(state, steps, CPU, max_minutes=60)
+    from lumos_core.benchmarks.agents import LONG_RECIPE
+
+    long = load_config("state", list(LONG_RECIPE)).agent
+    assert comp.agent_compile_pays(long, 14232, CPU) is None
+    for override in ("agent.method=gcbc", "agent.method=mcil", "agent.use_ditto=false",
+                     "agent.horizon=8", "agent.bc_warmup=100"):
+        agent = load_config("state", [override]).agent
+        assert comp.agent_compile_pays(agent, steps, CPU) is None, override
 
 
 def test_impossible_compile_falls_back_with_the_reason(monkeypatch):
