@@ -20,13 +20,13 @@ imagination loop unrolled into one graph (session 29: with no break -- the align
 masks its pairs under compile instead of indexing them, so batches with any number of language
 windows share the graph), which the per-module compile (slower on every device) could not
 fuse across. On a CPU that makes the presets' default update (31-step imagination with the
-critic) 1.2-1.36x faster than eager bf16 and the `state` trainer 1.27x once compiled (~160 s
-of compiling: it pays after ~2 000 batches), but the `long` recipe's (8-step, mostly BC)
-update is no faster and its BC warm-up 0.90x (docs/performance.md, "Session 28", "Session
-29"). So ``auto`` compiles the agent loss where that was measured to pay, and nowhere else
-(:func:`agent_compile_pays`, session 30): on a CPU, for an imagining LUMOS agent whose every
-batch imagines at least ``AUTO_MIN_HORIZON`` steps, for at least ``AUTO_MIN_BATCHES`` batches.
-The world model's ``auto`` still compiles nowhere.
+critic) 1.2-1.36x faster than eager bf16 and the `state` trainer 1.21x once compiled (~3 min
+of compiling with a cold cache: it breaks even after ~2 900 batches), but the `long` recipe's
+(8-step, mostly BC) update is no faster and its BC warm-up 0.90x (docs/performance.md,
+"Session 28" to "Session 30"). So ``auto`` compiles the agent loss where that was measured
+to pay, and nowhere else (:func:`agent_compile_pays`, session 30): on a CPU, for an imagining
+LUMOS agent whose every batch imagines at least ``AUTO_MIN_HORIZON`` steps, for at least
+``AUTO_MIN_BATCHES`` batches. The world model's ``auto`` still compiles nowhere.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def compile_unavailable(device: torch.device) -> str | None:
 #: compiled at the presets' 32-step horizon, level at the `long` recipe's 8 steps (session 28)
 AUTO_MIN_HORIZON = 16
 #: ... and only for trainings of at least this many imagining batches: the `state` trainer
-#: compiled pays back its ~160 s of compiling after ~2 000 batches (session 29); twice that,
-#: so that a slower compile (another CPU, a cold cache) still pays
+#: compiled (1.21x eager, both run at once; 181 s of compiling with a cold cache) breaks even
+#: after ~2 900 batches (session 30); at 4 000 it is ~1.05x, at the preset's 5 000 ~1.08x
 AUTO_MIN_BATCHES = 4000
 
 
@@ -99,7 +99,7 @@ def agent_compile_pays(agent, batches: int, device: torch.device,
         return None
     if max_minutes is not None and max_minutes < 30:
         return None
-    return (f"{batches} batches of {agent.horizon}-step imagination on a CPU (compiled 1.27x "
+    return (f"{batches} batches of {agent.horizon}-step imagination on a CPU (compiled ~1.2x "
             "the eager trainer after ~3 min of compiling; agent_train.compile=never to skip)")
 
 
