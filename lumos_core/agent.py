@@ -478,14 +478,17 @@ class LumosAgent(nn.Module):
                                      "ids (WindowSampler.sample provides them)")
                 task = batch["task"]
             align = None
+            # agent.align_goal_grad=false: the alignment shapes the recognition features and
+            # its own projections, not the goal embedding the actor reads
+            lang = goal if cfg.align_goal_grad else goal.detach()
             if torch.compiler.is_compiling():
                 # the pairs masked, not indexed: no data-dependent shape or branch, so the
                 # compiled loss is one graph for any number of language windows (the same
                 # loss; eager keeps the indexed form, bit for bit the earlier trainings')
-                align = clip_loss(b.align_seq(seq_feat), b.align_lang(goal), b.logit_scale,
+                align = clip_loss(b.align_seq(seq_feat), b.align_lang(lang), b.logit_scale,
                                   task, select)
             elif select.sum() >= 2:
-                align = clip_loss(b.align_seq(seq_feat[select]), b.align_lang(goal[select]),
+                align = clip_loss(b.align_seq(seq_feat[select]), b.align_lang(lang[select]),
                                   b.logit_scale, None if task is None else task[select])
             if align is not None:
                 policy = policy + cfg.alignment_scale * align

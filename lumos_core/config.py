@@ -455,6 +455,9 @@ class AgentConfig(Section):
                                             "the contrastive loss's negatives (with 27 tasks "
                                             "a batch holds many: they are not negatives). "
                                             "false = official (every other pair negative).")
+    align_goal_grad: bool = doc(True, "The alignment loss's gradient reaches the goal "
+                                "embedding the actor reads (official); false: it trains the "
+                                "recognition features and its projections only (session 30).")
     bc_scale: float = doc(1.0, "Weight of the action MSE when use_ditto is false (and for the "
                                "BC baselines).", low=0.0)
     plan_input: str = doc("sample", "What the actor and critic see of a latent plan: 'sample' "

@@ -40,7 +40,7 @@ INIT_OBJECTIVE_KEYS = tuple(f"agent.{k}" for k in COMPONENT_KEYS) + (
     "agent.image_goals", "agent.imagine_gripper", "agent.reward_norm", "agent.return_norm",
     "agent.ditto_bc_scale", "agent.history_free_prob", "agent.reward_latent",
     "agent.reward_target", "agent.imagine_noise", "agent.imagine_action",
-    "agent.imagine_state_grad")
+    "agent.imagine_state_grad", "agent.align_goal_grad")
 
 CHECKPOINTS = "checkpoints"
 

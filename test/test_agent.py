@@ -129,6 +129,29 @@ def test_plan_input_probs_gives_a_collapsed_plan_as_a_constant():
     assert torch.isfinite(policy_loss) and "plan_kl" in metrics
 
 
+def test_align_goal_grad_keeps_the_alignment_off_the_actors_goal_embedding():
+    """``agent.align_goal_grad=false`` (session 30): the alignment loss no longer moves the
+    language-goal embedding the actor reads (its gradient there is the same with and without
+    the alignment term), while it still trains its projections and the recognition network."""
+    def grads(**overrides):
+        agent, cfg = _agent(**overrides)
+        torch.manual_seed(5)
+        policy, _, metrics = agent.losses(_batch(cfg), bc_only=True)
+        assert "align" in metrics or overrides.get("alignment_scale") == 0
+        policy.backward()
+        b = agent.behaviour
+        return ({k: p.grad.clone() for k, p in b.lang_goal.named_parameters()},
+                {k: None if p.grad is None else p.grad.clone()
+                 for k, p in b.align_lang.named_parameters()})
+
+    for flag, same in (("false", True), ("true", False)):
+        with_align, projection = grads(align_goal_grad=flag)
+        without, _ = grads(align_goal_grad=flag, alignment_scale=0)
+        equal = all(torch.allclose(with_align[k], without[k]) for k in with_align)
+        assert equal == same, flag
+        assert all(g is not None and g.abs().sum() > 0 for g in projection.values()), flag
+
+
 def test_clip_loss_of_selected_pairs_is_the_sub_batch_loss():
     """``select``: the pairs left out are masked, not indexed away (one graph under compile):
     the loss and the selected rows' gradients are those of the selected sub-batch, the others
