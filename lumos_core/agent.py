@@ -227,7 +227,7 @@ class BehaviourModel(nn.Module):
     @property
     def imagines(self) -> bool:
         """Actor-critic in imagination with the DITTO reward."""
-        return self.cfg.method == "lumos" and self.cfg.use_ditto
+        return self.cfg.imagines
 
     @property
     def aligns(self) -> bool:

@@ -93,7 +93,7 @@ def agent_compile_pays(agent, batches: int, device: torch.device,
     ``max_minutes`` under 30 minutes counts as too short: the compiling alone takes ~3)."""
     if device.type != "cpu":
         return None        # the whole-loss compile is not measured on a GPU yet
-    if agent.method != "lumos" or not agent.use_ditto or agent.bc_warmup > 0:
+    if not agent.imagines or agent.bc_warmup > 0:
         return None
     if agent.horizon < AUTO_MIN_HORIZON or batches < AUTO_MIN_BATCHES:
         return None

@@ -481,6 +481,11 @@ class AgentConfig(Section):
         """Flattened size of a latent plan."""
         return self.plan_stoch * self.plan_classes
 
+    @property
+    def imagines(self) -> bool:
+        """Actor-critic in imagination with the DITTO reward (a LUMOS agent with DITTO)."""
+        return self.method == "lumos" and self.use_ditto
+
     def _check(self) -> None:
         if self.min_window > self.max_window:
             raise ConfigError(f"agent.min_window ({self.min_window}) must be <= "
