@@ -241,7 +241,8 @@ def test_training_seeds_are_rows_and_summarised(sim_dataset, tmp_path):
 
     torch.set_num_threads(1)
     result = run("smoke", tmp_path, dataset=sim_dataset[0], variants=("LUMOS", "GCBC"),
-                 batches={"LUMOS": 2, "GCBC": 2}, train_seeds=(3, 4), progress=False)
+                 batches={"LUMOS": 2, "GCBC": 2}, train_seeds=(3, 4),
+                 agent_sets=("agent.history_free_prob=0.2",), progress=False)
     rows = ["LUMOS (seed 3)", "LUMOS (seed 4)", "GCBC (seed 3)", "GCBC (seed 4)"]
     assert list(result["reports"]) == rows
     for slug, seed in (("lumos_s3", 3), ("gcbc_s4", 4)):
@@ -252,6 +253,11 @@ def test_training_seeds_are_rows_and_summarised(sim_dataset, tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "training seeds [3, 4]: every variant trained and evaluated once per seed" in report
     assert "## Over the training seeds" in report
+    # the override replaces the profile's value in the report's settings, not beside it
+    settings = next(line for line in report.splitlines()
+                    if line.startswith("Settings common to every variant"))
+    assert "`agent.history_free_prob=0.2`" in settings
+    assert "agent.history_free_prob=0.1" not in settings
     data = json.loads((tmp_path / "report.json").read_text())
     lumos, gcbc = data["over_seeds"]
 
@@ -281,3 +287,12 @@ def test_training_seeds_are_checked(tmp_path):
 
     args = build_parser().parse_args(["benchmark", "agents", "--train-seeds", "2", "42"])
     assert args.train_seeds == [2, 42]
+
+
+def test_report_settings_keep_each_key_once_with_its_final_value():
+    from lumos_core.benchmarks.agents import effective_settings
+
+    assert effective_settings(("agent.bc_warmup=13232", "agent.horizon=8",
+                               "agent.bc_warmup=26464", "agent_train.seed=2")) == [
+        "agent.bc_warmup=26464", "agent.horizon=8", "agent_train.seed=2"]
+    assert effective_settings(()) == []

@@ -223,6 +223,17 @@ def checked_train_seeds(seeds, recipe: tuple[str, ...]) -> tuple[int, ...]:
     return seeds
 
 
+def effective_settings(recipe: tuple[str, ...]) -> list[str]:
+    """The ``KEY=VALUE`` overrides a training applies, each key once with the value it ends
+    with (a later ``--agent-set`` replaces the profile's value in place): what the report
+    lists, where the raw recipe would show both values of an overridden key."""
+    final = {}
+    for item in recipe:
+        key, _, _ = item.partition("=")
+        final[key] = item
+    return list(final.values())
+
+
 def training_seed_text(recipe: tuple[str, ...], train_seeds: tuple[int, ...],
                        preset: str) -> str:
     """The report's sentence on the agents' training seed(s)."""
@@ -609,7 +620,8 @@ def write_report(out: Path, name: str, prof: Profile, reports: dict, commands: l
              "training paraphrase (`lumos evaluate --grounding task`, docs/agents.md "
              "session 14).", "",
              "Settings common to every variant: "
-             + (", ".join(f"`{r}`" for r in prof.recipe) or "the preset's") + ".", "",
+             + (", ".join(f"`{r}`" for r in effective_settings(prof.recipe))
+                or "the preset's") + ".", "",
              "Dataset: " + ", ".join(f"{split} {info['frames']} frames, {info['annotations']} "
                                      "language-annotated windows"
                                      for split, info in data_info.items()
