@@ -198,6 +198,16 @@ def test_compiled_agent_loss_is_one_graph_whatever_the_language_windows(monkeypa
         torch._dynamo.reset()
 
 
+def _default_and_compiled(variants: dict) -> tuple[dict, dict]:
+    """The default path's row and the compiled one's, by name: which path is the default
+    (and so which row comes first) depends on the machine (fp32 on a CPU without native
+    bf16, as on a GPU for the agent)."""
+    default = [v for name, v in variants.items() if name.endswith("(default)")]
+    fast = [v for name, v in variants.items() if name.endswith("+ compile")]
+    assert len(default) == 1 and len(fast) == 1, list(variants)
+    return default[0], fast[0]
+
+
 def test_compare_eager_benchmarks_add_the_compiled_path(aot_eager):
     """`lumos benchmark world-model|policy --compare-eager --compile`: a third row, whose loss
     on the first batch (same draws) equals the default path's (figures only; no timing is
@@ -205,11 +215,11 @@ def test_compare_eager_benchmarks_add_the_compiled_path(aot_eager):
     from lumos_core.benchmarks import policy, world_model
 
     row = world_model.compare("debug", steps=1, profile=False, compiled=True)
-    default, fast = list(row["variants"].values())[1:]
+    default, fast = _default_and_compiled(row["variants"])
     assert len(row["variants"]) == 3 and fast["speedup"] > 0
     assert fast["first_loss"] == pytest.approx(default["first_loss"], rel=RTOL)
     assert "+ compile |" in world_model.compare_table([row])
     row = policy.compare_update("debug", updates=1, compiled=True)
-    default, fast = list(row["variants"].values())[1:]
+    default, fast = _default_and_compiled(row["variants"])
     assert fast["policy_loss"] == pytest.approx(default["policy_loss"], rel=RTOL, abs=1e-6)
     assert "+ compile |" in policy.compare_table([row])

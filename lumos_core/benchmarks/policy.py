@@ -142,7 +142,8 @@ def compare_update(preset: str, threads: int = 1, updates: int = 5,
     cfg = load_config(preset)
     dev = torch.device(device)
     fast = autocast_dtype(cfg.agent_train.precision, dev, "agent")
-    if fast is None:   # fp32 is the default here (a GPU): bf16 as the alternative
+    if fast is None:   # fp32 is the default here (a GPU, or a CPU without native bf16):
+        # bf16 as the alternative
         variants = {"fp32 (default)": None, "bf16": torch.bfloat16}
     else:
         variants = {"fp32": None, describe(fast) + " (default)": fast}
