@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Session 33: Table I's LUMOS and GCBC rows on twice the play (data/sim_play6: 600 000 frames,
+# 5 400 language windows at CALVIN's density), training seed 2 only, the two trainings at once
+# (one process and one thread each) -- session 32's script (docs/agents_s32/more_play.sh) with
+# both seeds did not fit this CPU (AMD EPYC family 23, AVX2, fp32 agent). The same world model
+# (the shipped policy's) and `long` recipe (14 232 batches) as Table I's rows on data/sim_play5;
+# 200 chains each, comparable with those rows' chains 0-199 (docs/agents.md, "Session 31").
+# Run from the main work tree after docs/agents_s32/more_play.sh collected and featurized.
+set -euo pipefail
+export OMP_NUM_THREADS=1
+for v in lumos gcbc; do
+  mkdir -p "runs/s33_$v"
+  [ -e "runs/s33_$v/features" ] || cp -al runs/s32_play6/features "runs/s33_$v/features"
+done
+common=(--profile long --train-seeds 2 --chains 200 --main-chains 200
+        --dataset-root data/sim_play6 --world-model checkpoints/policy_state_demo)
+lumos benchmark agents "${common[@]}" --variants LUMOS --out runs/s33_lumos \
+    > runs/s33_lumos.log 2>&1 &
+lumos benchmark agents "${common[@]}" --variants GCBC --out runs/s33_gcbc \
+    > runs/s33_gcbc.log 2>&1 &
+wait
+lumos compare runs/s33_lumos/eval/lumos_s2 runs/s33_gcbc/eval/gcbc_s2 \
+    --names "LUMOS, twice the play" "GCBC, twice the play" --out docs/agents_s33/more_play_s2.md
