@@ -21,3 +21,16 @@ lumos benchmark agents "${common[@]}" --variants GCBC --out runs/s33_gcbc \
 wait
 lumos compare runs/s33_lumos/eval/lumos_s2 runs/s33_gcbc/eval/gcbc_s2 \
     --names "LUMOS, twice the play" "GCBC, twice the play" --out docs/agents_s33/more_play_s2.md
+python docs/agents_s21/per_task.py "LUMOS play6 s2=runs/s33_lumos/eval/lumos_s2" \
+    "GCBC play6 s2=runs/s33_gcbc/eval/gcbc_s2" > docs/agents_s33/per_task_s2_200.md
+# GCBC on 1 000 chains (its 200 reused) and with the second held-out paraphrase set
+ckpt=runs/s33_gcbc/agents/gcbc_s2/checkpoints/step_00014232
+mkdir -p runs/s33_gcbc/eval/gcbc_s2_1000
+cp runs/s33_gcbc/eval/gcbc_s2/chains.jsonl runs/s33_gcbc/eval/gcbc_s2_1000/
+lumos evaluate --policy "$ckpt" --chains 1000 --seeds 0 --workers 2 --resume \
+    --out runs/s33_gcbc/eval/gcbc_s2_1000
+lumos evaluate --policy "$ckpt" --chains 200 --seeds 0 --workers 2 \
+    --instructions config/sim_instructions_eval2.yaml --out runs/s33_gcbc/eval/gcbc_s2_eval2
+lumos compare runs/s33_gcbc/eval/gcbc_s2 runs/s33_gcbc/eval/gcbc_s2_eval2 \
+    --names "GCBC 600k, evaluation paraphrases" "GCBC 600k, second held-out set" \
+    --out docs/agents_s33/heldout2_gcbc_s2.md
