@@ -16,14 +16,20 @@ common=(--profile long --train-seeds 2 --chains 200 --main-chains 200
         --dataset-root data/sim_play6 --world-model checkpoints/policy_state_demo)
 lumos benchmark agents "${common[@]}" --variants LUMOS --out runs/s33_lumos \
     > runs/s33_lumos.log 2>&1 &
+lumos_pid=$!
 lumos benchmark agents "${common[@]}" --variants GCBC --out runs/s33_gcbc \
     > runs/s33_gcbc.log 2>&1 &
-wait
+gcbc_pid=$!
+# waited for one by one, so that either run's failure stops the script
+wait "$lumos_pid"
+wait "$gcbc_pid"
 lumos compare runs/s33_lumos/eval/lumos_s2 runs/s33_gcbc/eval/gcbc_s2 \
     --names "LUMOS, twice the play" "GCBC, twice the play" --out docs/agents_s33/more_play_s2.md
 python docs/agents_s21/per_task.py "LUMOS play6 s2=runs/s33_lumos/eval/lumos_s2" \
     "GCBC play6 s2=runs/s33_gcbc/eval/gcbc_s2" > docs/agents_s33/per_task_s2_200.md
-# GCBC on 1 000 chains (its 200 reused) and with the second held-out paraphrase set
+# GCBC on 1 000 chains (its 200 reused; session 33 ran the first ~500 new chains with one
+# worker beside the LUMOS training, then the rest with two) and with the second held-out
+# paraphrase set
 ckpt=runs/s33_gcbc/agents/gcbc_s2/checkpoints/step_00014232
 mkdir -p runs/s33_gcbc/eval/gcbc_s2_1000
 cp runs/s33_gcbc/eval/gcbc_s2/chains.jsonl runs/s33_gcbc/eval/gcbc_s2_1000/
