@@ -7,24 +7,8 @@
 # 200 chains each, comparable with those rows' chains 0-199 (docs/agents.md, "Session 31").
 # Run from the main work tree after docs/agents_s32/more_play.sh collected and featurized.
 set -euo pipefail
+bash docs/agents_s33/more_play_rows.sh 2 s33
 export OMP_NUM_THREADS=1
-for v in lumos gcbc; do
-  mkdir -p "runs/s33_$v"
-  [ -e "runs/s33_$v/features" ] || cp -al runs/s32_play6/features "runs/s33_$v/features"
-done
-common=(--profile long --train-seeds 2 --chains 200 --main-chains 200
-        --dataset-root data/sim_play6 --world-model checkpoints/policy_state_demo)
-lumos benchmark agents "${common[@]}" --variants LUMOS --out runs/s33_lumos \
-    > runs/s33_lumos.log 2>&1 &
-lumos_pid=$!
-lumos benchmark agents "${common[@]}" --variants GCBC --out runs/s33_gcbc \
-    > runs/s33_gcbc.log 2>&1 &
-gcbc_pid=$!
-# waited for one by one, so that either run's failure stops the script
-wait "$lumos_pid"
-wait "$gcbc_pid"
-lumos compare runs/s33_lumos/eval/lumos_s2 runs/s33_gcbc/eval/gcbc_s2 \
-    --names "LUMOS, twice the play" "GCBC, twice the play" --out docs/agents_s33/more_play_s2.md
 python docs/agents_s21/per_task.py "LUMOS play6 s2=runs/s33_lumos/eval/lumos_s2" \
     "GCBC play6 s2=runs/s33_gcbc/eval/gcbc_s2" > docs/agents_s33/per_task_s2_200.md
 # GCBC on 1 000 chains (its 200 reused; session 33 ran the first ~500 new chains with one
