@@ -14,7 +14,7 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -53,7 +53,15 @@ def generate_launch_description():
              parameters=[os.path.join(config, "policy_publisher.yaml"),
                          {"checkpoint": arg("checkpoint"), "autostart": True}],
              output="screen"),
+        # the executor: the robot's workspace box (action_executor.yaml), or on the simulated
+        # table the simulator's box and per-axis step over it (action_executor_sim.yaml)
         Node(package="lumos_ros", executable="action_executor", namespace=ns,
+             condition=UnlessCondition(arg("use_sim")),
              parameters=[os.path.join(config, "action_executor.yaml"),
+                         {"backend": arg("backend")}], output="screen"),
+        Node(package="lumos_ros", executable="action_executor", namespace=ns,
+             condition=IfCondition(arg("use_sim")),
+             parameters=[os.path.join(config, "action_executor.yaml"),
+                         os.path.join(config, "action_executor_sim.yaml"),
                          {"backend": arg("backend")}], output="screen"),
     ])

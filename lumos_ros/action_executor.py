@@ -132,8 +132,10 @@ class ActionExecutor(Node):
         self.create_service(Trigger, "~/hold", self._on_hold)
         self.create_service(Trigger, "~/resume", self._on_resume)
         self.create_timer(0.05, self._watchdog)
-        self.get_logger().info(f"ready: backend {self.backend}, holding until actions "
-                               "arrive")
+        self.get_logger().info(
+            f"ready: backend {self.backend}, workspace box {list(limits.workspace_min)} .. "
+            f"{list(limits.workspace_max)} m, step <= {limits.max_step_translation} m; "
+            "holding until actions arrive")
 
     def _franka_gripper(self, backend: str):
         if backend not in ("auto", "franka", "topic"):

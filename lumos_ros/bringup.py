@@ -13,6 +13,16 @@ import time
 
 from lumos_ros.launcher import NodeGroup, NodeSpec, terminate_as_interrupt
 
+#: applied after action_executor.yaml when the simulator is the robot: its workspace box and
+#: per-axis step, so that the executor passes actions as the simulator's own step does
+SIM_EXECUTOR_FILE = "action_executor_sim.yaml"
+
+
+def executor_node(backend: str, namespace: str, use_sim: bool) -> NodeSpec:
+    """The action_executor of both bringups (stopped last, after its final hold)."""
+    return NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,
+                    stop_order=1, overlay_files=(SIM_EXECUTOR_FILE,) if use_sim else ())
+
 
 def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
                  namespace: str = "", static_topic: str = "", gripper_topic: str = "",
@@ -26,8 +36,7 @@ def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
                  {"checkpoint": checkpoint, **cams}, namespace),
         NodeSpec("policy_publisher", "policy_publisher.yaml",
                  {"checkpoint": checkpoint, "autostart": True}, namespace),
-        NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,
-                 stop_order=1),
+        executor_node(backend, namespace, use_sim),
     ]
     if use_sim:     # the simulated robot stops after the executor's final hold
         specs.insert(0, NodeSpec("sim_robot", "sim_robot.yaml",
@@ -83,8 +92,7 @@ def record_nodes(output_dir: str, use_sim: bool = True, backend: str = "sim",
         recorder.setdefault("state_topic", "lumos/sim_state")
         recorder.setdefault("static_size", 0)
         recorder.setdefault("gripper_size", 0)
-    specs = [NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,
-                      stop_order=1),
+    specs = [executor_node(backend, namespace, use_sim),
              NodeSpec("teleop", "teleop.yaml", {"input": teleop_input, "script": script},
                       namespace),
              NodeSpec("teleop_recorder", "teleop_recorder.yaml", recorder, namespace)]

@@ -9,7 +9,8 @@ measures:
 - **time to hold**: from the injection to the executor's ``~/status`` saying it holds (the
   executor publishes that transition together with the hold target, the measured pose);
 - **unsafe targets**: targets published after the injection that are non-finite or outside
-  the workspace box of ``config/action_executor.yaml`` (must be 0);
+  the executor's workspace box (the simulated table's: ``config/action_executor_sim.yaml``
+  over ``config/action_executor.yaml``; must be 0);
 - **nodes left**: node processes still alive 10 s after the supervisor died (must be 0).
 
 Faults: ``kill -9`` of world_model_filter, of policy_publisher and of sim_robot (the pose
@@ -167,12 +168,11 @@ def _inject(fault: str, watcher: Watcher, bringup: subprocess.Popen,
 def run_fault(fault: str, checkpoint: str | Path, instruction: str, log_dir: Path,
               startup_timeout: float = 120.0) -> dict:
     """One fresh stack, one fault; returns the measured row."""
-    import yaml
+    from lumos_ros.bringup import policy_nodes
 
-    from lumos_core.paths import config_file
-
-    params = yaml.safe_load(config_file("action_executor.yaml").read_text())["/**"][
-        "ros__parameters"]
+    # the box the bringup's executor starts with (on the simulated table: the simulator's)
+    params = next(spec for spec in policy_nodes(str(checkpoint))
+                  if spec.executable == "action_executor").effective_parameters()
     box = (np.asarray(params["workspace_min"]), np.asarray(params["workspace_max"]))
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"{fault.replace(' ', '_').replace('-', '')}.log", "w")

@@ -29,6 +29,27 @@ class NodeSpec:
     namespace: str = ""
     #: nodes stop in increasing order: the robot-facing executor last, after a final hold
     stop_order: int = 0
+    #: more parameter files under config/, applied after ``params_file`` in this order
+    #: (e.g. the simulated table's workspace box over the real robot's)
+    overlay_files: tuple[str, ...] = ()
+
+    def files(self) -> list[Path]:
+        """The parameter files, in the order they apply; raises for a missing one."""
+        paths = [config_file(name) for name in
+                 ([self.params_file] if self.params_file else []) + list(self.overlay_files)]
+        for path in paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"parameter file {path} does not exist")
+        return paths
+
+    def effective_parameters(self) -> dict[str, object]:
+        """The parameters the node starts with: its files in order, then the overrides."""
+        import yaml
+
+        params: dict[str, object] = {}
+        for path in self.files():
+            params.update(yaml.safe_load(path.read_text())["/**"]["ros__parameters"])
+        return {**params, **self.parameters}
 
     def command(self) -> list[str]:
         """The command line that starts this node."""
@@ -37,10 +58,7 @@ class NodeSpec:
                              f"{', '.join(sorted(NODES))}")
         module = NODES[self.executable].split(":")[0]
         cmd = [sys.executable, "-m", module, "--ros-args"]
-        if self.params_file:
-            path = config_file(self.params_file)
-            if not path.is_file():
-                raise FileNotFoundError(f"parameter file {path} does not exist")
+        for path in self.files():
             cmd += ["--params-file", str(path)]
         for key, value in self.parameters.items():
             if isinstance(value, bool):

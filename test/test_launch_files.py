@@ -107,3 +107,23 @@ def test_topic_and_service_defaults_are_relative():
         for key, value in data["/**"]["ros__parameters"].items():
             if key.endswith(("_topic", "service", "_namespace")) and value:
                 assert not str(value).startswith("/"), f"{path.name}: {key}: {value}"
+
+
+def test_launch_files_give_the_sim_executor_the_sim_file():
+    """use_sim:=true: action_executor_sim.yaml over action_executor.yaml (the simulator's box,
+    as the bringups do); use_sim:=false: the robot's file alone."""
+    for name in ("policy.launch.py", "record.launch.py"):
+        tree = ast.parse((REPO / "launch" / name).read_text())
+        seen = {}
+        for kwargs in _nodes(tree):
+            if ast.literal_eval(kwargs["executable"]) != "action_executor":
+                continue
+            condition = kwargs["condition"]
+            assert ast.unparse(condition.args[0]) == "arg('use_sim')", name
+            files = [c.args[-1].value for c in ast.walk(kwargs["parameters"])
+                     if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "join"
+                     and isinstance(c.args[-1], ast.Constant)]
+            seen[condition.func.id] = files
+        assert seen == {"UnlessCondition": ["action_executor.yaml"],
+                        "IfCondition": ["action_executor.yaml", "action_executor_sim.yaml"]}, \
+            name

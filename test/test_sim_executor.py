@@ -1,0 +1,59 @@
+"""On the simulated table the executor passes every action as the simulator's own step does, so
+the ROS loop (`make demo`) executes a policy's actions as `lumos evaluate` does. With the real
+robot's box (y >= -0.35 m) the demo's policy hovered by the drawer handle (y -0.47..-0.35 m)
+while its evaluation of the same chain opened the drawer (session 35)."""
+
+import numpy as np
+
+from lumos_core.executor import ActionIntegrator, SafetyLimits, wrap
+from lumos_core.sim.env import POS_SCALE, ROT_SCALE, WORKSPACE
+from lumos_ros.bringup import executor_node, policy_nodes, record_nodes
+
+
+def _limits(params: dict) -> SafetyLimits:
+    return SafetyLimits(tuple(params["workspace_min"]), tuple(params["workspace_max"]),
+                        params["max_step_translation"], params["max_step_rotation"],
+                        params["max_target_distance"], params["max_target_angle"])
+
+
+def test_sim_box_is_the_simulators_workspace():
+    params = executor_node("sim", "", use_sim=True).effective_parameters()
+    assert params["workspace_min"] == [WORKSPACE[k][0] for k in "xyz"]
+    assert params["workspace_max"] == [WORKSPACE[k][1] for k in "xyz"]
+    real = executor_node("impedance", "", use_sim=False).effective_parameters()
+    assert real["workspace_min"][1] == -0.35, "the real robot keeps its own box"
+
+
+def test_sim_executor_reproduces_the_simulators_step():
+    """Random actions from random poses in the workspace: the executor's target is the one the
+    simulator's ``step`` commands (position + action * scale, clipped to its workspace)."""
+    params = executor_node("sim", "", use_sim=True).effective_parameters()
+    integ = ActionIntegrator(_limits(params), params["pos_scale"], params["rot_scale"],
+                             params["integrate_from"])
+    assert (params["pos_scale"], params["rot_scale"]) == (POS_SCALE, ROT_SCALE)
+    lo = np.array([WORKSPACE[k][0] for k in "xyz"])
+    hi = np.array([WORKSPACE[k][1] for k in "xyz"])
+    rng = np.random.default_rng(0)
+    for _ in range(5000):
+        pos = rng.uniform(lo, hi)
+        euler = rng.uniform(-np.pi, np.pi, 3)
+        action = rng.uniform(-1, 1, 7)
+        action[rng.random(7) < 0.3] = rng.choice([-1.0, 1.0])     # the range's corners too
+        update = integ.apply(action, pos, euler)
+        assert update.clamped in ([], ["workspace"]), update.clamped
+        np.testing.assert_allclose(update.position, np.clip(pos + action[:3] * POS_SCALE,
+                                                            lo, hi), atol=1e-12)
+        np.testing.assert_allclose(wrap(update.euler - (euler + action[3:6] * ROT_SCALE)), 0,
+                                   atol=1e-9)
+
+
+def test_every_sim_bringup_gives_the_executor_the_sim_file():
+    for specs, sim in ((policy_nodes("ckpt", use_sim=True), True),
+                       (policy_nodes("ckpt", use_sim=False, backend="impedance"), False),
+                       (record_nodes("out", use_sim=True), True),
+                       (record_nodes("out", use_sim=False, backend="impedance"), False)):
+        executor = next(s for s in specs if s.executable == "action_executor")
+        assert executor.overlay_files == (("action_executor_sim.yaml",) if sim else ())
+        files = [a for a in executor.command() if a.endswith(".yaml")]
+        assert [f.rsplit("/", 1)[-1] for f in files] == \
+            ["action_executor.yaml"] + (["action_executor_sim.yaml"] if sim else [])
