@@ -173,6 +173,7 @@ class EvalJob:
     sim: dict
     instructions: dict
     grounding: str = "task"
+    executor: dict | None = None
 
 
 _ENV: dict = {}
@@ -201,12 +202,33 @@ def overlay_instruction(frame: np.ndarray, text: str, ok: bool | None) -> np.nda
     return image
 
 
+def _executor_step(env: PlayTableEnv, policy, loop, action):
+    """One control step through the action_executor's arithmetic (:class:`ExecutorLoop`), as
+    the ROS loop runs it: the target it sends, passed through sim_robot's quaternion round
+    trip, and the executed action the world-model filter conditions on."""
+    from lumos_core.executor import euler_from_quaternion, quaternion_from_euler
+
+    step = loop.apply(action, *env.tcp_pose())
+    euler = euler_from_quaternion(quaternion_from_euler(*step.update.euler))
+    out = env.step_absolute(step.update.position, euler, 1.0 if step.gripper_open else -1.0)
+    if hasattr(policy, "set_previous_action"):
+        policy.set_previous_action(step.executed)
+    return out
+
+
 def run_chain(env: PlayTableEnv, policy, chain: dict, instructions: dict[str, list[str]],
               rng: np.random.Generator, max_steps: int = MAX_STEPS,
-              frames: list | None = None) -> dict:
-    """Evaluate one chain; appends annotated video frames to ``frames`` when given."""
+              frames: list | None = None, executor: dict | None = None) -> dict:
+    """Evaluate one chain; appends annotated video frames to ``frames`` when given.
+    ``executor``: action_executor parameters (:func:`~lumos_core.executor.executor_parameters`)
+    -- every action then goes through the executor's limits and gripper debouncer as in ROS."""
     obs, _ = env.reset(options={"scene_obs": np.asarray(chain["scene_obs"], np.float32),
                                 "robot_obs": np.asarray(chain["robot_obs"], np.float32)})
+    loop = None
+    if executor is not None:
+        from lumos_core.executor import ExecutorLoop
+
+        loop = ExecutorLoop.from_parameters(executor)
     results = []
     for task in chain["tasks"]:
         goal = instructions[task][rng.integers(len(instructions[task]))]
@@ -214,7 +236,11 @@ def run_chain(env: PlayTableEnv, policy, chain: dict, instructions: dict[str, li
         start = SceneState(env.scene_obs(), env.held_block())
         success, steps = False, 0
         for steps in range(1, max_steps + 1):
-            obs, *_ = env.step(policy.step(obs, goal))
+            action = policy.step(obs, goal)
+            if loop is None:
+                obs, *_ = env.step(action)
+            else:
+                obs, *_ = _executor_step(env, policy, loop, action)
             if frames is not None:
                 frames.append(overlay_instruction(obs["rgb_static"], goal, None))
             if task in completed_tasks(start, SceneState(obs["scene_obs"], env.held_block())):
@@ -247,7 +273,8 @@ def _run_job(job: EvalJob) -> dict:
     policy = make_policy(job.policy, env, job.instructions, int(rng.integers(2 ** 31)),
                          job.grounding)
     frames = [] if job.video else None
-    result = run_chain(env, policy, job.chain, job.instructions, rng, job.max_steps, frames)
+    result = run_chain(env, policy, job.chain, job.instructions, rng, job.max_steps, frames,
+                       job.executor)
     result.update(chain=job.chain_index, seed=job.seed)
     if frames:
         result["frames"] = frames
@@ -358,7 +385,7 @@ def _same_path(a: str, b: str) -> bool:
 
 def _previous_results(out_dir: Path, policy: str, max_steps: int,
                       instructions: dict[str, list[str]], chains: list[dict],
-                      grounding: str = "task") -> list[dict]:
+                      grounding: str = "task", executor: list[str] | None = None) -> list[dict]:
     """Chain results of an earlier evaluation in ``out_dir`` (its finished report's
     ``chains_detail`` and the per-chain log of an interrupted one) that this evaluation can
     reuse: same policy, step limit and grounding, and every reused chain's tasks and sentences
@@ -386,7 +413,7 @@ def _previous_results(out_dir: Path, policy: str, max_steps: int,
             found[(entry["seed"], entry["chain"])] = entry
     for source, header in headers:
         for key, want in (("policy", policy), ("max_steps", max_steps),
-                          ("grounding", grounding)):
+                          ("grounding", grounding), ("executor", executor)):
             have = _grounding_of(header) if key == "grounding" else header.get(key)
             if key == "policy" and isinstance(have, str) and _same_path(have, want):
                 continue
@@ -415,7 +442,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
              seeds: list[int], out_dir: str | Path | None = None, workers: int = 1,
              videos: int = 0, max_steps: int = MAX_STEPS, sim: SimConfig | None = None,
              render: bool = False, progress: bool = True, resume: bool = False,
-             grounding: str = "task") -> dict:
+             grounding: str = "task", executor: list[str] | None = None) -> dict:
     """Evaluate ``policy`` on ``chains`` for every seed; writes reports to ``out_dir``.
 
     With ``out_dir``, every finished chain is appended to ``out_dir/chains.jsonl`` at once, so
@@ -423,7 +450,9 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     chains an earlier evaluation in ``out_dir`` finished (its log or its report; with the same
     policy, step limit, chains and instructions) and runs only the others -- also to extend an
     evaluation to more chains or seeds. ``grounding``: how a checkpoint's policy grounds the
-    instructions (``task`` or ``off``: :mod:`lumos_core.grounding`)."""
+    instructions (``task`` or ``off``: :mod:`lumos_core.grounding`). ``executor``: the
+    action_executor's parameter files (:data:`~lumos_core.executor.EXECUTOR_FILES`): every
+    action goes through its limits and gripper debouncer as in the ROS loop."""
     from dataclasses import asdict
 
     from tqdm import tqdm
@@ -431,10 +460,17 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     from lumos_core.grounding import check_mode
 
     check_mode(grounding)
+    executor_params = None
+    if executor is not None:
+        from lumos_core.executor import ExecutorLoop, executor_parameters
+
+        executor = [str(f) for f in executor]
+        executor_params = executor_parameters(executor)
+        ExecutorLoop.from_parameters(executor_params)      # a bad file fails here, not in a worker
     sim = sim or SimConfig(render=render)
     sim_dict = {**asdict(sim), "render": render or policy_needs_images(policy)}
     jobs = [EvalJob(policy, i, chain, seed, seed == seeds[0] and i < videos, max_steps,
-                    sim_dict, instructions, grounding)
+                    sim_dict, instructions, grounding, executor_params)
             for seed in seeds for i, chain in enumerate(chains)]
     results, previous = [], []
     if resume:
@@ -443,7 +479,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
                               "to continue")
         wanted = {(job.seed, job.chain_index) for job in jobs}
         previous = _previous_results(Path(out_dir), policy, max_steps, instructions, chains,
-                                     grounding)
+                                     grounding, executor)
         results = [r for r in previous if (r["seed"], r["chain"]) in wanted]
         done = {(r["seed"], r["chain"]) for r in results}
         jobs = [job for job in jobs if (job.seed, job.chain_index) not in done]
@@ -453,7 +489,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
         print(f"lumos: starting a new evaluation in {out_dir}: its earlier chain log is "
               f"replaced (--resume would have reused it)", file=sys.stderr)
     # the new log keeps every earlier chain, also those outside this evaluation's range
-    log = _chain_log(out_dir, policy, max_steps, previous, grounding)
+    log = _chain_log(out_dir, policy, max_steps, previous, grounding, executor)
     bar = tqdm(total=len(jobs), desc=f"evaluate {Path(policy).name}", unit="chain",
                disable=not progress)
 
@@ -493,6 +529,8 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
     per_seed = [metrics([r for r in results if r["seed"] == s]) for s in seeds]
     report = {"policy": policy, "chains": len(chains), "seeds": seeds, "max_steps": max_steps,
               "grounding": grounding, "per_seed": per_seed, "summary": aggregate(per_seed)}
+    if executor is not None:
+        report["executor"] = executor
     if out_dir is not None:
         try:
             write_report(Path(out_dir), report, results)
@@ -510,7 +548,7 @@ def evaluate(policy: str, chains: list[dict], instructions: dict[str, list[str]]
 
 
 def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: list[dict],
-               grounding: str = "task"):
+               grounding: str = "task", executor: list[str] | None = None):
     """The per-chain log of this evaluation, opened for appending: a header line, then the
     reused chains (so that the log alone can resume it again). None when it cannot be written
     (the report falls back to a temporary directory at the end)."""
@@ -519,8 +557,10 @@ def _chain_log(out_dir: str | Path | None, policy: str, max_steps: int, reused: 
     import os
 
     path = Path(out_dir) / CHAIN_LOG
-    lines = [json.dumps({"header": {"policy": policy, "max_steps": max_steps,
-                                    "grounding": grounding}})]
+    header = {"policy": policy, "max_steps": max_steps, "grounding": grounding}
+    if executor is not None:
+        header["executor"] = executor
+    lines = [json.dumps({"header": header})]
     lines += [json.dumps({k: v for k, v in r.items() if k != "frames"}) for r in reused]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -719,8 +759,10 @@ def write_report(out_dir: Path, report: dict, results: list[dict]) -> None:
                                                      indent=1))
     text = (f"# Evaluation of `{report['policy']}`\n\n{report['chains']} chains x "
             f"{len(report['seeds'])} seeds, up to {report['max_steps']} steps per subtask, "
-            f"instructions grounded: {report['grounding']}.\n\n"
-            + markdown_table({name: report}) + "\n## Per task\n\n"
+            f"instructions grounded: {report['grounding']}"
+            + (f", every action through the action_executor's arithmetic with "
+               f"{' + '.join(report['executor'])}" if report.get("executor") else "")
+            + ".\n\n" + markdown_table({name: report}) + "\n## Per task\n\n"
             + per_task_table({name: report}) + "\n## Per chain position\n\n"
             + position_table(report))
     (out_dir / "results.md").write_text(text)

@@ -11,6 +11,7 @@ measured pose; the gripper debouncer turns a noisy sign into rare, deliberate co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -166,3 +167,93 @@ def euler_from_quaternion(q) -> np.ndarray:
     pitch = np.arcsin(np.clip(2 * (w * y - z * x), -1.0, 1.0))
     yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
     return np.array([roll, pitch, yaw])
+
+
+#: the action_executor node's parameter files (under config/), applied in order: a real robot's,
+#: and on the simulated table the simulator's workspace box and per-axis step over them
+EXECUTOR_FILES = {"robot": ("action_executor.yaml",),
+                  "sim": ("action_executor.yaml", "action_executor_sim.yaml")}
+
+
+class ExecutorParametersError(ValueError):
+    """An action_executor parameter file or set that cannot be used."""
+
+
+def executor_parameters(files) -> dict:
+    """The action_executor parameters that ``files`` give (names under config/, or paths;
+    applied in order, as ``--params-file`` does); raises ValueError naming a bad file."""
+    import yaml
+
+    from lumos_core.paths import config_file
+
+    params: dict = {}
+    for name in files:
+        path = Path(name) if Path(name).is_file() else config_file(name)
+        if not path.is_file():
+            raise ExecutorParametersError(
+                f"executor parameter file {name!r} not found (expected a YAML file or a name "
+                f"under config/, e.g. action_executor.yaml)")
+        try:
+            params.update(yaml.safe_load(path.read_text())["/**"]["ros__parameters"])
+        except (yaml.YAMLError, TypeError, KeyError, AttributeError) as exc:
+            raise ExecutorParametersError(f"executor parameter file {path}: expected '/**: "
+                                          f"ros__parameters: ...' ({exc!r})") from None
+    return params
+
+
+@dataclass(frozen=True)
+class ExecutedStep:
+    """What the executor does with one action."""
+
+    update: TargetUpdate          # the new target (and what was clamped)
+    command: bool | None          # gripper command now: True open, False close, None none
+    gripper_open: bool            # the gripper's commanded state after this step
+    executed: np.ndarray          # the executed 7-d action (normalised; gripper +1/-1)
+
+
+class ExecutorLoop:
+    """The action_executor's per-action arithmetic, shared by the ROS node and ``lumos evaluate
+    --executor``: the target integrated from the measured pose (limited, boxed), the gripper
+    command of the debouncer, and the executed action the node publishes (what the world-model
+    filter conditions on in ROS). Without a clock (``now``) steps are ``control_period`` apart,
+    so an evaluation measures what the executor's limits cost a policy before it meets the
+    robot; with the simulator's files (``EXECUTOR_FILES['sim']``) it reproduces ``env.step``."""
+
+    def __init__(self, limits: SafetyLimits | None = None, pos_scale: float = 0.02,
+                 rot_scale: float = 0.05, integrate_from: str = "measured",
+                 gripper_agree_steps: int = 2, gripper_min_interval: float = 0.5,
+                 control_period: float = 1 / 15) -> None:
+        self.integrator = ActionIntegrator(limits, pos_scale, rot_scale, integrate_from)
+        self.gripper = GripperDebouncer(gripper_agree_steps, gripper_min_interval)
+        self.period = control_period
+        self.steps = 0
+
+    @classmethod
+    def from_parameters(cls, params: dict) -> "ExecutorLoop":
+        """From the node's parameters (:func:`executor_parameters`);
+        :class:`ExecutorParametersError` names a missing one, ValueError a bad value."""
+        try:
+            limits = SafetyLimits(tuple(params["workspace_min"]), tuple(params["workspace_max"]),
+                                  float(params["max_step_translation"]),
+                                  float(params["max_step_rotation"]),
+                                  float(params["max_target_distance"]),
+                                  float(params["max_target_angle"]))
+            return cls(limits, float(params["pos_scale"]), float(params["rot_scale"]),
+                       str(params["integrate_from"]), int(params["gripper_agree_steps"]),
+                       float(params["gripper_min_interval"]), float(params["control_period"]))
+        except KeyError as exc:
+            raise ExecutorParametersError(f"executor parameters lack {exc.args[0]!r}") from None
+
+    def apply(self, action, position, euler, now: float | None = None) -> ExecutedStep:
+        """One action from the measured pose; raises ValueError for a malformed one."""
+        update = self.integrator.apply(action, position, euler)
+        now = self.steps * self.period if now is None else now
+        command = self.gripper.update(float(np.asarray(action, float)[6]), now)
+        self.steps += 1
+        grip = 1.0 if self.gripper.open else -1.0
+        executed = np.concatenate([
+            np.clip((update.position - np.asarray(position, float))
+                    / self.integrator.pos_scale, -1, 1),
+            np.clip(wrap(update.euler - np.asarray(euler, float))
+                    / self.integrator.rot_scale, -1, 1), [grip]])
+        return ExecutedStep(update, command, self.gripper.open, executed)

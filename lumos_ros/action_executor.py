@@ -30,8 +30,8 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
-from lumos_core.executor import (ActionIntegrator, GripperDebouncer, SafetyLimits,
-                                 euler_from_quaternion, quaternion_from_euler, wrap)
+from lumos_core.executor import (ExecutorLoop, SafetyLimits, euler_from_quaternion,
+                                 quaternion_from_euler, wrap)
 from lumos_ros.conversions import stamp_seconds
 from lumos_ros.msg import RelativeAction
 from lumos_ros.franka_gripper import FrankaGripper, GripperSettings, franka_msgs_available
@@ -105,10 +105,11 @@ class ActionExecutor(Node):
         limits = SafetyLimits(tuple(g("workspace_min").value), tuple(g("workspace_max").value),
                               g("max_step_translation").value, g("max_step_rotation").value,
                               g("max_target_distance").value, g("max_target_angle").value)
-        self.integrator = ActionIntegrator(limits, g("pos_scale").value, g("rot_scale").value,
-                                           g("integrate_from").value)
-        self.gripper = GripperDebouncer(g("gripper_agree_steps").value,
-                                        g("gripper_min_interval").value)
+        # the arithmetic `lumos evaluate --executor` runs too
+        self.loop = ExecutorLoop(limits, g("pos_scale").value, g("rot_scale").value,
+                                 g("integrate_from").value, g("gripper_agree_steps").value,
+                                 g("gripper_min_interval").value, g("control_period").value)
+        self.integrator, self.gripper = self.loop.integrator, self.loop.gripper
         self.frame_id = g("frame_id").value
         self.franka = self._franka_gripper(g("gripper_backend").value)
         self.measured: tuple[np.ndarray, np.ndarray] | None = None
@@ -211,11 +212,12 @@ class ActionExecutor(Node):
             self._hold_here("the measured pose is stale")
             return
         try:
-            update = self.integrator.apply(action, *self.measured)
+            step = self.loop.apply(action, *self.measured, now=self._now())
         except ValueError as exc:
             self.counters["rejected"] += 1
             self.get_logger().warning(f"action rejected: {exc}", throttle_duration_sec=1.0)
             return
+        update = step.update
         if update.clamped:
             self.counters["clamped"] += 1
             self.get_logger().debug(f"target clamped: {', '.join(update.clamped)}",
@@ -225,20 +227,17 @@ class ActionExecutor(Node):
             self.holding = False
             self.get_logger().info("acting again")
             self._publish_status("acting")
-        command = self.gripper.update(msg.gripper, self._now())
-        if command is not None:
+        if step.command is not None:
             if self.franka is not None:
-                self.franka.command(command)
+                self.franka.command(step.command)
             else:
-                self.gripper_pub.publish(Bool(data=command))
+                self.gripper_pub.publish(Bool(data=step.command))
         self.counters["applied"] += 1
         executed = RelativeAction()
         executed.header.stamp = self.get_clock().now().to_msg()
         executed.header.frame_id = self.frame_id
-        dpos = np.clip((update.position - self.measured[0]) / self.integrator.pos_scale, -1, 1)
-        drot = np.clip(wrap(update.euler - self.measured[1]) / self.integrator.rot_scale, -1, 1)
-        executed.delta = [float(v) for v in np.concatenate([dpos, drot])]
-        executed.gripper = 1.0 if self.gripper.open else -1.0
+        executed.delta = [float(v) for v in step.executed[:6]]
+        executed.gripper = float(step.executed[6])
         executed.step = msg.step
         executed.observation_stamp = msg.observation_stamp
         self.executed_pub.publish(executed)

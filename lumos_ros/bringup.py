@@ -11,17 +11,17 @@ import argparse
 import sys
 import time
 
+from lumos_core.executor import EXECUTOR_FILES
 from lumos_ros.launcher import NodeGroup, NodeSpec, terminate_as_interrupt
-
-#: applied after action_executor.yaml when the simulator is the robot: its workspace box and
-#: per-axis step, so that the executor passes actions as the simulator's own step does
-SIM_EXECUTOR_FILE = "action_executor_sim.yaml"
 
 
 def executor_node(backend: str, namespace: str, use_sim: bool) -> NodeSpec:
-    """The action_executor of both bringups (stopped last, after its final hold)."""
-    return NodeSpec("action_executor", "action_executor.yaml", {"backend": backend}, namespace,
-                    stop_order=1, overlay_files=(SIM_EXECUTOR_FILE,) if use_sim else ())
+    """The action_executor of both bringups (stopped last, after its final hold); on the
+    simulated table with the simulator's workspace box and per-axis step over the robot's
+    file, so that it passes actions as the simulator's own step does."""
+    first, *overlays = EXECUTOR_FILES["sim" if use_sim else "robot"]
+    return NodeSpec("action_executor", first, {"backend": backend}, namespace, stop_order=1,
+                    overlay_files=tuple(overlays))
 
 
 def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",

@@ -137,7 +137,7 @@ def test_an_interrupted_evaluation_keeps_its_chains_and_resumes(
 
 
 @pytest.mark.parametrize("change", ["policy", "max_steps", "chains", "instructions",
-                                    "grounding"])
+                                    "grounding", "executor"])
 def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monkeypatch,
                                                change):
     from lumos_core.evaluation import ResumeError
@@ -154,6 +154,8 @@ def test_resume_refuses_a_different_evaluation(tmp_path, eval_instructions, monk
         kwargs["chains"] = load_chains()[5:7]
     elif change == "grounding":
         kwargs["grounding"] = "off"
+    elif change == "executor":
+        kwargs["executor"] = ["action_executor.yaml"]
     else:
         kwargs["instructions"] = load_instruction_file(config_file("sim_instructions_train.yaml"))
     ran = _counting_jobs(monkeypatch)

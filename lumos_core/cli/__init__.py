@@ -49,6 +49,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from lumos_core.data.calvin import DatasetError
     from lumos_core.data.recording import RecordingError
     from lumos_core.evaluation import ReportError, ResumeError
+    from lumos_core.executor import ExecutorParametersError
     from lumos_core.language import LanguageModelMissingError
     from lumos_core.ladder import LadderError
     from lumos_core.runs import OutputError
@@ -56,7 +57,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     return (ConfigError, CheckpointError, LanguageModelMissingError, OSError, DatasetError,
             CollectError, RecordingError, LadderError, OutputError, ResumeError,
-            ReportError)
+            ReportError, ExecutorParametersError)
 
 
 def main(argv: list[str] | None = None) -> int:

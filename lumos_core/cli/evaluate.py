@@ -28,6 +28,13 @@ def register(sub) -> None:
                                "the task a classifier over its MiniLM token embeddings names "
                                "(fitted on the checkpoint's training instructions); off: "
                                "embedded as given (all evaluations before session 14)")
+    evaluate.add_argument("--executor", nargs="+", metavar="PARAMS",
+                          help="send every action through the ROS action_executor's arithmetic "
+                               "(safety limits, workspace box, gripper debouncer; the executed "
+                               "action conditions the filter) with these parameter files, "
+                               "applied in order: 'sim' (the simulated table's, as `make demo` "
+                               "runs), 'robot' (config/action_executor.yaml alone) or YAML "
+                               "files -- what the executor's settings cost a policy")
     evaluate.add_argument("--resume", action="store_true",
                           help="reuse the chains an earlier (interrupted or shorter) evaluation "
                                "in --out finished; run only the others")
@@ -49,8 +56,21 @@ def run(args: argparse.Namespace) -> int:
                                          config_file("sim_instructions_eval.yaml"))
     report = evaluate(args.policy, chains, instructions, args.seeds, args.out, args.workers,
                       args.videos, args.max_steps, cfg.sim, render=args.videos > 0,
-                      resume=args.resume, grounding=args.grounding)
+                      resume=args.resume, grounding=args.grounding,
+                      executor=_executor_files(args.executor))
     print(markdown_table({args.policy: report}), end="")
     if args.out:
         print(f"report: {report['written_to']}/results.md")
     return 0
+
+
+def _executor_files(names: list[str] | None) -> list[str] | None:
+    """--executor's files: 'sim' and 'robot' name the bringups' files (EXECUTOR_FILES)."""
+    if not names:
+        return None
+    from lumos_core.executor import EXECUTOR_FILES
+
+    files = []
+    for name in names:
+        files += EXECUTOR_FILES.get(name, (name,))
+    return files
