@@ -6,6 +6,10 @@ checkpoint, resets the scene to evaluation chain 0, then -- as a separate client
 the chain's five instructions (evaluation paraphrases) through the real LanguageCommand service,
 prints for each whether the simulator's task oracle saw it completed, and writes a GIF of the
 static camera with the instruction overlaid. Also shows one rejected instruction.
+
+As in the evaluation, each instruction starts where the previous one ended: once the oracle sees
+a task done (or its time is up) the client clears the goal (``~/clear``), so the arm holds while
+the next instruction is imagined, instead of acting on the finished one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from lumos_core.instructions import load_instruction_file
 from lumos_core.media import save_gif
@@ -77,6 +82,7 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
         node.create_subscription(String, "/lumos/completed_tasks",
                                  lambda m: completed.update(tasks=json.loads(m.data)), LATCHED)
         client = node.create_client(LanguageCommand, "/lumos/command")
+        clear = node.create_client(Trigger, "/language_command_server/clear")
         try:
             start = time.monotonic()
             print(f"starting {len(specs)} nodes (logs: {out_dir / 'logs'}) ...", flush=True)
@@ -89,10 +95,20 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
                   f"{', '.join(tasks)}")
 
             def command(text: str, dry_run: bool = False):
+                """The service's answer, or a refusal saying none came within the timeout
+                (an overloaded machine: imagining takes seconds per dry run)."""
                 future = client.call_async(LanguageCommand.Request(instruction=text,
                                                                    dry_run=dry_run))
-                _spin_for(node, 30.0, future.done)
-                return future.result()
+                if _spin_for(node, timeout, future.done):
+                    return future.result()
+                future.cancel()
+                return LanguageCommand.Response(
+                    accepted=False, message=f"no answer from /lumos/command within "
+                                            f"{timeout:.0f} s", predicted_success=-1.0)
+
+            def hold() -> None:
+                """Clear the goal: the policy stops and the executor holds the arm."""
+                _spin_for(node, timeout, clear.call_async(Trigger.Request()).done)
 
             res = command("what is the weather tomorrow")
             print(f"  {'what is the weather tomorrow'!r:42} -> rejected: {not res.accepted} "
@@ -123,10 +139,11 @@ def run_demo(checkpoint: str | None = None, seconds_per_task: float = 25.0,
                 t0 = time.monotonic()
                 _spin_for(node, 1.0)   # the simulator re-bases its oracle on the new goal
                 done = _spin_for(node, seconds_per_task, lambda: task in completed["tasks"])
+                took = time.monotonic() - t0
+                hold()
                 results.append(done)
                 mark = "completed" if done else "not completed"
-                print(f"  {text!r:42} -> {mark:13} ({task}, {time.monotonic() - t0:.1f} s)",
-                      flush=True)
+                print(f"  {text!r:42} -> {mark:13} ({task}, {took:.1f} s)", flush=True)
             chain_len = next((i for i, ok in enumerate(results) if not ok), len(results))
             print(f"oracle: {sum(results)}/{len(results)} instructions completed; "
                   f"CALVIN chain length {chain_len}")
