@@ -40,6 +40,41 @@ def load_world_model(path: str | Path, device: str = "cpu") -> tuple[WorldModel,
     return model.to(device).eval(), cfg
 
 
+def world_model_fingerprint(model: WorldModel) -> str:
+    """sha256 of the world model's configuration and tensors (names, dtypes, shapes, values):
+    equal for every checkpoint that holds this world model -- the world-model checkpoint and
+    each policy exported on it -- whatever else they hold, so their features are one."""
+    import dataclasses
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(model.cfg), sort_keys=True,
+                                       default=str).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"|{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def features_match(features: str | Path, checkpoint: str | Path,
+                   dataset: str | Path | None = None) -> bool:
+    """Features in ``features`` were computed by the world model ``checkpoint`` holds (the same
+    tensors, from whichever checkpoint; before session 35: the same checkpoint file) and, when
+    given, from ``dataset``."""
+    meta = Path(features) / "meta.json"
+    if not meta.is_file():
+        return False
+    have = json.loads(meta.read_text())
+    if dataset is not None and have.get("dataset") != str(Path(dataset).resolve()):
+        return False
+    if "world_model_sha256" in have:
+        return have["world_model_sha256"] == world_model_fingerprint(
+            load_world_model(checkpoint)[0])
+    from lumos_core.checkpoint import read_meta
+
+    return have.get("weights_sha256") == read_meta(checkpoint)["files"][WEIGHTS]["sha256"]
+
+
 def _keys(model: WorldModel) -> list[str]:
     return ["robot_obs"] + (["scene_obs"] if model.cfg.obs_mode == "state" else list(CAMERAS))
 
@@ -114,6 +149,7 @@ def featurize(checkpoint: str | Path, dataset: str | Path, out: str | Path,
                "feat_dim": cfg.world_model.feat_dim, "deter": cfg.world_model.deter,
                "code_version": ckpt_meta.get("code_version"),
                "weights_sha256": ckpt_meta["files"][WEIGHTS]["sha256"],
+               "world_model_sha256": world_model_fingerprint(model),
                "config": ckpt_meta["config"], "seed": seed, "splits": {}}
     for split in splits:
         data = PlayData(Path(dataset) / split, cfg.data.image_size,

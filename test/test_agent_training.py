@@ -543,3 +543,28 @@ def test_auto_compiles_a_training_only_where_it_pays(features, tmp_path, monkeyp
         assert trainer.compiled == compiled, (overrides, steps)
         assert (trainer.loss_terms == trainer.agent.loss_terms) != compiled
     torch._dynamo.reset()
+
+
+def test_features_are_reused_for_every_checkpoint_holding_their_world_model(features, tmp_path):
+    """Regression (session 35): a benchmark given a policy exported on the features' world
+    model featurized the whole play again (22 min per run on 600 000 frames), because reuse
+    compared the checkpoint's weight-file checksum, which the policy's other weights change.
+    Reuse now compares the world model itself (and the dataset)."""
+    from lumos_core.checkpoint import WEIGHTS, read_meta
+    from lumos_core.featurize import features_match
+
+    out, cfg = features
+    meta = json.loads((out / "feats" / "meta.json").read_text())
+    wm = Path(meta["checkpoint"])
+    policy = AgentTrainer(cfg, out / "feats", tmp_path / "agent", progress=False).fit(1)
+    assert read_meta(policy)["files"][WEIGHTS]["sha256"] != meta["weights_sha256"]
+    assert features_match(out / "feats", wm, meta["dataset"])
+    assert features_match(out / "feats", policy, meta["dataset"])
+    assert not features_match(out / "feats", policy, tmp_path)          # another dataset
+    other = WorldModelTrainer(cfg, tmp_path / "wm2", progress=False)
+    other.fit(4)
+    assert not features_match(out / "feats", other.save("final"))       # another world model
+    old = {k: v for k, v in meta.items() if k != "world_model_sha256"}  # before session 35
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "meta.json").write_text(json.dumps(old))
+    assert features_match(tmp_path / "old", wm) and not features_match(tmp_path / "old", policy)

@@ -131,17 +131,6 @@ PROFILES = {
 }
 
 
-def _features_match(feats: Path, world_model: str | Path) -> bool:
-    """Features already computed with exactly these world-model weights."""
-    from lumos_core.checkpoint import WEIGHTS, read_meta
-
-    meta = feats / "meta.json"
-    if not meta.exists():
-        return False
-    sha = read_meta(world_model)["files"][WEIGHTS]["sha256"]
-    return json.loads(meta.read_text()).get("weights_sha256") == sha
-
-
 def chains_text(prof: Profile) -> str:
     """How many chains each variant is evaluated on."""
     if prof.main_chains > prof.chains:
@@ -347,7 +336,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     variant trains once, at the configuration's seed (``agent_train.seed``, 42 unless
     ``agent_sets`` sets it): the profile's ``seeds`` are the evaluation's seeds."""
     from lumos_core.evaluation import evaluate, plot_reports
-    from lumos_core.featurize import featurize
+    from lumos_core.featurize import featurize, features_match
     from lumos_core.instructions import load_instruction_file
     from lumos_core.paths import config_file
     from lumos_core.sim.chains import load_chains
@@ -428,7 +417,7 @@ def run(profile_name: str, out: str | Path, dataset: str | Path = "data/sim_play
     feats = out / "features"
     commands.append(_cmd("lumos", "featurize", world_model, "--dataset", dataset, "--out",
                          feats, *device_args))
-    if not _features_match(feats, world_model):
+    if not features_match(feats, world_model, dataset):
         featurize(world_model, dataset, feats, device=device or "cpu", progress=progress)
     timings["featurize_min"] = (time.monotonic() - t0) / 60
 
