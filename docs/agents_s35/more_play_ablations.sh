@@ -5,7 +5,8 @@
 # the play (data/sim_play6), training seed 2 -- the two rows the issue's ordering names
 # beside GCBC -- trained at once (one process and one thread each) with the same world model,
 # `long` recipe and 200 chains as session 33's LUMOS and GCBC rows
-# (docs/agents_s33/more_play_seed2.sh), then each paired with that LUMOS row on chains 0-199. Writes runs/s35_{no_ditto,mcil} and docs/agents_s35/*.md.
+# (docs/agents_s33/more_play_seed2.sh), then each paired with that LUMOS row on chains 0-199.
+# Writes runs/s35_{no_ditto,mcil} and docs/agents_s35/*.md.
 # Run from the main work tree after docs/agents_s32/more_play.sh collected and featurized.
 set -euo pipefail
 seed=2
