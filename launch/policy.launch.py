@@ -49,8 +49,17 @@ def generate_launch_description():
         Node(package="lumos_ros", executable="world_model_filter", namespace=ns,
              parameters=[os.path.join(config, "world_model_filter.yaml"),
                          {"checkpoint": arg("checkpoint"), **cams}], output="screen"),
+        # the policy: at the control rate (policy_publisher.yaml), or on the simulated table one
+        # action per observation (policy_publisher_sim.yaml), as in the evaluation
         Node(package="lumos_ros", executable="policy_publisher", namespace=ns,
+             condition=UnlessCondition(arg("use_sim")),
              parameters=[os.path.join(config, "policy_publisher.yaml"),
+                         {"checkpoint": arg("checkpoint"), "autostart": True}],
+             output="screen"),
+        Node(package="lumos_ros", executable="policy_publisher", namespace=ns,
+             condition=IfCondition(arg("use_sim")),
+             parameters=[os.path.join(config, "policy_publisher.yaml"),
+                         os.path.join(config, "policy_publisher_sim.yaml"),
                          {"checkpoint": arg("checkpoint"), "autostart": True}],
              output="screen"),
         # the executor: the robot's workspace box (action_executor.yaml), or on the simulated

@@ -34,8 +34,10 @@ def policy_nodes(checkpoint: str, use_sim: bool = True, backend: str = "sim",
                  {"checkpoint": checkpoint}, namespace),
         NodeSpec("world_model_filter", "world_model_filter.yaml",
                  {"checkpoint": checkpoint, **cams}, namespace),
+        # on the simulated table one action per observation, as in the evaluation
         NodeSpec("policy_publisher", "policy_publisher.yaml",
-                 {"checkpoint": checkpoint, "autostart": True}, namespace),
+                 {"checkpoint": checkpoint, "autostart": True}, namespace,
+                 overlay_files=("policy_publisher_sim.yaml",) if use_sim else ()),
         executor_node(backend, namespace, use_sim),
     ]
     if use_sim:     # the simulated robot stops after the executor's final hold

@@ -30,7 +30,7 @@ from lumos_ros.guards import InputGuard
 from lumos_ros.imaginer import Imaginer
 from lumos_ros.launcher import run_node
 from lumos_ros.msg import LanguageGoal
-from lumos_ros.params import Param, declare
+from lumos_ros.params import TORCH_THREADS, Param, apply_torch_threads, declare
 from lumos_ros.qos import LATCHED, RELIABLE
 
 PARAMETERS = (
@@ -42,6 +42,7 @@ PARAMETERS = (
     Param("rate", 1.0, "previews per second (Hz)", 0.05, 10.0, dynamic=True),
     Param("horizon", 60, "imagined steps (15 Hz: 60 = 4 s)", 1, 1000),
     Param("samples", 8, "imagined futures", 1, 64),
+    TORCH_THREADS,
 )
 
 
@@ -52,6 +53,7 @@ class Imagination(Node):
         super().__init__("imagination", **kwargs)
         self.guard = InputGuard(self)
         declare(self, PARAMETERS)
+        apply_torch_threads(self)
         g = self.get_parameter
         if not g("checkpoint").value:
             raise ValueError("parameter checkpoint is required (a policy checkpoint directory)")

@@ -26,7 +26,7 @@ from lumos_core.instructions import InstructionGate, load_instruction_file
 from lumos_core.language import LanguageEncoder
 from lumos_ros.msg import LanguageGoal
 from lumos_ros.launcher import run_node
-from lumos_ros.params import Param, declare
+from lumos_ros.params import TORCH_THREADS, Param, apply_torch_threads, declare
 from lumos_ros.qos import LATCHED, SERVICE_QUEUE
 from lumos_ros.srv import LanguageCommand
 
@@ -75,6 +75,7 @@ PARAMETERS = (
     Param("min_predicted_success", 0.0, "Execute a command only if its dry run predicts "
                                         "success with at least this probability (0 = no dry "
                                         "run before executing)", 0.0, 1.0, dynamic=True),
+    TORCH_THREADS,
 )
 
 #: the dynamic parameters the instruction gate holds, as its attributes of the same names
@@ -87,6 +88,7 @@ class LanguageCommandServer(Node):
     def __init__(self, encoder: LanguageEncoder | None = None, **kwargs) -> None:
         super().__init__("language_command_server", **kwargs)
         declare(self, PARAMETERS)
+        apply_torch_threads(self)
         self.add_on_set_parameters_callback(self._apply_parameters)
 
         known = known_instructions(self.get_parameter("checkpoint").value,

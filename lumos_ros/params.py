@@ -43,6 +43,23 @@ def descriptor(param: Param) -> ParameterDescriptor:
     return desc
 
 
+#: CPU threads of a node's networks. One by default: they are small, and with torch's default of
+#: one thread per core a node's idle OpenMP threads spin on the cores the other nodes (and any
+#: training) need -- on a loaded 2-core machine the language server's start-up (encoding and
+#: grounding the training instructions) took 140 s with 2 threads and 18 s with 1 (session 35)
+TORCH_THREADS = Param("torch_threads", 1, "CPU threads for the node's networks (0: torch's "
+                      "default, one per core)", 0, 256)
+
+
+def apply_torch_threads(node) -> None:
+    """Set this process's torch threads from the node's ``torch_threads`` parameter."""
+    threads = node.get_parameter("torch_threads").value
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def declare(node, params: tuple[Param, ...] | list[Param]) -> None:
     """Declare every parameter of ``params`` on ``node``."""
     for param in params:

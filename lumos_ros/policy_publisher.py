@@ -24,7 +24,7 @@ from lumos_core.policy import LumosPolicy
 from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
-from lumos_ros.params import Param, declare
+from lumos_ros.params import TORCH_THREADS, Param, apply_torch_threads, declare
 from lumos_ros.qos import LATCHED, RELIABLE
 
 TRIGGERS = ("timer", "latent")
@@ -41,6 +41,7 @@ PARAMETERS = (
     Param("trigger", "timer", "'timer' (act at control_rate) or 'latent' (act on every new "
           "latent state)"),
     Param("action_mode", "", "'sample', 'mean' or '' (the checkpoint's setting)"),
+    TORCH_THREADS,
 )
 
 
@@ -51,6 +52,7 @@ class PolicyPublisher(LifecycleNode):
         super().__init__("policy_publisher", **kwargs)
         self.guard = InputGuard(self)
         declare(self, PARAMETERS)
+        apply_torch_threads(self)
         self.policy: LumosPolicy | None = None
         self.latent = None
         self.latent_time = None

@@ -25,7 +25,7 @@ from lumos_ros.conversions import image_to_rgb, panda_joint_positions, stamp_sec
 from lumos_ros.guards import InputGuard
 from lumos_ros.msg import LanguageGoal, LatentState, RelativeAction
 from lumos_ros.launcher import run_node
-from lumos_ros.params import Param, declare
+from lumos_ros.params import TORCH_THREADS, Param, apply_torch_threads, declare
 from lumos_ros.qos import LATCHED, RELIABLE, SENSOR
 from lumos_ros.sync import ApproximateSync
 
@@ -43,7 +43,7 @@ PARAMETERS = (
     Param("latent_topic", "lumos/latent_state", "LatentState output"),
     Param("slop", 0.02, "approximate camera synchronisation window (s)", 0.001, 1.0),
     Param("reset_on_goal", True, "reset the filter when a new goal arrives"),
-    Param("torch_threads", 0, "CPU threads for the model (0: torch's default)", 0, 256),
+    TORCH_THREADS,
 )
 
 
@@ -55,10 +55,7 @@ class WorldModelFilter(Node):
         self.guard = InputGuard(self)
         declare(self, PARAMETERS)
         g = self.get_parameter
-        if g("torch_threads").value > 0:
-            import torch
-
-            torch.set_num_threads(g("torch_threads").value)
+        apply_torch_threads(self)
         if not g("checkpoint").value:
             raise ValueError("parameter checkpoint is required (a policy checkpoint directory)")
         self.policy = LumosPolicy(g("checkpoint").value)

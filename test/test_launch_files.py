@@ -109,21 +109,30 @@ def test_topic_and_service_defaults_are_relative():
                 assert not str(value).startswith("/"), f"{path.name}: {key}: {value}"
 
 
-def test_launch_files_give_the_sim_executor_the_sim_file():
-    """use_sim:=true: action_executor_sim.yaml over action_executor.yaml (the simulator's box,
-    as the bringups do); use_sim:=false: the robot's file alone."""
+def test_launch_files_give_sim_nodes_their_sim_files():
+    """use_sim:=true: config/<node>_sim.yaml over <node>.yaml (the executor: the simulator's
+    box; the policy: one action per observation), as the bringups do; use_sim:=false: the
+    robot's file alone."""
+    sim_files = {f"{node}_sim.yaml" for node in NODES
+                 if (REPO / "config" / f"{node}_sim.yaml").is_file()}
+    assert sim_files == {"action_executor_sim.yaml", "policy_publisher_sim.yaml"}
     for name in ("policy.launch.py", "record.launch.py"):
         tree = ast.parse((REPO / "launch" / name).read_text())
         seen = {}
         for kwargs in _nodes(tree):
-            if ast.literal_eval(kwargs["executable"]) != "action_executor":
+            executable = ast.literal_eval(kwargs["executable"])
+            if f"{executable}_sim.yaml" not in sim_files:
                 continue
             condition = kwargs["condition"]
             assert ast.unparse(condition.args[0]) == "arg('use_sim')", name
             files = [c.args[-1].value for c in ast.walk(kwargs["parameters"])
                      if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "join"
                      and isinstance(c.args[-1], ast.Constant)]
-            seen[condition.func.id] = files
-        assert seen == {"UnlessCondition": ["action_executor.yaml"],
-                        "IfCondition": ["action_executor.yaml", "action_executor_sim.yaml"]}, \
-            name
+            seen[(executable, condition.func.id)] = files
+        for executable in {e for e, _ in seen}:
+            assert seen.pop((executable, "UnlessCondition")) == [f"{executable}.yaml"], name
+            assert seen.pop((executable, "IfCondition")) == [f"{executable}.yaml",
+                                                             f"{executable}_sim.yaml"], name
+        assert not seen, name
+    assert "action_executor" in {ast.literal_eval(k["executable"]) for k in _nodes(
+        ast.parse((REPO / "launch" / "record.launch.py").read_text()))}

@@ -48,16 +48,23 @@ def test_sim_executor_reproduces_the_simulators_step():
                                    atol=1e-9)
 
 
-def test_every_sim_bringup_gives_the_executor_the_sim_file():
+def test_every_sim_bringup_gives_sim_nodes_their_sim_files():
+    """The executor (the simulator's box) and the policy (one action per observation)."""
     for specs, sim in ((policy_nodes("ckpt", use_sim=True), True),
                        (policy_nodes("ckpt", use_sim=False, backend="impedance"), False),
                        (record_nodes("out", use_sim=True), True),
                        (record_nodes("out", use_sim=False, backend="impedance"), False)):
-        executor = next(s for s in specs if s.executable == "action_executor")
-        assert executor.overlay_files == (("action_executor_sim.yaml",) if sim else ())
-        files = [a for a in executor.command() if a.endswith(".yaml")]
-        assert [f.rsplit("/", 1)[-1] for f in files] == \
-            ["action_executor.yaml"] + (["action_executor_sim.yaml"] if sim else [])
+        for spec in specs:
+            if spec.executable not in ("action_executor", "policy_publisher"):
+                assert spec.overlay_files == ()
+                continue
+            name = spec.executable
+            assert spec.overlay_files == ((f"{name}_sim.yaml",) if sim else ())
+            files = [a for a in spec.command() if a.endswith(".yaml")]
+            assert [f.rsplit("/", 1)[-1] for f in files] == \
+                [f"{name}.yaml"] + ([f"{name}_sim.yaml"] if sim else [])
+    policy = next(s for s in policy_nodes("ckpt") if s.executable == "policy_publisher")
+    assert policy.effective_parameters()["trigger"] == "latent"
 
 
 def test_executor_loop_debounces_and_reports_the_executed_action():
