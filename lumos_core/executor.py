@@ -231,7 +231,7 @@ class ExecutorLoop:
     @classmethod
     def from_parameters(cls, params: dict) -> "ExecutorLoop":
         """From the node's parameters (:func:`executor_parameters`);
-        :class:`ExecutorParametersError` names a missing one, ValueError a bad value."""
+        :class:`ExecutorParametersError` names a missing or bad one."""
         try:
             limits = SafetyLimits(tuple(params["workspace_min"]), tuple(params["workspace_max"]),
                                   float(params["max_step_translation"]),
@@ -243,6 +243,8 @@ class ExecutorLoop:
                        float(params["gripper_min_interval"]), float(params["control_period"]))
         except KeyError as exc:
             raise ExecutorParametersError(f"executor parameters lack {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ExecutorParametersError(f"executor parameters: {exc}") from None
 
     def apply(self, action, position, euler, now: float | None = None) -> ExecutedStep:
         """One action from the measured pose; raises ValueError for a malformed one."""

@@ -94,6 +94,9 @@ def test_bad_executor_files_are_named(tmp_path):
     bad.write_text("workspace_min: [0, 0, 0]\n")
     with pytest.raises(ValueError, match="ros__parameters"):
         executor_parameters([str(bad)])
+    params = executor_parameters(["action_executor.yaml"])
+    with pytest.raises(ValueError, match="workspace_min .* must be below workspace_max"):
+        ExecutorLoop.from_parameters({**params, "workspace_min": [1.0, 1.0, 1.0]})
     with pytest.raises(ValueError, match="lack 'pos_scale'"):
         ExecutorLoop.from_parameters({k: v for k, v in executor_parameters(
             ["action_executor.yaml"]).items() if k != "pos_scale"})
