@@ -184,7 +184,7 @@ def test_long_profile_trains_every_row_the_same_batches_and_recipe(tmp_path, mon
         raise SystemExit("stop before training")
 
     monkeypatch.setattr(agents, "train_parallel", fake_train)
-    monkeypatch.setattr(agents, "_features_match", lambda *a: True)
+    monkeypatch.setattr("lumos_core.featurize.features_match", lambda *a: True)
     data = tmp_path / "data"
     (data / "training").mkdir(parents=True)
     with pytest.raises(SystemExit):
