@@ -11,7 +11,6 @@ measured pose; the gripper debouncer turns a noisy sign into rare, deliberate co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -181,24 +180,11 @@ class ExecutorParametersError(ValueError):
 
 def executor_parameters(files) -> dict:
     """The action_executor parameters that ``files`` give (names under config/, or paths;
-    applied in order, as ``--params-file`` does); raises ValueError naming a bad file."""
-    import yaml
+    applied in order, as ``--params-file`` does); raises
+    :class:`~lumos_core.paths.ParameterFileError` naming a bad file."""
+    from lumos_core.paths import ros_parameters
 
-    from lumos_core.paths import config_file
-
-    params: dict = {}
-    for name in files:
-        path = Path(name) if Path(name).is_file() else config_file(name)
-        if not path.is_file():
-            raise ExecutorParametersError(
-                f"executor parameter file {name!r} not found (expected a YAML file or a name "
-                f"under config/, e.g. action_executor.yaml)")
-        try:
-            params.update(yaml.safe_load(path.read_text())["/**"]["ros__parameters"])
-        except (yaml.YAMLError, TypeError, KeyError, AttributeError) as exc:
-            raise ExecutorParametersError(f"executor parameter file {path}: expected '/**: "
-                                          f"ros__parameters: ...' ({exc!r})") from None
-    return params
+    return ros_parameters(files)
 
 
 @dataclass(frozen=True)

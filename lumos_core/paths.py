@@ -34,3 +34,27 @@ def share_dir() -> Path:
 def config_file(name: str) -> Path:
     """Path of a file under ``config/``."""
     return share_dir() / "config" / name
+
+
+class ParameterFileError(ValueError):
+    """A ROS parameter file that is missing or not ``/**: ros__parameters: ...``."""
+
+
+def ros_parameters(files) -> dict:
+    """The parameters ``files`` set (names under config/, or paths), applied in order as
+    ``--params-file`` does; :class:`ParameterFileError` names a bad file."""
+    import yaml
+
+    params: dict = {}
+    for name in files:
+        path = Path(name) if Path(name).is_file() else config_file(str(name))
+        if not path.is_file():
+            raise ParameterFileError(
+                f"parameter file {str(name)!r} not found (expected a YAML file or a name "
+                f"under config/, e.g. action_executor.yaml)")
+        try:
+            params.update(yaml.safe_load(path.read_text())["/**"]["ros__parameters"])
+        except (yaml.YAMLError, TypeError, KeyError, AttributeError) as exc:
+            raise ParameterFileError(f"parameter file {path}: expected '/**: "
+                                     f"ros__parameters: ...' ({exc!r})") from None
+    return params

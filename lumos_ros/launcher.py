@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from lumos_core.netns import ros_environment
-from lumos_core.paths import config_file
+from lumos_core.paths import config_file, ros_parameters
 from lumos_ros.executables import NODES
 
 if TYPE_CHECKING:
@@ -44,12 +44,7 @@ class NodeSpec:
 
     def effective_parameters(self) -> dict[str, object]:
         """The parameters the node starts with: its files in order, then the overrides."""
-        import yaml
-
-        params: dict[str, object] = {}
-        for path in self.files():
-            params.update(yaml.safe_load(path.read_text())["/**"]["ros__parameters"])
-        return {**params, **self.parameters}
+        return {**ros_parameters(self.files()), **self.parameters}
 
     def command(self) -> list[str]:
         """The command line that starts this node."""

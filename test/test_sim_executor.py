@@ -6,15 +6,9 @@ while its evaluation of the same chain opened the drawer (session 35)."""
 import numpy as np
 import pytest
 
-from lumos_core.executor import ActionIntegrator, SafetyLimits, wrap
+from lumos_core.executor import ExecutorLoop, wrap
 from lumos_core.sim.env import POS_SCALE, ROT_SCALE, WORKSPACE
 from lumos_ros.bringup import executor_node, policy_nodes, record_nodes
-
-
-def _limits(params: dict) -> SafetyLimits:
-    return SafetyLimits(tuple(params["workspace_min"]), tuple(params["workspace_max"]),
-                        params["max_step_translation"], params["max_step_rotation"],
-                        params["max_target_distance"], params["max_target_angle"])
 
 
 def test_sim_box_is_the_simulators_workspace():
@@ -29,8 +23,7 @@ def test_sim_executor_reproduces_the_simulators_step():
     """Random actions from random poses in the workspace: the executor's target is the one the
     simulator's ``step`` commands (position + action * scale, clipped to its workspace)."""
     params = executor_node("sim", "", use_sim=True).effective_parameters()
-    integ = ActionIntegrator(_limits(params), params["pos_scale"], params["rot_scale"],
-                             params["integrate_from"])
+    integ = ExecutorLoop.from_parameters(params).integrator
     assert (params["pos_scale"], params["rot_scale"]) == (POS_SCALE, ROT_SCALE)
     lo = np.array([WORKSPACE[k][0] for k in "xyz"])
     hi = np.array([WORKSPACE[k][1] for k in "xyz"])

@@ -51,13 +51,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from lumos_core.evaluation import ReportError, ResumeError
     from lumos_core.executor import ExecutorParametersError
     from lumos_core.language import LanguageModelMissingError
+    from lumos_core.paths import ParameterFileError
     from lumos_core.ladder import LadderError
     from lumos_core.runs import OutputError
     from lumos_core.sim.collect import CollectError
 
     return (ConfigError, CheckpointError, LanguageModelMissingError, OSError, DatasetError,
             CollectError, RecordingError, LadderError, OutputError, ResumeError,
-            ReportError, ExecutorParametersError)
+            ReportError, ExecutorParametersError, ParameterFileError)
 
 
 def main(argv: list[str] | None = None) -> int:
